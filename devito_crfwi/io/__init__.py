@@ -1,0 +1,34 @@
+"""SEG-Y <-> xarray for velocity models and shot gathers, and the benchmark-model registry.
+
+Knows numpy, segyio and xarray only (no torch, no Devito). Public units are SI:
+m, s, m/s.
+
+* :func:`read_segy` / :func:`write_segy`: 2-D depth models, dims ("x", "z").
+* :func:`read_shots` / :func:`write_shots`: gathers, dims ("shot", "time", "receiver").
+* :func:`load_model`, :func:`list_models`, :data:`MODELS`: public benchmark models
+  from a local folder.
+* :func:`convert_binary` (and :func:`add_convert_parser` for the CLI): raw grids to SEG-Y.
+* :class:`SegyError`: every malformed or unreadable file.
+"""
+
+from .convert import add_convert_parser, convert_binary, run_convert
+from .datasets import MODELS, ModelInfo, list_models, load_model, model_info
+from .errors import SegyError
+from .segy_model import read_segy, write_segy
+from .segy_shots import read_shots, write_shots
+
+__all__ = [
+    "MODELS",
+    "ModelInfo",
+    "SegyError",
+    "add_convert_parser",
+    "convert_binary",
+    "list_models",
+    "load_model",
+    "model_info",
+    "read_segy",
+    "read_shots",
+    "run_convert",
+    "write_segy",
+    "write_shots",
+]

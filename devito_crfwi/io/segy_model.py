@@ -1,0 +1,395 @@
+"""2-D depth velocity models <-> SEG-Y.
+
+A model is an ``xr.DataArray`` of float32 m/s with dims ("x", "z") and regular
+coords "x", "z" in metres; in the file there is one trace per x position and the
+samples run along z (depth).
+
+Header convention (what :func:`write_segy` writes and :func:`read_segy` reads)
+---------------------------------------------------------------------------
+* textual header: ``units=m/s nx=.. nz=..``, ``dx=.. m dz=.. m`` and
+  ``x0=.. m z0=.. m`` with every number written as the shortest decimal that
+  round-trips a float64 (so ``dx=12.5`` and ``dx=0.1`` are exact). When present
+  these take precedence over the binary and trace headers.
+* binary and trace header sample interval: dz in millimetres (``dz_m * 1000``,
+  rounded; 0 when dz is over 32.767 m or under 1 mm).
+* trace headers: CDP_X, SourceX and GroupX hold x with SourceGroupScalar (the
+  smallest power of ten that stores every x exactly, see
+  :func:`devito_crfwi.io.headers.choose_scalar`); CDP and the trace sequence
+  numbers count traces from 1; INLINE_3D = 1 and CROSSLINE_3D = trace number.
+* samples: 4-byte IEEE float, big-endian.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import segyio
+import xarray as xr
+
+from .atomic import atomic_output, check_target
+from .axes import axis_values, regular_axis
+from .errors import SegyError
+from .headers import (
+    apply_scalar,
+    choose_scalar,
+    float_field,
+    make_textual_header,
+    parse_text_fields,
+    scale_to_int,
+)
+from .segy_file import open_segy, read_text
+from .units import VELOCITY_UNITS, check_units, velocity_to_si
+
+__all__ = ["MODEL_DIMS", "read_segy", "write_segy"]
+
+#: Dims of a velocity model, in this order.
+MODEL_DIMS = ("x", "z")
+
+_TF = segyio.TraceField
+_BF = segyio.BinField
+_MIN_DZ_FROM_HEADER = 0.1  # m; a smaller dz from the sample interval is taken as a misread
+_INTERVAL_MAX = 32767  # segyio reads the 2-byte interval field as signed
+
+
+def _optional_spacing(value: float | None, name: str) -> float | None:
+    if value is None:
+        return None
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be a positive number of metres, got {value!r}") from None
+    if not np.isfinite(number) or number <= 0:
+        raise ValueError(f"{name} must be a positive number of metres, got {value!r}")
+    return number
+
+
+def _select_traces(
+    path: Path, inlines: np.ndarray, crosslines: np.ndarray, inline: int | None
+) -> np.ndarray:
+    """Indices of the traces that form the 2-D model, in x order."""
+    n = inlines.size
+    unique_il = np.unique(inlines)
+    unique_xl = np.unique(crosslines)
+    # 3-D when several inlines and crosslines exist *and* they form more than a diagonal.
+    is_3d = unique_il.size > 1 and unique_xl.size > 1 and n > max(unique_il.size, unique_xl.size)
+    if not is_3d:
+        if inline is not None and not (unique_il.size == 1 and inline == unique_il[0]):
+            raise SegyError(
+                path,
+                f"inline={inline} was given but the file is a 2-D line (inline numbers "
+                f"{unique_il.min()}..{unique_il.max()})",
+                "leave inline=None to read its traces in file order",
+            )
+        return np.arange(n)
+    span = f"inlines {unique_il.min()}..{unique_il.max()}"
+    if inline is None:
+        raise SegyError(
+            path,
+            f"the file is 3-D ({unique_il.size} inlines, {span}, x {unique_xl.size} crosslines)",
+            "pass inline=<number> to read one inline as a 2-D model",
+        )
+    chosen = np.flatnonzero(inlines == inline)
+    if chosen.size == 0:
+        raise SegyError(path, f"inline {inline} is not in the file ({span})")
+    xl = crosslines[chosen]
+    if np.unique(xl).size != xl.size:
+        raise SegyError(
+            path,
+            f"inline {inline} repeats crossline numbers (prestack gathers?)",
+            "read_segy needs one trace per x position",
+        )
+    return chosen[np.argsort(xl, kind="stable")]
+
+
+def _coordinate_axis(
+    path: Path, headers: Mapping[str, np.ndarray], *, strict: bool
+) -> tuple[float, float, str] | None:
+    """(origin, spacing, field) from trace coordinates, or None when they are constant.
+
+    Tries CDP_X/CDP_Y, then SourceX/SourceY, then GroupX/GroupY, all with
+    SourceGroupScalar. When y varies too, x is the distance along the line from the
+    first trace (origin 0). With ``strict``, irregular coordinates raise
+    :class:`SegyError`; otherwise they give None.
+    """
+    scalar = headers["SourceGroupScalar"]
+    for x_name, y_name in (("CDP_X", "CDP_Y"), ("SourceX", "SourceY"), ("GroupX", "GroupY")):
+        x = apply_scalar(headers[x_name], scalar)
+        y = apply_scalar(headers[y_name], scalar)
+        if x.size < 2 or (np.ptp(x) == 0 and np.ptp(y) == 0):
+            continue
+        position = x if np.ptp(y) == 0 else np.hypot(x - x[0], y - y[0])
+        try:
+            origin, step = regular_axis(position, x_name)
+        except ValueError as err:
+            if not strict:
+                return None
+            raise SegyError(
+                path,
+                f"trace coordinates do not give a regular x axis ({err})",
+                "pass dx=<metres> to read the traces in file order with that spacing",
+            ) from err
+        return origin, step, x_name
+    return None
+
+
+def read_segy(
+    path: str | os.PathLike[str],
+    *,
+    dx: float | None = None,
+    dz: float | None = None,
+    units: str | None = None,
+    inline: int | None = None,
+) -> xr.DataArray:
+    """Read a 2-D depth velocity model from SEG-Y.
+
+    One trace per x position, samples along depth. Any sample format segyio reads
+    (IBM float, IEEE float, 1/2/4/8-byte integers) and either byte order (see
+    :mod:`devito_crfwi.io.segy_file`) is accepted.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        SEG-Y file.
+    dx, dz : float, optional
+        Grid spacing in m along x (between traces) and z (between samples). They
+        override the file. Otherwise taken, in order of precedence, from the
+        textual header (``dx=.. dz=..``), then for dx from the trace coordinates
+        (CDP_X, SourceX or GroupX with SourceGroupScalar) and for dz from the
+        sample interval read as millimetres. When none gives a value, a
+        :class:`SegyError` asks for it.
+    units : {"m/s", "km/s", "ft/s"}, optional
+        Unit of the stored values; the result is always m/s. Default: the
+        textual header's ``units=`` token if it names one of these, else m/s. Data
+        whose largest value is under 10 are refused as m/s (they look like km/s:
+        pass ``units="km/s"``), and a conversion that gives over 20 000 m/s is refused.
+    inline : int, optional
+        For a 3-D file (several inlines and crosslines in bytes 189 and 193), the
+        inline to read; its traces are ordered by crossline. Required for 3-D files;
+        for a 2-D file it must be None or the file's single inline number. Files
+        without that geometry are read in trace order.
+
+    Returns
+    -------
+    xarray.DataArray, dims ("x", "z"), float32, m/s
+        Coords "x" and "z" in m (float64, ``origin + spacing * arange(n)``; the x
+        origin comes from the textual header's ``x0=``, else the first trace's
+        coordinate, else 0; the z origin from ``z0=``, else 0). Attrs: "units"
+        ("m/s"), "source" (the path, str), "textual_header" (str).
+
+    Raises
+    ------
+    SegyError
+        Unreadable or malformed file, no spacing available, a 3-D file without
+        ``inline``, NaN/Inf samples, or values in the wrong unit.
+    ValueError
+        Invalid arguments.
+    """
+    dx = _optional_spacing(dx, "dx")
+    dz = _optional_spacing(dz, "dz")
+    if units is not None:
+        check_units(units)
+    if inline is not None and (
+        isinstance(inline, bool) or not isinstance(inline, int | np.integer)
+    ):
+        raise ValueError(f"inline must be an int or None, got {inline!r}")
+    with open_segy(path) as (handle, layout):
+        path = layout.path
+        text = read_text(handle)
+        names = ("CDP_X", "CDP_Y", "SourceX", "SourceY", "GroupX", "GroupY", "SourceGroupScalar")
+        names += ("INLINE_3D", "CROSSLINE_3D", "TRACE_SAMPLE_INTERVAL")
+        all_headers = {name: handle.attributes(getattr(_TF, name))[:] for name in names}
+        chosen = _select_traces(path, all_headers["INLINE_3D"], all_headers["CROSSLINE_3D"], inline)
+        raw = handle.trace.raw[:].reshape(layout.n_traces, layout.n_samples)[chosen]
+    headers = {name: values[chosen] for name, values in all_headers.items()}
+    fields = parse_text_fields(text)
+
+    bad = ~np.isfinite(raw) if raw.dtype.kind == "f" else np.zeros(raw.shape, dtype=bool)
+    if bad.any():
+        trace = int(np.flatnonzero(bad.any(axis=1))[0])
+        raise SegyError(
+            path, f"{int(bad.sum())} samples are NaN or Inf (first in trace {trace + 1})"
+        )
+
+    # x: argument > textual header > trace coordinates; origin: x0= > coordinates > 0.
+    text_dx = float_field(fields, "dx")
+    text_x0 = float_field(fields, "x0")
+    coords = None
+    if dx is None and text_dx is None:
+        coords = _coordinate_axis(path, headers, strict=True)
+        if coords is None:
+            raise SegyError(
+                path,
+                "no x spacing: the textual header has no 'dx=' and the trace coordinates "
+                "(CDP_X, SourceX, GroupX) do not vary",
+                "pass dx=<metres> to read_segy",
+            )
+    elif text_x0 is None:
+        coords = _coordinate_axis(path, headers, strict=False)
+    step_x = dx if dx is not None else text_dx if text_dx is not None else coords[1]
+    origin_x = text_x0 if text_x0 is not None else coords[0] if coords is not None else 0.0
+
+    # z: argument > textual header > sample interval in mm.
+    step_z = dz if dz is not None else float_field(fields, "dz")
+    if step_z is None:
+        interval = layout.sample_interval or int(headers["TRACE_SAMPLE_INTERVAL"][0]) & 0xFFFF
+        if interval == 0:
+            raise SegyError(
+                path,
+                "no depth spacing: the textual header has no 'dz=' and the sample interval is 0",
+                "pass dz=<metres> to read_segy",
+            )
+        step_z = interval / 1000.0
+        if step_z < _MIN_DZ_FROM_HEADER:
+            raise SegyError(
+                path,
+                f"the sample interval {interval} would mean dz = {step_z:g} m (this package reads "
+                "a depth model's sample interval as millimetres), which is implausible",
+                "pass dz=<metres> to read_segy",
+            )
+    origin_z = float_field(fields, "z0") or 0.0
+
+    if units is None:
+        stated = fields.get("units")
+        units = stated if stated in VELOCITY_UNITS else "m/s"
+    try:
+        values = velocity_to_si(raw, units)
+    except ValueError as err:
+        raise SegyError(path, str(err)) from err
+    nx, nz = values.shape
+    return xr.DataArray(
+        values,
+        dims=MODEL_DIMS,
+        coords={"x": axis_values(origin_x, step_x, nx), "z": axis_values(origin_z, step_z, nz)},
+        attrs={"units": "m/s", "source": str(path), "textual_header": text},
+    )
+
+
+def check_model(da: xr.DataArray, name: str = "da") -> None:
+    """Raise ``ValueError`` unless ``da`` is a finite (x, z) m/s model on a regular grid."""
+    if not isinstance(da, xr.DataArray):
+        raise TypeError(f"{name} must be an xarray.DataArray, got {type(da).__name__}")
+    if da.dims != MODEL_DIMS:
+        hint = " (use da.transpose('x', 'z'))" if set(da.dims) == set(MODEL_DIMS) else ""
+        raise ValueError(f"{name} must have dims ('x', 'z'), got {da.dims}{hint}")
+    for dim in MODEL_DIMS:
+        if dim not in da.coords:
+            raise ValueError(f"{name} needs a coordinate {dim!r} in metres")
+    units = da.attrs.get("units", "m/s")
+    if units != "m/s":
+        raise ValueError(f"{name}.attrs['units'] must be 'm/s', got {units!r}; convert it first")
+    if not np.issubdtype(da.dtype, np.number) or np.issubdtype(da.dtype, np.complexfloating):
+        raise ValueError(f"{name} must hold real numbers, got dtype {da.dtype}")
+    bad = ~np.isfinite(np.asarray(da.values, dtype=np.float64))
+    if bad.any():
+        ix, iz = np.argwhere(bad)[0]
+        raise ValueError(
+            f"{name} holds {int(bad.sum())} NaN or Inf values (first at x={float(da.x[ix]):g} m, "
+            f"z={float(da.z[iz]):g} m); a SEG-Y model must be finite"
+        )
+
+
+def _number(value: float) -> str:
+    """Shortest decimal that reads back as the same float64."""
+    return repr(float(value))
+
+
+def write_segy(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+    """Write a 2-D velocity model to SEG-Y (IEEE float32, big-endian), atomically.
+
+    The header convention is described in :mod:`devito_crfwi.io.segy_model`;
+    :func:`read_segy` and plain segyio read the file back, and values, coords and
+    spacing round-trip exactly for float32 data whose coords are
+    ``origin + spacing * arange(n)``.
+
+    Parameters
+    ----------
+    da : xarray.DataArray, dims ("x", "z"), m/s
+        The model; coords "x" and "z" in m, regular and increasing, at least two
+        points each. ``attrs["units"]``, when present, must be "m/s". Values are
+        stored as float32. Not modified.
+    path : str or os.PathLike
+        Output file; its folder must exist.
+    overwrite : bool
+        Replace an existing file.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
+    Raises
+    ------
+    FileExistsError
+        ``path`` exists and ``overwrite`` is False.
+    ValueError
+        Wrong dims, missing or irregular coords, units other than m/s, NaN or Inf.
+    """
+    check_model(da)
+    path = check_target(path, overwrite=overwrite)
+    values = np.asarray(da.values, dtype=np.float32)
+    x0, dx = regular_axis(da["x"].values, "x")
+    z0, dz = regular_axis(da["z"].values, "z")
+    nx, nz = values.shape
+    x = axis_values(x0, dx, nx)
+    scalar, _ = choose_scalar(x)  # inexact only beyond 0.1 mm; the textual header is exact
+    x_int = scale_to_int(x, scalar)
+    interval = round(dz * 1000.0)
+    if not 1 <= interval <= _INTERVAL_MAX:
+        interval = 0
+    text = make_textual_header(
+        [
+            "devito-crfwi 2-D depth velocity model, dims (x, z): one trace per x",
+            f"units=m/s nx={nx} nz={nz}",
+            f"dx={_number(dx)} m dz={_number(dz)} m",
+            f"x0={_number(x0)} m z0={_number(z0)} m",
+            "Sample interval field: dz in mm (rounded; the values above are exact).",
+            f"CDP_X, SourceX, GroupX: x in m with SourceGroupScalar={scalar}.",
+            "Samples: 4-byte IEEE float, velocity in m/s, along depth.",
+        ]
+    )
+    spec = segyio.spec()
+    spec.format = 5
+    spec.samples = np.arange(nz)
+    spec.tracecount = nx
+    spec.endian = "big"
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        with segyio.create(str(tmp), spec) as out:
+            out.text[0] = text
+            out.bin.update(
+                {
+                    _BF.JobID: 1,
+                    _BF.LineNumber: 1,
+                    _BF.ReelNumber: 1,
+                    _BF.Traces: nx,
+                    _BF.Interval: interval,
+                    _BF.IntervalOriginal: interval,
+                    _BF.Samples: nz,
+                    _BF.SamplesOriginal: nz,
+                    _BF.Format: 5,
+                    _BF.MeasurementSystem: 1,
+                    _BF.SEGYRevision: 1,
+                    _BF.SEGYRevisionMinor: 0,
+                }
+            )
+            for i in range(nx):
+                out.header[i] = {
+                    _TF.TRACE_SEQUENCE_LINE: i + 1,
+                    _TF.TRACE_SEQUENCE_FILE: i + 1,
+                    _TF.CDP: i + 1,
+                    _TF.CDP_TRACE: 1,
+                    _TF.TraceIdentificationCode: 1,
+                    _TF.SourceGroupScalar: scalar,
+                    _TF.SourceX: int(x_int[i]),
+                    _TF.GroupX: int(x_int[i]),
+                    _TF.CDP_X: int(x_int[i]),
+                    _TF.CoordinateUnits: 1,
+                    _TF.TRACE_SAMPLE_COUNT: nz,
+                    _TF.TRACE_SAMPLE_INTERVAL: interval,
+                    _TF.INLINE_3D: 1,
+                    _TF.CROSSLINE_3D: i + 1,
+                }
+                out.trace[i] = values[i]
+    return path

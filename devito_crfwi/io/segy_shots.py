@@ -1,0 +1,387 @@
+"""Shot gathers <-> SEG-Y.
+
+Gathers are an ``xr.DataArray`` of float32 with dims ("shot", "time", "receiver"):
+coords "shot" (0..n-1), "time" (s, from 0, regular), "source_x", "source_z"
+(dims ("shot",), m) and "receiver_x", "receiver_z" (dims ("receiver",) when every
+shot uses the same spread, else ("shot", "receiver"), m); attrs "dt" (s), "units"
+and, when known, "f0" (Hz).
+
+Header convention (what :func:`write_shots` writes and :func:`read_shots` reads)
+------------------------------------------------------------------------------
+* one trace per (shot, receiver), shot by shot, receivers in order;
+* FieldRecord and EnergySourcePoint = shot + 1; TraceNumber = receiver + 1;
+  TRACE_SEQUENCE_LINE/FILE count traces from 1; offset = round(receiver_x - source_x);
+* SourceX, GroupX: x in m with SourceGroupScalar; SourceDepth: source_z (m, depth
+  below the surface, positive down), ReceiverGroupElevation: -receiver_z (an
+  elevation is positive up), both with ElevationScalar. Each scalar is the
+  smallest power of ten that stores every value exactly (37.5 m -> -10);
+* sample interval (binary and trace headers): dt in whole microseconds;
+* textual header: ``units=.. f0=.. Hz dt=.. s`` written as exact decimals; when
+  read back they give attrs "units", "f0" and "dt" (``dt=`` wins over the
+  microsecond field, which it must agree with to 0.5 µs);
+* samples: 4-byte IEEE float, big-endian. Other attrs are not stored.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from pathlib import Path
+
+import numpy as np
+import segyio
+import xarray as xr
+
+from .atomic import atomic_output, check_target
+from .axes import axis_values, regular_axis
+from .errors import SegyError
+from .headers import (
+    apply_scalar,
+    choose_scalar,
+    float_field,
+    make_textual_header,
+    parse_text_fields,
+    scale_to_int,
+)
+from .segy_file import open_segy, read_text
+
+__all__ = ["SHOT_DIMS", "read_shots", "write_shots"]
+
+#: Dims of shot gathers, in this order.
+SHOT_DIMS = ("shot", "time", "receiver")
+
+_TF = segyio.TraceField
+_BF = segyio.BinField
+_INTERVAL_MAX = 65535  # µs, the 2-byte unsigned sample-interval field
+_DEFAULT_UNITS = "a.u."
+
+
+def _coord(da: xr.DataArray, name: str, allowed: tuple[tuple[str, ...], ...]) -> np.ndarray:
+    if name not in da.coords:
+        raise ValueError(f"shot gathers need a coordinate {name!r} in metres")
+    coord = da.coords[name]
+    if coord.dims not in allowed:
+        raise ValueError(
+            f"coordinate {name!r} must have dims {' or '.join(map(str, allowed))}, got {coord.dims}"
+        )
+    values = np.asarray(coord.values, dtype=np.float64)
+    if not np.all(np.isfinite(values)):
+        raise ValueError(f"coordinate {name!r} holds NaN or Inf")
+    return values
+
+
+def _check_text_token(value: str, name: str) -> str:
+    if not value or not value.isascii() or any(c.isspace() or c in ",;" for c in value):
+        raise ValueError(
+            f"attrs[{name!r}] must be a short ASCII word without spaces, commas or semicolons "
+            f"to fit the textual header, got {value!r}"
+        )
+    return value
+
+
+def _dt_microseconds(dt: float) -> int:
+    micro = dt * 1e6
+    rounded = round(micro)
+    if abs(micro - rounded) > 1e-6 * max(micro, 1.0) or not 1 <= rounded <= _INTERVAL_MAX:
+        raise ValueError(
+            f"dt = {dt!r} s is not a whole number of microseconds between 1 and {_INTERVAL_MAX}; "
+            "SEG-Y stores the sample interval in µs: resample the gathers first"
+        )
+    return int(rounded)
+
+
+def write_shots(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
+    """Write shot gathers to SEG-Y (IEEE float32, big-endian), atomically.
+
+    The header convention is described in :mod:`devito_crfwi.io.segy_shots`.
+    :func:`read_shots` gives back an identical DataArray (values, coords, attrs
+    "dt", "units", "f0") when the time axis is ``dt * arange(nt)``.
+
+    Parameters
+    ----------
+    da : xarray.DataArray, dims ("shot", "time", "receiver")
+        Gathers as returned by ``devito_crfwi.simulate``: coords "time" (s, from 0,
+        regular, dt a whole number of µs up to 65 535), "source_x", "source_z"
+        (("shot",), m), "receiver_x", "receiver_z" (("receiver",) or
+        ("shot", "receiver"), m); attrs "dt" (s, optional, must match the time
+        axis), "units" (optional, default "a.u."), "f0" (Hz, optional). Finite
+        values, stored as float32. Not modified.
+    path : str or os.PathLike
+        Output file; its folder must exist.
+    overwrite : bool
+        Replace an existing file.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
+    Raises
+    ------
+    FileExistsError
+        ``path`` exists and ``overwrite`` is False.
+    ValueError
+        Wrong dims, missing coords, NaN or Inf, a time axis that does not start at
+        0 or whose dt is not a whole number of microseconds.
+
+    Warns
+    -----
+    UserWarning
+        When a coordinate cannot be stored exactly with a 0.1 mm scalar (it is
+        rounded).
+    """
+    if not isinstance(da, xr.DataArray):
+        raise TypeError(f"da must be an xarray.DataArray, got {type(da).__name__}")
+    if da.dims != SHOT_DIMS:
+        hint = (
+            " (use da.transpose('shot', 'time', 'receiver'))"
+            if set(da.dims) == set(SHOT_DIMS)
+            else ""
+        )
+        raise ValueError(f"shot gathers must have dims {SHOT_DIMS}, got {da.dims}{hint}")
+    path = check_target(path, overwrite=overwrite)
+    n_shots, nt, n_rec = da.shape
+    values = np.asarray(da.values, dtype=np.float32)
+    bad = ~np.isfinite(values)
+    if bad.any():
+        shot, it, rec = np.argwhere(bad)[0]
+        raise ValueError(
+            f"shot gathers hold {int(bad.sum())} NaN or Inf values (first at shot {shot}, "
+            f"time index {it}, receiver {rec})"
+        )
+    if "time" not in da.coords:
+        raise ValueError("shot gathers need a coordinate 'time' in seconds")
+    t0, dt = regular_axis(da["time"].values, "time")
+    if t0 != 0.0:
+        raise ValueError(f"the time axis must start at 0 s, got {t0!r} s")
+    if "dt" in da.attrs:
+        dt_attr = float(da.attrs["dt"])
+        if abs(dt_attr - dt) > 1e-9 * dt:
+            raise ValueError(
+                f"attrs['dt'] = {dt_attr!r} s disagrees with the time axis step {dt!r} s"
+            )
+        dt = dt_attr
+    dt_us = _dt_microseconds(dt)
+    units = _check_text_token(str(da.attrs.get("units", _DEFAULT_UNITS)), "units")
+    f0 = da.attrs.get("f0")
+    if f0 is not None:
+        f0 = float(f0)
+        if not np.isfinite(f0):
+            raise ValueError(f"attrs['f0'] must be a finite frequency in Hz, got {f0!r}")
+
+    source_x = _coord(da, "source_x", (("shot",),))
+    source_z = _coord(da, "source_z", (("shot",),))
+    spread = (("receiver",), ("shot", "receiver"))
+    receiver_x = np.broadcast_to(_coord(da, "receiver_x", spread), (n_shots, n_rec))
+    receiver_z = np.broadcast_to(_coord(da, "receiver_z", spread), (n_shots, n_rec))
+
+    xy_scalar, xy_exact = choose_scalar(np.concatenate([source_x, receiver_x.ravel()]))
+    z_scalar, z_exact = choose_scalar(np.concatenate([source_z, receiver_z.ravel()]))
+    if not (xy_exact and z_exact):
+        warnings.warn(
+            f"{path}: some source/receiver coordinates are not multiples of 0.1 mm and are "
+            f"rounded in the trace headers (scalars {xy_scalar}, {z_scalar})",
+            stacklevel=2,
+        )
+    sx = scale_to_int(source_x, xy_scalar)
+    sz = scale_to_int(source_z, z_scalar)
+    gx = scale_to_int(receiver_x, xy_scalar)
+    gz = scale_to_int(-receiver_z, z_scalar)
+    offset = np.clip(np.rint(receiver_x - source_x[:, None]), -(2**31) + 1, 2**31 - 1).astype(
+        np.int64
+    )
+
+    lines = [
+        "devito-crfwi shot gathers, dims (shot, time, receiver)",
+        f"units={units} dt={dt!r} s" + (f" f0={f0!r} Hz" if f0 is not None else ""),
+        f"n_shots={n_shots} n_receivers={n_rec} nt={nt}",
+        "Sample interval: dt in microseconds. FieldRecord = shot + 1.",
+        f"SourceX, GroupX: x in m with SourceGroupScalar={xy_scalar}.",
+        "SourceDepth: source z in m (positive down); ReceiverGroupElevation:",
+        f"-receiver z in m; both with ElevationScalar={z_scalar}.",
+        "Samples: 4-byte IEEE float.",
+    ]
+    spec = segyio.spec()
+    spec.format = 5
+    spec.samples = np.arange(nt)
+    spec.tracecount = n_shots * n_rec
+    spec.endian = "big"
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        with segyio.create(str(tmp), spec) as out:
+            out.text[0] = make_textual_header(lines)
+            out.bin.update(
+                {
+                    _BF.JobID: 1,
+                    _BF.LineNumber: 1,
+                    _BF.ReelNumber: 1,
+                    _BF.Traces: n_rec,
+                    _BF.Interval: dt_us,
+                    _BF.IntervalOriginal: dt_us,
+                    _BF.Samples: nt,
+                    _BF.SamplesOriginal: nt,
+                    _BF.Format: 5,
+                    _BF.EnsembleFold: n_rec,
+                    _BF.SortingCode: 1,
+                    _BF.MeasurementSystem: 1,
+                    _BF.SEGYRevision: 1,
+                    _BF.SEGYRevisionMinor: 0,
+                }
+            )
+            for s in range(n_shots):
+                gather = np.ascontiguousarray(values[s].T)  # (receiver, time)
+                for r in range(n_rec):
+                    i = s * n_rec + r
+                    out.header[i] = {
+                        _TF.TRACE_SEQUENCE_LINE: i + 1,
+                        _TF.TRACE_SEQUENCE_FILE: i + 1,
+                        _TF.FieldRecord: s + 1,
+                        _TF.TraceNumber: r + 1,
+                        _TF.EnergySourcePoint: s + 1,
+                        _TF.TraceIdentificationCode: 1,
+                        _TF.offset: int(offset[s, r]),
+                        _TF.ReceiverGroupElevation: int(gz[s, r]),
+                        _TF.SourceDepth: int(sz[s]),
+                        _TF.ElevationScalar: z_scalar,
+                        _TF.SourceGroupScalar: xy_scalar,
+                        _TF.SourceX: int(sx[s]),
+                        _TF.GroupX: int(gx[s, r]),
+                        _TF.CoordinateUnits: 1,
+                        _TF.TRACE_SAMPLE_COUNT: nt,
+                        _TF.TRACE_SAMPLE_INTERVAL: dt_us,
+                    }
+                    out.trace[i] = gather[r]
+    return path
+
+
+def _time_step(
+    path: Path, layout_interval: int, trace_intervals: np.ndarray, text_dt: float | None
+) -> float:
+    """dt in s: textual ``dt=`` (checked against the µs field), else the µs field."""
+    trace_intervals = trace_intervals.astype(np.int64) & 0xFFFF  # stored unsigned
+    nonzero = np.unique(trace_intervals[trace_intervals != 0])
+    if nonzero.size > 1 or (layout_interval and nonzero.size and nonzero[0] != layout_interval):
+        raise SegyError(
+            path,
+            f"inconsistent sample intervals: binary header {layout_interval} µs, trace headers "
+            f"{', '.join(str(v) for v in nonzero[:5])} µs",
+        )
+    micro = layout_interval or (int(nonzero[0]) if nonzero.size else 0)
+    if text_dt is not None and text_dt > 0:
+        if micro and abs(text_dt * 1e6 - micro) > 0.5:
+            raise SegyError(
+                path,
+                f"the textual header says dt={text_dt!r} s but the sample interval is {micro} µs",
+            )
+        return text_dt
+    if micro == 0:
+        raise SegyError(
+            path,
+            "the sample interval is 0 in the binary and trace headers, so there is no time axis",
+        )
+    return micro / 1e6
+
+
+def read_shots(path: str | os.PathLike[str]) -> xr.DataArray:
+    """Read shot gathers from SEG-Y.
+
+    Traces are grouped into gathers by field record and source position
+    (FieldRecord, SourceX, SourceY, SourceDepth), gathers in order of first
+    appearance and traces within a gather in file order. Any sample format segyio
+    reads and either byte order are accepted.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        SEG-Y file, for example one written by :func:`write_shots`.
+
+    Returns
+    -------
+    xarray.DataArray, dims ("shot", "time", "receiver"), float32
+        Coords "shot" (int, 0..n-1), "time" (s, ``dt * arange(nt)``), "source_x",
+        "source_z" (("shot",), m), "receiver_x", "receiver_z" (("receiver",) when all
+        gathers share the receiver positions, else ("shot", "receiver"), m).
+        Attrs "dt" (s), "units" (textual ``units=``, else "a.u.") and "f0" (Hz, only
+        when the textual header gives ``f0=``). Depths: source_z = SourceDepth,
+        receiver_z = -ReceiverGroupElevation (scaled by ElevationScalar).
+
+    Raises
+    ------
+    SegyError
+        Unreadable or malformed file, no sample interval, NaN/Inf samples, or
+        gathers with different numbers of traces: this reader does not pad (a
+        padded gather would put NaN into misfits); split or regularise the file first.
+    """
+    with open_segy(path) as (handle, layout):
+        path = layout.path
+        text = read_text(handle)
+        names = ("FieldRecord", "SourceX", "SourceY", "SourceDepth", "GroupX")
+        names += ("ReceiverGroupElevation", "SourceGroupScalar", "ElevationScalar")
+        names += ("TRACE_SAMPLE_INTERVAL",)
+        headers = {name: handle.attributes(getattr(_TF, name))[:] for name in names}
+        raw = handle.trace.raw[:].reshape(layout.n_traces, layout.n_samples)
+    fields = parse_text_fields(text)
+    dt = _time_step(
+        path, layout.sample_interval, headers["TRACE_SAMPLE_INTERVAL"], float_field(fields, "dt")
+    )
+    data = raw.astype(np.float32, copy=False)
+    bad = ~np.isfinite(data)
+    if bad.any():
+        trace = int(np.flatnonzero(bad.any(axis=1))[0])
+        raise SegyError(
+            path, f"{int(bad.sum())} samples are NaN or Inf (first in trace {trace + 1})"
+        )
+
+    xy_scalar = headers["SourceGroupScalar"]
+    z_scalar = headers["ElevationScalar"]
+    sx = apply_scalar(headers["SourceX"], xy_scalar)
+    sy = apply_scalar(headers["SourceY"], xy_scalar)
+    sz = apply_scalar(headers["SourceDepth"], z_scalar)
+    gx = apply_scalar(headers["GroupX"], xy_scalar)
+    gz = 0.0 - apply_scalar(headers["ReceiverGroupElevation"], z_scalar)  # +0.0, not -0.0
+
+    keys = np.stack([headers["FieldRecord"].astype(np.float64), sx, sy, sz], axis=1)
+    _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
+    rank = np.empty(first.size, dtype=np.int64)
+    rank[np.argsort(first, kind="stable")] = np.arange(first.size)
+    gather_of_trace = rank[inverse.ravel()]
+    counts = np.bincount(gather_of_trace)
+    if np.unique(counts).size > 1:
+        ffid = headers["FieldRecord"][np.sort(first)]
+        listed = ", ".join(
+            f"shot {g} (FieldRecord {ffid[g]}): {counts[g]}" for g in range(min(counts.size, 6))
+        )
+        if counts.size > 6:
+            listed += ", ..."
+        raise SegyError(
+            path,
+            f"gathers hold different numbers of traces ({listed}; "
+            f"from {counts.min()} to {counts.max()})",
+            "read_shots needs the same receiver count in every gather; it does not pad",
+        )
+    n_shots, n_rec = counts.size, int(counts[0])
+    order = np.argsort(gather_of_trace, kind="stable")  # gather by gather, file order inside
+    gathers = data[order].reshape(n_shots, n_rec, layout.n_samples).transpose(0, 2, 1)
+    receiver_x = gx[order].reshape(n_shots, n_rec)
+    receiver_z = gz[order].reshape(n_shots, n_rec)
+    heads = order.reshape(n_shots, n_rec)[:, 0]
+    shared = np.array_equal(
+        receiver_x, np.broadcast_to(receiver_x[0], receiver_x.shape)
+    ) and np.array_equal(receiver_z, np.broadcast_to(receiver_z[0], receiver_z.shape))
+    receiver_dims = ("receiver",) if shared else ("shot", "receiver")
+    attrs: dict[str, object] = {"dt": dt, "units": fields.get("units", _DEFAULT_UNITS)}
+    f0 = float_field(fields, "f0")
+    if f0 is not None:
+        attrs["f0"] = f0
+    return xr.DataArray(
+        np.ascontiguousarray(gathers),
+        dims=SHOT_DIMS,
+        coords={
+            "shot": np.arange(n_shots),
+            "time": axis_values(0.0, dt, layout.n_samples),
+            "source_x": ("shot", sx[heads]),
+            "source_z": ("shot", sz[heads]),
+            "receiver_x": (receiver_dims, receiver_x[0] if shared else receiver_x),
+            "receiver_z": (receiver_dims, receiver_z[0] if shared else receiver_z),
+        },
+        attrs=attrs,
+    )
