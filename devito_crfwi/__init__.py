@@ -1,0 +1,1 @@
+"""devito-crfwi: continuous-representation full-waveform inversion on Devito."""

@@ -1,0 +1,18 @@
+"""Wave physics on Devito: grid, survey, operators and the propagator (no torch here)."""
+
+from . import _devito  # noqa: F401  (Devito settings before anything compiles)
+from .grid import ModelGrid, default_boundary_width, validate_velocity
+from .operators import operators_built
+from .propagator import MemoryPlan, Propagator
+from .survey import Survey, ricker
+
+__all__ = [
+    "MemoryPlan",
+    "ModelGrid",
+    "Propagator",
+    "Survey",
+    "default_boundary_width",
+    "operators_built",
+    "ricker",
+    "validate_velocity",
+]

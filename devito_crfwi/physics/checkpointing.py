@@ -1,0 +1,200 @@
+"""Wavefield tapes for the adjoint-state gradient: full storage or revolve checkpointing.
+
+Time is cut into segments of ``K`` steps. The forward kernel advances one whole segment
+per call into a buffer of ``K + 2`` time levels; the adjoint kernel runs back over the
+segment in that buffer in one call. A *tape* records one shot's forward pass so that its
+adjoint can run later:
+
+* :class:`StoredTape` keeps every time level (one segment of ``nt - 2`` steps);
+* :class:`RevolveTape` keeps ``C`` two-level snapshots, and pyrevolve's Revolve schedule
+  (over segments) decides what to store and recompute. With ``C`` snapshots of a run of
+  ``S`` steps the segment length is ``ceil(S / C)``, so each segment is recomputed once.
+
+Revolve calls its forward operator on segment ranges and its reverse operator one
+segment at a time; those are :class:`SegmentForward` and :class:`SegmentReverse`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pyrevolve
+
+from .operators import Kernel
+
+
+@dataclass(frozen=True)
+class Segments:
+    """``n_steps`` time steps ``1..n_steps`` cut into segments of ``length`` steps."""
+
+    n_steps: int
+    length: int
+
+    @property
+    def count(self) -> int:
+        return -(-self.n_steps // self.length)
+
+    def span(self, c: int) -> tuple[int, int]:
+        """(first global step - 1, number of steps) of segment ``c``."""
+        start = c * self.length
+        return start, min(self.length, self.n_steps - start)
+
+
+class SegmentRunner:
+    """Runs forward and adjoint kernels segment by segment on one buffer.
+
+    Holds the live forward state (two time levels), the source and receiver traces of
+    the current shot on the simulation time axis, and the bound kernels.
+    """
+
+    def __init__(self, forward: Kernel, adjoint: Kernel, buffer, v, src, rec_fwd, rec_adj,
+                 segments: Segments) -> None:
+        self.forward_kernel = forward
+        self.adjoint_kernel = adjoint
+        self.buffer = np.asarray(buffer.data_with_halo)  # (K + 2, x, z) view
+        self.v = np.asarray(v.data_with_halo)  # (3, x, z) modulo buffer view
+        self.src = np.asarray(src.data)  # (K + 2, 1)
+        self.rec_fwd = np.asarray(rec_fwd.data)  # (K + 2, receiver)
+        self.rec_adj = np.asarray(rec_adj.data)
+        self.segments = segments
+        self.state = np.zeros((2, *self.buffer.shape[1:]), dtype=self.buffer.dtype)
+        self.wavelet: np.ndarray | None = None  # (nt, 1) current shot's source trace
+        self.recorded: np.ndarray | None = None  # (nt, receiver) data, filled when set
+        self.residual: np.ndarray | None = None  # (nt, receiver) adjoint source
+
+    def start(self) -> None:
+        """Zero the live forward state and the adjoint wavefield for a new shot."""
+        self.state[:] = 0
+        self.v[:] = 0
+
+    def advance(self, c: int) -> None:
+        """Run the forward over segment ``c`` from the live state; the buffer then holds it."""
+        start, k = self.segments.span(c)
+        self.src[: k + 2] = self.wavelet[start : start + k + 2]
+        self.buffer[:2] = self.state
+        self.forward_kernel.run(1, k)
+        if self.recorded is not None:
+            self.recorded[start + 1 : start + k + 1] = self.rec_fwd[1 : k + 1]
+        self.state[:] = self.buffer[k : k + 2]
+
+    def reverse(self, c: int) -> None:
+        """Run the adjoint back over segment ``c``, whose forward levels are in the buffer."""
+        start, k = self.segments.span(c)
+        # The adjoint state (v at local levels 1 and 0 of the segment after this one) moves
+        # to the modulo slots of local levels k + 1 and k of this segment.
+        self.v[[(k + 1) % 3, k % 3, (k + 2) % 3]] = self.v[[1, 0, 2]]
+        self.rec_adj[: k + 2] = 0
+        self.rec_adj[1 : k + 1] = self.residual[start + 1 : start + k + 1]
+        self.adjoint_kernel.run(1, k)
+
+
+class StoredTape:
+    """One shot's full forward wavefield, in its own buffer (full-storage mode)."""
+
+    def __init__(self, runner: SegmentRunner) -> None:
+        self.runner = runner
+
+    def record(self) -> None:
+        self.runner.start()
+        self.runner.advance(0)
+
+    def replay_adjoint(self) -> None:
+        self.runner.v[:] = 0
+        self.runner.reverse(0)
+
+
+class _LiveState(pyrevolve.Checkpoint):
+    """What a revolve snapshot saves: the two live forward time levels."""
+
+    def __init__(self, runner: SegmentRunner) -> None:
+        self.runner = runner
+
+    @property
+    def dtype(self):
+        return self.runner.state.dtype
+
+    @property
+    def size(self) -> int:
+        return self.runner.state.size
+
+    def get_data(self, timestep):
+        return [self.runner.state]
+
+    def get_data_location(self, timestep):
+        return [self.runner.state]
+
+
+class SegmentForward(pyrevolve.Operator):
+    """pyrevolve's forward operator: advance whole segments ``t_start..t_end - 1``."""
+
+    def __init__(self, runner: SegmentRunner) -> None:
+        self.runner = runner
+        self.tape: RevolveTape | None = None
+
+    def apply(self, t_start: int, t_end: int) -> None:
+        last = self.runner.segments.count - 1
+        for c in range(t_start, t_end):
+            if c == last and self.tape is not None and self.tape.last_state is None:
+                # Kept so the reverse sweep can rebuild the last segment later, after
+                # other shots have used the shared buffer.
+                self.tape.last_state = self.runner.state.copy()
+            self.runner.advance(c)
+
+
+class SegmentReverse(pyrevolve.Operator):
+    """pyrevolve's reverse operator: the adjoint over one segment."""
+
+    def __init__(self, runner: SegmentRunner) -> None:
+        self.runner = runner
+
+    def apply(self, t_start: int, t_end: int) -> None:
+        for c in range(t_end - 1, t_start - 1, -1):
+            self.runner.reverse(c)
+
+
+class RevolveTape:
+    """One shot's revolve snapshots (``n_checkpoints`` two-level states)."""
+
+    def __init__(self, runner: SegmentRunner, forward: SegmentForward,
+                 reverse: SegmentReverse, n_checkpoints: int) -> None:
+        self.runner = runner
+        self.forward = forward
+        self.last_state: np.ndarray | None = None
+        count = runner.segments.count
+        self.revolver = pyrevolve.MemoryRevolver(
+            _LiveState(runner), forward, reverse, max(1, min(n_checkpoints, count - 1)), count
+        ) if count > 1 else None
+        self.reverse_op = reverse
+
+    def record(self) -> None:
+        self.runner.start()
+        self.forward.tape = self
+        try:
+            if self.revolver is None:
+                self.last_state = self.runner.state.copy()
+                self.runner.advance(0)
+            else:
+                self.revolver.apply_forward()
+        finally:
+            self.forward.tape = None
+
+    def replay_adjoint(self) -> None:
+        # The shared buffer may hold another shot: rebuild this shot's last segment.
+        last = self.runner.segments.count - 1
+        self.runner.v[:] = 0
+        self.runner.state[:] = self.last_state
+        saved, self.runner.recorded = self.runner.recorded, None
+        try:
+            self.runner.advance(last)
+            if self.revolver is None:
+                self.reverse_op.apply(0, 1)
+            else:
+                self.revolver.apply_reverse()
+        finally:
+            self.runner.recorded = saved
+
+
+def wavefield_bytes(shape: tuple[int, ...], dtype) -> int:
+    """Bytes of one wavefield time level of ``shape`` (with halo) and ``dtype``."""
+    return int(np.prod(shape)) * np.dtype(dtype).itemsize

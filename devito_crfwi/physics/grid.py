@@ -1,0 +1,199 @@
+"""The model grid: physical extent, absorbing padding, damping and the CFL limit.
+
+A :class:`ModelGrid` is a frozen value: it keys the operator cache, so two equal grids
+share compiled operators. Arrays on it are ``(x, z)`` with depth increasing along z.
+"""
+
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+import sympy
+
+# Reflection coefficient the sponge aims for (Collino & Tsogka style profile).
+_SPONGE_REFLECTION = 1e-3
+# Fraction of the CFL limit used when the time step is chosen automatically.
+CFL_MARGIN = 0.8
+# The Ricker spectrum is ~3% of its peak at 2.5 f0: the highest frequency that matters.
+RICKER_FMAX_FACTOR = 2.5
+MIN_POINTS_PER_WAVELENGTH = 5.0
+
+
+@lru_cache(maxsize=None)
+def _laplacian_symbol_max(space_order: int) -> float:
+    """max |symbol| of the centred 2nd-derivative stencil of ``space_order`` (times h²)."""
+    half = space_order // 2
+    weights = sympy.finite_diff_weights(2, list(range(-half, half + 1)), 0)[2][-1]
+    # At the Nyquist wavenumber the stencil's symbol is sum_k w_k (-1)^k.
+    return float(abs(sum(w * (-1) ** (k - half) for k, w in enumerate(weights))))
+
+
+@dataclass(frozen=True)
+class ModelGrid:
+    """Geometry of a 2-D model and its absorbing padding.
+
+    Parameters
+    ----------
+    shape : (nx, nz)
+        Cells of the physical model.
+    spacing : (dx, dz), m
+    origin : (x0, z0), m
+        Coordinates of the first cell.
+    nbl : int
+        Width of the absorbing sponge, in cells, on each padded side.
+    free_surface : bool
+        If True the top (z = z0) is a pressure-free surface and is not padded.
+    """
+
+    shape: tuple[int, int]
+    spacing: tuple[float, float]
+    origin: tuple[float, float] = (0.0, 0.0)
+    nbl: int = 20
+    free_surface: bool = False
+
+    def __post_init__(self) -> None:
+        if len(self.shape) != 2 or min(self.shape) < 2:
+            raise ValueError(f"model shape must be (nx, nz) with both >= 2, got {self.shape}")
+        if len(self.spacing) != 2 or min(self.spacing) <= 0:
+            raise ValueError(f"spacing (dx, dz) must be positive metres, got {self.spacing}")
+        if self.nbl < 0:
+            raise ValueError(f"boundary width must be >= 0 cells, got {self.nbl}")
+
+    @classmethod
+    def from_dataarray(cls, vp, *, nbl: int, free_surface: bool = False) -> ModelGrid:
+        """The grid of a model ``xr.DataArray`` with dims ("x", "z") and coords in m."""
+        if tuple(vp.dims) != ("x", "z"):
+            raise ValueError(f"the model must have dims ('x', 'z'), got {tuple(vp.dims)}")
+        x = np.asarray(vp["x"], dtype=np.float64)
+        z = np.asarray(vp["z"], dtype=np.float64)
+        if len(x) < 2 or len(z) < 2:
+            raise ValueError(f"the model needs at least 2 cells per axis, got {vp.shape}")
+        spacing = (float(x[1] - x[0]), float(z[1] - z[0]))
+        for name, axis, h in (("x", x, spacing[0]), ("z", z, spacing[1])):
+            if h <= 0 or not np.allclose(np.diff(axis), h, rtol=1e-6, atol=0):
+                raise ValueError(f"coordinate {name!r} must be increasing and regular")
+        return cls(
+            shape=(len(x), len(z)),
+            spacing=spacing,
+            origin=(float(x[0]), float(z[0])),
+            nbl=int(nbl),
+            free_surface=free_surface,
+        )
+
+    # -- padding ----------------------------------------------------------------------
+    @property
+    def pad_widths(self) -> tuple[tuple[int, int], tuple[int, int]]:
+        """Cells added ((left, right), (top, bottom)); no top padding under a free surface."""
+        top = 0 if self.free_surface else self.nbl
+        return ((self.nbl, self.nbl), (top, self.nbl))
+
+    @property
+    def padded_shape(self) -> tuple[int, int]:
+        (l, r), (t, b) = self.pad_widths
+        return (self.shape[0] + l + r, self.shape[1] + t + b)
+
+    @property
+    def padded_origin(self) -> tuple[float, float]:
+        (l, _), (t, _) = self.pad_widths
+        return (self.origin[0] - l * self.spacing[0], self.origin[1] - t * self.spacing[1])
+
+    @property
+    def extent(self) -> tuple[tuple[float, float], tuple[float, float]]:
+        """((x0, x1), (z0, z1)) of the physical model, m (cell centres)."""
+        return tuple(
+            (o, o + (n - 1) * h)
+            for o, n, h in zip(self.origin, self.shape, self.spacing, strict=True)
+        )
+
+    def pad(self, field: np.ndarray) -> np.ndarray:
+        """Extend a (x, z) field into the sponge by repeating its edge values."""
+        return np.pad(field, self.pad_widths, mode="edge")
+
+    def pad_adjoint(self, padded: np.ndarray) -> np.ndarray:
+        """Adjoint of :meth:`pad`: fold the sponge's values back onto the edge cells."""
+        (l, r), (t, b) = self.pad_widths
+        out = padded[l : padded.shape[0] - r].copy()
+        out[0] += padded[:l].sum(axis=0)
+        out[-1] += padded[padded.shape[0] - r :].sum(axis=0)
+        result = out[:, t : out.shape[1] - b].copy()
+        result[:, 0] += out[:, :t].sum(axis=1)
+        result[:, -1] += out[:, out.shape[1] - b :].sum(axis=1)
+        return result
+
+    def crop(self, padded: np.ndarray) -> np.ndarray:
+        """The physical part of a padded (x, z) field (a view)."""
+        (l, r), (t, b) = self.pad_widths
+        return padded[l : padded.shape[0] - r, t : padded.shape[1] - b]
+
+    def damping(self, vp_reference: np.ndarray) -> np.ndarray:
+        """Sponge coefficient on the padded grid, in Devito units (s²/km² per ms).
+
+        The padded equation is ``m u_tt - lap(u) + damp u_t = f`` with
+        ``damp = m_ref * eta``, where ``eta(d) = eta0 (d / L)²`` grows with the distance
+        ``d`` into a sponge of width ``L`` and ``eta0 = 3 v log(1/R) / (2 L)``. It is built
+        from a fixed reference model, so derivatives with respect to the model stay exact.
+        """
+        from .units import slowness2_from_velocity, velocity_to_devito
+
+        vp_pad = self.pad(np.asarray(vp_reference, dtype=np.float64))
+        eta = np.zeros(self.padded_shape)
+        for axis, (lo, hi) in enumerate(self.pad_widths):
+            n = self.padded_shape[axis]
+            d = np.zeros(n)
+            d[:lo] = np.arange(lo, 0, -1)
+            d[n - hi :] = np.arange(1, hi + 1)
+            if self.nbl:
+                profile = (d / self.nbl) ** 2
+                shape = [1, 1]
+                shape[axis] = n
+                eta = eta + profile.reshape(shape)
+        if self.nbl:
+            width = self.nbl * min(self.spacing)
+            eta0 = 3.0 * velocity_to_devito(vp_pad) * np.log(1 / _SPONGE_REFLECTION) / (2 * width)
+            eta = eta0 * eta
+        return slowness2_from_velocity(vp_pad) * eta
+
+    # -- stability and dispersion -----------------------------------------------------
+    def max_stable_dt(self, vmax: float, space_order: int) -> float:
+        """CFL limit of the leapfrog scheme for velocity ``vmax`` (m/s), s."""
+        symbol = _laplacian_symbol_max(space_order)
+        lam = sum(symbol / h**2 for h in self.spacing)
+        return 2.0 / (vmax * np.sqrt(lam))
+
+    def check_dispersion(self, vmin: float, f0: float, *, stacklevel: int = 3) -> float:
+        """Warn if the grid has fewer than ~5 points per minimum wavelength; return that count."""
+        fmax = RICKER_FMAX_FACTOR * f0
+        ppw = vmin / (fmax * max(self.spacing))
+        if ppw < MIN_POINTS_PER_WAVELENGTH:
+            warnings.warn(
+                f"only {ppw:.2f} grid points per minimum wavelength (vmin = {vmin:.0f} m/s, "
+                f"fmax ~ {fmax:.1f} Hz = {RICKER_FMAX_FACTOR} f0, spacing "
+                f"{max(self.spacing):g} m); at least {MIN_POINTS_PER_WAVELENGTH:.0f} are "
+                "advised: expect numerical dispersion. Refine the grid or lower f0.",
+                stacklevel=stacklevel,
+            )
+        return ppw
+
+
+def default_boundary_width(spacing: tuple[float, float], vmax: float, f0: float) -> int:
+    """Sponge width in cells: half the longest dominant wavelength, at least 20 cells."""
+    return int(max(20, np.ceil(0.5 * vmax / f0 / min(spacing))))
+
+
+def validate_velocity(vp: np.ndarray, shape: tuple[int, int], name: str = "vp") -> np.ndarray:
+    """Check a velocity array (x, z) in m/s: the shape, finite and positive values."""
+    vp = np.asarray(vp)
+    if vp.shape != tuple(shape):
+        raise ValueError(f"{name} must have shape (nx, nz) = {tuple(shape)}, got {vp.shape}")
+    if not np.all(np.isfinite(vp)):
+        bad = np.argwhere(~np.isfinite(vp))[0]
+        raise ValueError(f"{name} contains NaN or Inf (first at index {tuple(bad)})")
+    if np.any(vp <= 0):
+        bad = np.argwhere(vp <= 0)[0]
+        raise ValueError(
+            f"{name} must be positive m/s; found {vp[tuple(bad)]!r} at index {tuple(bad)}"
+        )
+    return vp

@@ -1,0 +1,154 @@
+"""Devito operator builders, and the cache that compiles each one once per geometry.
+
+The builders are pure: they create template symbols on a Devito ``Grid`` and return an
+``Operator``. Propagators run them on their own Functions, passed by name at apply time
+(``u``, ``v``, ``du``, ``m``, ``damp``, ``dm``, ``grad``, ``src``, ``rec``), so one compiled
+kernel serves every shot, model and time range on the same grid.
+
+Units are Devito's: metres, milliseconds, km/s, m = 1/vp² (see :mod:`.units`).
+The discrete system, for every kind, is the leapfrog scheme of
+``m u_tt - lap(u) + damp u_t = f``; the adjoint and Born kernels are its exact
+discrete adjoint and linearisation (checked by the dot-product tests).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from devito import (
+    Eq,
+    Function,
+    Grid,
+    Inc,
+    Operator,
+    SparseTimeFunction,
+    TimeFunction,
+    solve,
+)
+
+from . import _devito  # noqa: F401  (configures Devito before any operator is built)
+from .grid import ModelGrid
+
+KINDS = ("forward", "forward_saved", "adjoint", "born")
+
+
+@dataclass(frozen=True)
+class OperatorKey:
+    """What makes two compiled kernels identical: geometry, stencil order, dtype, kind."""
+
+    grid: ModelGrid
+    space_order: int
+    dtype: str
+    kind: str
+
+
+class _BuildCounter:
+    """How many Operators this process has built (tests check reuse with it)."""
+
+    count = 0
+
+
+def operators_built() -> int:
+    """Number of Devito Operators built so far in this process."""
+    return _BuildCounter.count
+
+
+@lru_cache(maxsize=None)
+def devito_grid(grid: ModelGrid, dtype: str) -> Grid:
+    """The Devito ``Grid`` of a padded model (one per geometry and dtype)."""
+    extent = tuple((n - 1) * h for n, h in zip(grid.padded_shape, grid.spacing, strict=True))
+    return Grid(
+        shape=grid.padded_shape,
+        extent=extent,
+        origin=grid.padded_origin,
+        dtype=np.dtype(dtype).type,
+    )
+
+
+def wavefield(name: str, grid: Grid, space_order: int, save: int | None = None) -> TimeFunction:
+    """A second-order-in-time wavefield; ``save`` stores that many time levels."""
+    return TimeFunction(name=name, grid=grid, time_order=2, space_order=space_order, save=save)
+
+
+def model_function(name: str, grid: Grid, space_order: int) -> Function:
+    """A (x, z) field on the padded grid (squared slowness, damping, gradient...)."""
+    return Function(name=name, grid=grid, space_order=space_order)
+
+
+def sparse_points(name: str, grid: Grid, npoint: int, nt: int) -> SparseTimeFunction:
+    """Point sources or receivers with ``nt`` time samples."""
+    return SparseTimeFunction(name=name, grid=grid, npoint=npoint, nt=nt)
+
+
+def _leapfrog(u: TimeFunction, m: Function, damp: Function, *, forward: bool, rhs=0) -> Eq:
+    """Update of ``m u_tt - lap(u) + damp u_t = rhs`` (forward in time, or its adjoint)."""
+    if forward:
+        pde = m * u.dt2 - u.laplace + damp * u.dt - rhs
+        return Eq(u.forward, solve(pde, u.forward))
+    pde = m * u.dt2 - u.laplace + damp * u.dt.T - rhs
+    return Eq(u.backward, solve(pde, u.backward))
+
+
+def _build(key: OperatorKey) -> Operator:
+    grid = devito_grid(key.grid, key.dtype)
+    so = key.space_order
+    dt = grid.stepping_dim.spacing
+    m = model_function("m", grid, so)
+    damp = model_function("damp", grid, so)
+    src = sparse_points("src", grid, 1, 3)
+    rec = sparse_points("rec", grid, 1, 3)
+
+    if key.kind in ("forward", "forward_saved"):
+        u = wavefield("u", grid, so, save=3 if key.kind == "forward_saved" else None)
+        eqs = [_leapfrog(u, m, damp, forward=True)]
+        eqs += src.inject(field=u.forward, expr=src * dt**2 / m)
+        eqs += rec.interpolate(expr=u)
+    elif key.kind == "adjoint":
+        u = wavefield("u", grid, so, save=3)
+        v = wavefield("v", grid, so)
+        grad = model_function("grad", grid, so)
+        eqs = [_leapfrog(v, m, damp, forward=False)]
+        eqs += rec.inject(field=v.backward, expr=rec * dt**2 / m)
+        # -sum_t u * v_tt equals -sum_t u_tt * v (summation by parts, zero end states):
+        # the adjoint of the Born source -dm * u_tt.
+        eqs += [Inc(grad, -u * v.dt2)]
+    elif key.kind == "born":
+        u = wavefield("u", grid, so)
+        du = wavefield("du", grid, so)
+        dm = model_function("dm", grid, so)
+        eqs = [_leapfrog(u, m, damp, forward=True)]
+        eqs += src.inject(field=u.forward, expr=src * dt**2 / m)
+        # The scattered field sees the background's u_tt after this step's injection.
+        eqs += [_leapfrog(du, m, damp, forward=True, rhs=-dm * u.dt2)]
+        eqs += rec.interpolate(expr=du)
+    else:
+        raise ValueError(f"unknown operator kind {key.kind!r}; expected one of {KINDS}")
+    _BuildCounter.count += 1
+    return Operator(eqs, subs=grid.spacing_map, name=f"crfwi_{key.kind}")
+
+
+@lru_cache(maxsize=64)
+def get_operator(key: OperatorKey) -> Operator:
+    """The compiled operator for ``key``, built on first use and reused afterwards."""
+    return _build(key)
+
+
+class Kernel:
+    """An operator bound to one set of arguments, re-run cheaply over time ranges.
+
+    ``Operator.apply`` re-processes every argument on each call (milliseconds); bound
+    once, a run is a direct call of the compiled function, which matters when
+    checkpointing runs hundreds of short time segments.
+    """
+
+    def __init__(self, op: Operator, **kwargs) -> None:
+        self.op = op
+        self.args = op.arguments(**kwargs)
+
+    def run(self, time_m: int, time_M: int) -> None:  # noqa: N803 (Devito's names)
+        """Run time steps ``time_m..time_M`` (inclusive; the operator's own direction)."""
+        self.args["time_m"] = time_m
+        self.args["time_M"] = time_M
+        self.op.cfunction(*[self.args[p.name] for p in self.op.parameters])

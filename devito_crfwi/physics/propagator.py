@@ -1,0 +1,356 @@
+"""The wave engine: forward modelling, adjoint-state gradient and Born modelling.
+
+A :class:`Propagator` binds one survey to one model grid. It speaks SI at its surface
+(velocity in m/s, data on the survey's recording axis) and Devito units inside. The
+simulation time step comes from the CFL limit of a maximum velocity fixed at
+construction, so the compiled kernels and bound arguments stay valid while the model
+changes during an inversion.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse
+
+from . import units
+from .checkpointing import (
+    RevolveTape,
+    SegmentForward,
+    SegmentReverse,
+    SegmentRunner,
+    Segments,
+    StoredTape,
+    wavefield_bytes,
+)
+from .grid import CFL_MARGIN, ModelGrid, validate_velocity
+from .operators import (
+    Kernel,
+    OperatorKey,
+    devito_grid,
+    get_operator,
+    model_function,
+    sparse_points,
+    wavefield,
+)
+from .survey import Survey
+
+
+def linear_resampling(t_from: np.ndarray, t_to: np.ndarray) -> scipy.sparse.csr_matrix:
+    """Matrix (len(t_to), len(t_from)) of linear interpolation between regular time axes."""
+    dt = t_from[1] - t_from[0]
+    pos = t_to / dt
+    k = np.clip(np.floor(pos + 1e-9).astype(int), 0, len(t_from) - 2)
+    w = np.clip(pos - k, 0.0, 1.0)
+    rows = np.repeat(np.arange(len(t_to)), 2)
+    cols = np.stack([k, k + 1], axis=1).ravel()
+    vals = np.stack([1.0 - w, w], axis=1).ravel()
+    keep = vals != 0
+    return scipy.sparse.csr_matrix(
+        (vals[keep], (rows[keep], cols[keep])), shape=(len(t_to), len(t_from))
+    )
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """How gradients keep the forward wavefield: ``"full"`` or ``"revolve"`` snapshots."""
+
+    mode: str
+    checkpoints: int | None = None
+    bytes_per_call: int = 0
+
+
+class Propagator:
+    """Forward, adjoint-gradient and Born modelling of ``survey`` on ``grid``.
+
+    Parameters
+    ----------
+    grid : ModelGrid
+    survey : Survey
+    vp_reference : ndarray (x, z), m/s
+        Model that sets the sponge's damping (kept fixed so derivatives are exact).
+    space_order : int
+        Spatial order of the Laplacian stencil (even, 2..16).
+    vmax : float, m/s, optional
+        Highest velocity any model may reach; sets the time step. Default: the
+        reference model's maximum.
+    dt : float, s, optional
+        Explicit simulation time step; ``ValueError`` if it breaks the CFL limit.
+    dtype : numpy dtype
+        Precision of the simulation (float32 or float64).
+    checkpoints : int, optional
+        Use revolve checkpointing with this many snapshots per shot for gradients.
+    memory_limit : int, bytes, optional
+        Budget for gradient tapes of one call: full storage when it fits, otherwise
+        the largest number of revolve snapshots that fits.
+    """
+
+    def __init__(
+        self,
+        grid: ModelGrid,
+        survey: Survey,
+        *,
+        vp_reference: np.ndarray,
+        space_order: int = 8,
+        vmax: float | None = None,
+        dt: float | None = None,
+        dtype=np.float32,
+        checkpoints: int | None = None,
+        memory_limit: int | None = None,
+    ) -> None:
+        if space_order not in range(2, 17, 2):
+            raise ValueError(f"space_order must be even in 2..16, got {space_order}")
+        if checkpoints is not None and int(checkpoints) < 1:
+            raise ValueError(f"checkpoints must be >= 1, got {checkpoints}")
+        if memory_limit is not None and memory_limit <= 0:
+            raise ValueError(f"memory_limit must be a positive number of bytes, got {memory_limit}")
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError(f"dtype must be float32 or float64, got {self.dtype}")
+        vp_reference = validate_velocity(vp_reference, grid.shape, "reference model")
+        survey.check_inside(grid.extent)
+        self.grid = grid
+        self.survey = survey
+        self.space_order = space_order
+        self.checkpoints = checkpoints
+        self.memory_limit = memory_limit
+        self.vmax = float(vp_reference.max() if vmax is None else vmax)
+        dt_stable = grid.max_stable_dt(self.vmax, space_order)
+        if dt is None:
+            ratio = int(np.ceil(survey.dt / (CFL_MARGIN * dt_stable)))
+            self.dt = survey.dt / ratio
+        else:
+            if dt <= 0 or dt > dt_stable:
+                raise ValueError(
+                    f"time step dt = {dt:g} s is unstable for vmax = {self.vmax:.0f} m/s on "
+                    f"spacing {grid.spacing} m with space order {space_order}: the CFL limit "
+                    f"is {dt_stable:.4g} s"
+                )
+            self.dt = float(dt)
+        # Levels 0..nt-1; receivers record levels 1..nt-2, so the last recording time
+        # must fall at or before level nt-2.
+        self.nt = int(np.ceil(survey.t_max / self.dt - 1e-9)) + 2
+        self.time = np.arange(self.nt) * self.dt
+        self.resample = linear_resampling(self.time, survey.time)
+        self.wavelet = survey.source_wavelet(self.time).astype(self.dtype)[:, None]
+
+        self._dgrid = devito_grid(grid, self.dtype.name)
+        so = space_order
+        self._m = model_function("m", self._dgrid, so)
+        self._damp = model_function("damp", self._dgrid, so)
+        self._damp.data[:] = grid.damping(vp_reference)
+        self._grad = model_function("grad", self._dgrid, so)
+        self._dm = model_function("dm", self._dgrid, so)
+        self._kernels: dict = {}
+        self._sparse: dict[int, tuple] = {}
+        self._revolve: tuple | None = None
+
+    # -- small helpers ------------------------------------------------------------------
+    def _op(self, kind: str):
+        return get_operator(OperatorKey(self.grid, self.space_order, self.dtype.name, kind))
+
+    @property
+    def _dt_devito(self) -> float:
+        return units.time_to_devito(self.dt)
+
+    def _shots(self, shots: Sequence[int] | None) -> np.ndarray:
+        if shots is None:
+            return np.arange(self.survey.n_shots)
+        idx = np.asarray(shots, dtype=int).reshape(-1)
+        bad = idx[(idx < 0) | (idx >= self.survey.n_shots)]
+        if bad.size:
+            raise ValueError(f"shot index {bad[0]} out of range 0..{self.survey.n_shots - 1}")
+        return idx
+
+    def _sparse_set(self, length: int) -> tuple:
+        """(src, rec_fwd, rec_adj) sparse functions with ``length`` time samples."""
+        if length not in self._sparse:
+            nrec = self.survey.n_receivers
+            self._sparse[length] = (
+                sparse_points("src", self._dgrid, 1, length),
+                sparse_points("rec", self._dgrid, nrec, length),
+                sparse_points("rec", self._dgrid, nrec, length),
+            )
+        return self._sparse[length]
+
+    def _place(self, sparse: tuple, shot: int) -> None:
+        src, rec_fwd, rec_adj = sparse
+        src.coordinates.data[:] = self.survey.source_positions[shot]
+        rec_fwd.coordinates.data[:] = self.survey.receiver_positions[shot]
+        rec_adj.coordinates.data[:] = self.survey.receiver_positions[shot]
+
+    def set_model(self, vp: np.ndarray) -> None:
+        """Load a velocity model (x, z) in m/s, after checking it."""
+        vp = validate_velocity(vp, self.grid.shape)
+        if vp.max() > self.vmax * (1 + 1e-6):
+            raise ValueError(
+                f"vp reaches {vp.max():.1f} m/s, above vmax = {self.vmax:.1f} m/s that fixed "
+                "the time step; build the operator with a larger vmax"
+            )
+        self._m.data[:] = self.grid.pad(units.slowness2_from_velocity(vp.astype(np.float64)))
+
+    def _to_recording(self, sim: np.ndarray) -> np.ndarray:
+        return np.asarray(self.resample @ sim, dtype=self.dtype)
+
+    # -- modelling ----------------------------------------------------------------------
+    def forward(self, vp: np.ndarray, shots: Sequence[int] | None = None) -> np.ndarray:
+        """Receiver data (shot, time, receiver) on the recording axis for model ``vp`` (m/s)."""
+        self.set_model(vp)
+        idx = self._shots(shots)
+        sparse = self._sparse_set(self.nt)
+        if "forward" not in self._kernels:
+            u = wavefield("u", self._dgrid, self.space_order)
+            self._kernels["forward"] = (u, Kernel(
+                self._op("forward"), u=u, m=self._m, damp=self._damp, src=sparse[0],
+                rec=sparse[1], dt=self._dt_devito, time_m=1, time_M=self.nt - 2,
+            ))
+        u, kernel = self._kernels["forward"]
+        sparse[0].data[:] = self.wavelet
+        out = np.empty((len(idx), self.survey.nt, self.survey.n_receivers), self.dtype)
+        for i, shot in enumerate(idx):
+            self._place(sparse, shot)
+            u.data_with_halo[:] = 0
+            sparse[1].data[:] = 0
+            kernel.run(1, self.nt - 2)
+            out[i] = self._to_recording(sparse[1].data)
+        return out
+
+    def born(self, vp: np.ndarray, dvp: np.ndarray, shots: Sequence[int] | None = None
+             ) -> np.ndarray:
+        """Linearised data J dvp (shot, time, receiver) for a velocity perturbation (m/s)."""
+        self.set_model(vp)
+        dvp = np.asarray(dvp, dtype=np.float64)
+        if dvp.shape != self.grid.shape or not np.all(np.isfinite(dvp)):
+            raise ValueError(f"dvp must be finite with shape {self.grid.shape}, got {dvp.shape}")
+        dm = units.velocity_perturbation_to_slowness2(vp.astype(np.float64), dvp)
+        self._dm.data[:] = self.grid.pad(dm)  # the model's edge padding is part of F(vp)
+        idx = self._shots(shots)
+        sparse = self._sparse_set(self.nt)
+        if "born" not in self._kernels:
+            u = wavefield("u", self._dgrid, self.space_order)
+            du = wavefield("du", self._dgrid, self.space_order)
+            self._kernels["born"] = ((u, du), Kernel(
+                self._op("born"), u=u, du=du, m=self._m, damp=self._damp, dm=self._dm,
+                src=sparse[0], rec=sparse[1], dt=self._dt_devito, time_m=1,
+                time_M=self.nt - 2,
+            ))
+        (u, du), kernel = self._kernels["born"]
+        sparse[0].data[:] = self.wavelet
+        out = np.empty((len(idx), self.survey.nt, self.survey.n_receivers), self.dtype)
+        for i, shot in enumerate(idx):
+            self._place(sparse, shot)
+            u.data_with_halo[:] = 0
+            du.data_with_halo[:] = 0
+            sparse[1].data[:] = 0
+            kernel.run(1, self.nt - 2)
+            out[i] = self._to_recording(sparse[1].data)
+        return out
+
+    # -- gradients ----------------------------------------------------------------------
+    def memory_plan(self, n_shots: int) -> MemoryPlan:
+        """The tape mode for a call with ``n_shots`` shots (see ``checkpoints``, ``memory_limit``).
+
+        Every revolve plan recomputes each segment once (cost ~ 2 forwards + 1 adjoint),
+        so under a memory budget the plan with the fewest bytes is taken.
+        """
+        level = wavefield_bytes(self._m.data_with_halo.shape, self.dtype)
+        steps = self.nt - 2
+        full = n_shots * self.nt * level
+        if self.checkpoints is None and (self.memory_limit is None or full <= self.memory_limit):
+            return MemoryPlan("full", None, full)
+
+        def revolve_bytes(c: int) -> int:
+            # per shot: c two-level snapshots + the last segment's start; shared buffer
+            return n_shots * 2 * (c + 1) * level + (-(-steps // c) + 2) * level
+
+        if self.checkpoints is not None:
+            c = int(self.checkpoints)
+            return MemoryPlan("revolve", c, revolve_bytes(c))
+        c = min(range(1, steps + 1), key=revolve_bytes)
+        if revolve_bytes(c) > self.memory_limit:
+            raise MemoryError(
+                f"memory_limit = {self.memory_limit} bytes cannot hold the gradient of "
+                f"{n_shots} shot(s): revolve needs at least {revolve_bytes(c)} bytes; "
+                "raise the limit or use fewer shots per call"
+            )
+        return MemoryPlan("revolve", c, revolve_bytes(c))
+
+    def _runner(self, segments: Segments, buffer) -> SegmentRunner:
+        src, rec_fwd, rec_adj = self._sparse_set(segments.length + 2)
+        if "v" not in self._kernels:
+            self._kernels["v"] = wavefield("v", self._dgrid, self.space_order)
+        v = self._kernels["v"]
+        common = dict(m=self._m, damp=self._damp, dt=self._dt_devito, time_m=1,
+                      time_M=segments.length)
+        forward = Kernel(self._op("forward_saved"), u=buffer, src=src, rec=rec_fwd, **common)
+        adjoint = Kernel(self._op("adjoint"), u=buffer, v=v, rec=rec_adj, grad=self._grad,
+                         **common)
+        runner = SegmentRunner(forward, adjoint, buffer, v, src, rec_fwd, rec_adj, segments)
+        runner.wavelet = self.wavelet
+        return runner
+
+    def record(self, vp: np.ndarray, shots: Sequence[int] | None = None
+               ) -> tuple[np.ndarray, list]:
+        """Forward data (shot, time, receiver) plus one tape per shot for :meth:`adjoint`."""
+        self.set_model(vp)
+        idx = self._shots(shots)
+        plan = self.memory_plan(len(idx))
+        steps = self.nt - 2
+        out = np.empty((len(idx), self.survey.nt, self.survey.n_receivers), self.dtype)
+        recorded = np.zeros((self.nt, self.survey.n_receivers), self.dtype)
+        tapes = []
+        if plan.mode == "revolve":
+            segments = Segments(steps, -(-steps // plan.checkpoints))
+            if self._revolve is None or self._revolve[0] != segments:
+                buffer = wavefield("u", self._dgrid, self.space_order, save=segments.length + 2)
+                runner = self._runner(segments, buffer)
+                self._revolve = (segments, runner, SegmentForward(runner), SegmentReverse(runner))
+            _, runner, fwd, rev = self._revolve
+        for i, shot in enumerate(idx):
+            if plan.mode == "full":
+                buffer = wavefield("u", self._dgrid, self.space_order, save=self.nt)
+                runner = self._runner(Segments(steps, steps), buffer)
+                tape = StoredTape(runner)
+            else:
+                tape = RevolveTape(runner, fwd, rev, plan.checkpoints)
+            self._place(self._sparse_set(runner.segments.length + 2), shot)
+            recorded[:] = 0
+            runner.recorded = recorded
+            tape.record()
+            runner.recorded = None
+            tape.shot = shot
+            tapes.append(tape)
+            out[i] = self._to_recording(recorded)
+        return out, tapes
+
+    def adjoint(self, vp: np.ndarray, tapes: list, adjoint_source: np.ndarray) -> np.ndarray:
+        """Gradient (x, z) w.r.t. vp (m/s) of ``sum(adjoint_source * data)`` for recorded tapes.
+
+        ``adjoint_source`` (shot, time, receiver) is dL/d(data) on the recording axis, one
+        row per tape, so any loss works: for L2 it is the residual.
+        """
+        self.set_model(vp)
+        adjoint_source = np.asarray(adjoint_source)
+        expected = (len(tapes), self.survey.nt, self.survey.n_receivers)
+        if adjoint_source.shape != expected:
+            raise ValueError(f"adjoint source must have shape {expected}, got "
+                             f"{adjoint_source.shape}")
+        self._grad.data[:] = 0
+        for tape, source in zip(tapes, adjoint_source, strict=True):
+            runner = tape.runner
+            self._place(self._sparse_set(runner.segments.length + 2), tape.shot)
+            runner.residual = np.asarray(self.resample.T @ source, dtype=self.dtype)
+            tape.replay_adjoint()
+            runner.residual = None
+        grad_m = self.grid.pad_adjoint(np.asarray(self._grad.data, dtype=np.float64))
+        return units.slowness2_gradient_to_velocity(vp.astype(np.float64), grad_m)
+
+    def misfit_gradient(self, vp: np.ndarray, observed: np.ndarray,
+                        shots: Sequence[int] | None = None) -> tuple[float, np.ndarray]:
+        """L2 misfit ``0.5 ||d(vp) - observed||²`` and its gradient (x, z) w.r.t. vp (m/s)."""
+        idx = self._shots(shots)
+        data, tapes = self.record(vp, idx)
+        residual = data.astype(np.float64) - np.asarray(observed, dtype=np.float64)
+        return 0.5 * float(np.sum(residual**2)), self.adjoint(vp, tapes, residual)
