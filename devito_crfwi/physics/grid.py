@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import numpy as np
 import sympy
@@ -22,7 +22,7 @@ RICKER_FMAX_FACTOR = 2.5
 MIN_POINTS_PER_WAVELENGTH = 5.0
 
 
-@lru_cache(maxsize=None)
+@cache
 def _laplacian_symbol_max(space_order: int) -> float:
     """max |symbol| of the centred 2nd-derivative stencil of ``space_order`` (times h²)."""
     half = space_order // 2
@@ -92,13 +92,13 @@ class ModelGrid:
 
     @property
     def padded_shape(self) -> tuple[int, int]:
-        (l, r), (t, b) = self.pad_widths
-        return (self.shape[0] + l + r, self.shape[1] + t + b)
+        (left, right), (top, bottom) = self.pad_widths
+        return (self.shape[0] + left + right, self.shape[1] + top + bottom)
 
     @property
     def padded_origin(self) -> tuple[float, float]:
-        (l, _), (t, _) = self.pad_widths
-        return (self.origin[0] - l * self.spacing[0], self.origin[1] - t * self.spacing[1])
+        (left, _), (top, _) = self.pad_widths
+        return (self.origin[0] - left * self.spacing[0], self.origin[1] - top * self.spacing[1])
 
     @property
     def extent(self) -> tuple[tuple[float, float], tuple[float, float]]:
@@ -114,19 +114,20 @@ class ModelGrid:
 
     def pad_adjoint(self, padded: np.ndarray) -> np.ndarray:
         """Adjoint of :meth:`pad`: fold the sponge's values back onto the edge cells."""
-        (l, r), (t, b) = self.pad_widths
-        out = padded[l : padded.shape[0] - r].copy()
-        out[0] += padded[:l].sum(axis=0)
-        out[-1] += padded[padded.shape[0] - r :].sum(axis=0)
-        result = out[:, t : out.shape[1] - b].copy()
-        result[:, 0] += out[:, :t].sum(axis=1)
-        result[:, -1] += out[:, out.shape[1] - b :].sum(axis=1)
+        (left, right), (top, bottom) = self.pad_widths
+        nx, nz = padded.shape
+        out = padded[left : nx - right].copy()
+        out[0] += padded[:left].sum(axis=0)
+        out[-1] += padded[nx - right :].sum(axis=0)
+        result = out[:, top : nz - bottom].copy()
+        result[:, 0] += out[:, :top].sum(axis=1)
+        result[:, -1] += out[:, nz - bottom :].sum(axis=1)
         return result
 
     def crop(self, padded: np.ndarray) -> np.ndarray:
         """The physical part of a padded (x, z) field (a view)."""
-        (l, r), (t, b) = self.pad_widths
-        return padded[l : padded.shape[0] - r, t : padded.shape[1] - b]
+        (left, right), (top, bottom) = self.pad_widths
+        return padded[left : padded.shape[0] - right, top : padded.shape[1] - bottom]
 
     def damping(self, vp_reference: np.ndarray) -> np.ndarray:
         """Sponge coefficient on the padded grid, in Devito units (s²/km² per ms).

@@ -14,7 +14,7 @@ discrete adjoint and linearisation (checked by the dot-product tests).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache, lru_cache
 
 import numpy as np
 from devito import (
@@ -55,7 +55,7 @@ def operators_built() -> int:
     return _BuildCounter.count
 
 
-@lru_cache(maxsize=None)
+@cache
 def devito_grid(grid: ModelGrid, dtype: str) -> Grid:
     """The Devito ``Grid`` of a padded model (one per geometry and dtype)."""
     extent = tuple((n - 1) * h for n, h in zip(grid.padded_shape, grid.spacing, strict=True))
