@@ -143,16 +143,16 @@ def convert_binary(
             f"{in_path} holds NaN or Inf with dtype={dtype!r}, byteorder={byteorder!r}; "
             "check both (try the other byte order)"
         )
+    vmax = float(np.max(np.abs(grid)))
+    if vmax > 1e5:
+        raise ValueError(
+            f"{in_path}: values reach {vmax:g}, not velocities; check dtype and byteorder "
+            f"(read as {dtype}, {byteorder}-endian)"
+        )
     try:
         values = velocity_to_si(grid, units)
     except ValueError as err:
         raise ValueError(f"{in_path}: {err}") from err
-    vmax = float(np.max(np.abs(values)))
-    if vmax > 1e5:
-        raise ValueError(
-            f"{in_path}: values reach {vmax:g} m/s, not a velocity model; check dtype and "
-            f"byteorder (read as {dtype}, {byteorder}-endian)"
-        )
     model = xr.DataArray(
         values,
         dims=MODEL_DIMS,

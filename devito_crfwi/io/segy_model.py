@@ -329,7 +329,7 @@ def write_segy(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: boo
     """
     check_model(da)
     path = check_target(path, overwrite=overwrite)
-    values = np.asarray(da.values, dtype=np.float32)
+    values = np.ascontiguousarray(da.values, dtype=np.float32)
     x0, dx = regular_axis(da["x"].values, "x")
     z0, dz = regular_axis(da["z"].values, "z")
     nx, nz = values.shape

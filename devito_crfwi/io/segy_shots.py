@@ -82,7 +82,7 @@ def _check_text_token(value: str, name: str) -> str:
 def _dt_microseconds(dt: float) -> int:
     micro = dt * 1e6
     rounded = round(micro)
-    if abs(micro - rounded) > 1e-6 * max(micro, 1.0) or not 1 <= rounded <= _INTERVAL_MAX:
+    if abs(micro - rounded) > 1e-9 * max(micro, 1.0) or not 1 <= rounded <= _INTERVAL_MAX:
         raise ValueError(
             f"dt = {dt!r} s is not a whole number of microseconds between 1 and {_INTERVAL_MAX}; "
             "SEG-Y stores the sample interval in µs: resample the gathers first"
