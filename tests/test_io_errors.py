@@ -110,7 +110,14 @@ def test_inconsistent_sample_counts_in_trace_headers(good_file, read):
 def test_zero_sample_count(good_file, read):
     _patch(good_file, 3220, ">H", 0)  # binary header: samples per trace
     _patch(good_file, 3600 + 114, ">H", 0)  # first trace header: samples in this trace
-    with pytest.raises(SegyError, match="sample count is 0"):
+    with pytest.raises(SegyError, match="sample count .* is 0 .the first trace header says 0"):
+        read(good_file)
+
+
+@pytest.mark.parametrize("read", READERS)
+def test_sample_count_only_in_trace_headers(good_file, read):
+    _patch(good_file, 3220, ">H", 0)
+    with pytest.raises(SegyError, match="is 0 .the first trace header says 5.*rewrite"):
         read(good_file)
 
 

@@ -329,12 +329,3 @@ def test_failed_write_leaves_old_file_and_no_temp(tmp_path, monkeypatch):
 def test_missing_output_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         write_segy(make_model(), tmp_path / "nope" / "m.sgy")
-
-
-def test_sample_count_from_first_trace_when_binary_header_has_none(tmp_path):
-    model = make_model()
-    path = write_segy(model, tmp_path / "m.sgy")
-    with open(path, "r+b") as stream:
-        stream.seek(3220)
-        stream.write(b"\0\0")
-    np.testing.assert_array_equal(read_segy(path).values, model.values)

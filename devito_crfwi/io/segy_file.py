@@ -174,7 +174,7 @@ def inspect_segy(path: str | os.PathLike[str]) -> SegyLayout:
     SegyError
         Missing or unreadable file, a file shorter than the 3600-byte header (for
         example a textual header alone), an unknown or unsupported sample format,
-        no sample count, no traces, or a size that is not a whole number of
+        no sample count in the binary header, no traces, or a size that is not a whole number of
         traces (truncated file, or traces of different lengths).
     """
     path = Path(path)
@@ -211,12 +211,18 @@ def inspect_segy(path: str | os.PathLike[str]) -> SegyLayout:
     data_start = FILE_HEADER_BYTES + TEXT_BYTES * n_ext
     if size <= data_start:
         raise SegyError(path, "file holds headers but zero traces")
-    if n_samples == 0 and n_ext == 0 and len(head) >= FILE_HEADER_BYTES + 116:
-        # Binary header left at 0: fall back to the first trace header (bytes 115-116).
-        first = FILE_HEADER_BYTES + 114
-        n_samples = struct.unpack(order + "H", head[first : first + 2])[0]
     if n_samples == 0:
-        raise SegyError(path, "the sample count is 0 in the binary header and first trace header")
+        in_trace = ""
+        if len(head) >= FILE_HEADER_BYTES + 116 and n_ext == 0:
+            first = struct.unpack(
+                order + "H", head[FILE_HEADER_BYTES + 114 : FILE_HEADER_BYTES + 116]
+            )
+            in_trace = f" (the first trace header says {first[0]})"
+        raise SegyError(
+            path,
+            f"the binary header's sample count (bytes 3221-3222) is 0{in_trace}",
+            "segyio needs it there: rewrite the file with the sample count set",
+        )
     trace_bytes = TRACE_HEADER_BYTES + n_samples * fmt.itemsize
     data_bytes = size - data_start
     if data_bytes % trace_bytes:
