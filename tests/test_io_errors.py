@@ -165,3 +165,27 @@ def test_segy_error_is_a_value_error_and_pickles(tmp_path):
     again = pickle.loads(pickle.dumps(err))
     assert str(again) == str(err) == f"{tmp_path / 'x.sgy'}: broken; fix it"
     assert again.path == err.path and again.problem == "broken" and again.hint == "fix it"
+
+
+def test_io_imports_neither_torch_nor_devito():
+    """devito_crfwi.io sits at the bottom of the layers: numpy, segyio, xarray (pooch lazily)."""
+    import ast
+    import sys
+    from pathlib import Path
+
+    import devito_crfwi.io
+
+    allowed = {"numpy", "segyio", "xarray", "pooch", "__future__"}
+    for source in Path(devito_crfwi.io.__file__).parent.glob("*.py"):
+        tree = ast.parse(source.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                roots = [alias.name.split(".")[0] for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                assert node.level <= 1, f"{source.name} imports from outside io: {ast.dump(node)}"
+                roots = [node.module.split(".")[0]] if node.level == 0 and node.module else []
+            else:
+                continue
+            for root in roots:
+                third_party = root not in sys.stdlib_module_names
+                assert not third_party or root in allowed, f"{source.name} imports {root}"

@@ -33,7 +33,7 @@ import segyio
 from .errors import SegyError
 from .headers import text_from_segyio
 
-__all__ = ["SAMPLE_FORMATS", "SampleFormat", "SegyLayout", "inspect_segy", "open_segy"]
+__all__ = ["SAMPLE_FORMATS", "SampleFormat", "SegyLayout", "inspect_segy", "open_segy", "read_text"]
 
 TEXT_BYTES = 3200
 BINARY_BYTES = 400
