@@ -199,6 +199,13 @@ def test_textual_header_beats_trace_headers(tmp_path):
     np.testing.assert_array_equal(model.z.values, 3.0 * np.arange(3))
 
 
+def test_non_positive_spacing_in_textual_header(tmp_path):
+    path = write_foreign(tmp_path / "t.sgy", np.full((3, 2), 2000.0), text="dx=0 m dz=5 m")
+    with pytest.raises(SegyError, match="textual header says dx=0; pass dx="):
+        read_segy(path)
+    assert read_segy(path, dx=2.0).x.values[1] == 2.0
+
+
 def test_trace_coordinates_with_scalar_and_origin(tmp_path):
     headers = [{TF.SourceX: 1_000_000 + 1250 * i, TF.SourceGroupScalar: -100} for i in range(5)]
     path = write_foreign(

@@ -66,6 +66,18 @@ def _optional_spacing(value: float | None, name: str) -> float | None:
     return number
 
 
+def _text_spacing(path: Path, fields: Mapping[str, str], key: str) -> float | None:
+    """A spacing stated in the textual header (``dx=``/``dz=``), None when absent."""
+    value = float_field(fields, key)
+    if value is not None and value <= 0:
+        raise SegyError(
+            path,
+            f"the textual header says {key}={fields[key]}",
+            f"pass {key}=<metres> to read_segy",
+        )
+    return value
+
+
 def _select_traces(
     path: Path, inlines: np.ndarray, crosslines: np.ndarray, inline: int | None
 ) -> np.ndarray:
@@ -214,7 +226,7 @@ def read_segy(
         )
 
     # x: argument > textual header > trace coordinates; origin: x0= > coordinates > 0.
-    text_dx = float_field(fields, "dx")
+    text_dx = None if dx is not None else _text_spacing(path, fields, "dx")
     text_x0 = float_field(fields, "x0")
     coords = None
     if dx is None and text_dx is None:
@@ -232,7 +244,7 @@ def read_segy(
     origin_x = text_x0 if text_x0 is not None else coords[0] if coords is not None else 0.0
 
     # z: argument > textual header > sample interval in mm.
-    step_z = dz if dz is not None else float_field(fields, "dz")
+    step_z = dz if dz is not None else _text_spacing(path, fields, "dz")
     if step_z is None:
         interval = layout.sample_interval or int(headers["TRACE_SAMPLE_INTERVAL"][0]) & 0xFFFF
         if interval == 0:
