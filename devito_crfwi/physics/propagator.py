@@ -25,7 +25,7 @@ from .checkpointing import (
     StoredTape,
     wavefield_bytes,
 )
-from .grid import CFL_MARGIN, ModelGrid, validate_velocity
+from .grid import CFL_MARGIN, ModelGrid, default_boundary_width, validate_velocity
 from .operators import (
     Kernel,
     OperatorKey,
@@ -146,6 +146,36 @@ class Propagator:
         self._kernels: dict = {}
         self._sparse: dict[int, tuple] = {}
         self._revolve: tuple | None = None
+
+    @classmethod
+    def from_model(
+        cls,
+        vp,
+        survey: Survey,
+        *,
+        space_order: int = 8,
+        boundary_width: int | None = None,
+        free_surface: bool = False,
+        vmax: float | None = None,
+        dtype=np.float32,
+        stacklevel: int = 3,
+        **kwargs,
+    ) -> Propagator:
+        """A propagator on the grid of ``vp`` (``xr.DataArray`` (x, z), m/s, coords in m).
+
+        ``boundary_width`` is the sponge width in cells (default: half the longest
+        dominant wavelength, at least 20). Warns when the grid under-samples the
+        shortest wavelength. Other keywords go to :class:`Propagator`.
+        """
+        values = validate_velocity(np.asarray(vp), tuple(vp.shape))
+        vmax = float(values.max()) if vmax is None else float(vmax)
+        if boundary_width is None:
+            spacing = ModelGrid.from_dataarray(vp, nbl=0).spacing
+            boundary_width = default_boundary_width(spacing, vmax, survey.f0)
+        grid = ModelGrid.from_dataarray(vp, nbl=boundary_width, free_surface=free_surface)
+        grid.check_dispersion(float(values.min()), survey.f0, stacklevel=stacklevel)
+        return cls(grid, survey, vp_reference=values, space_order=space_order, vmax=vmax,
+                   dtype=dtype, **kwargs)
 
     # -- small helpers ------------------------------------------------------------------
     def _op(self, kind: str):
@@ -349,8 +379,15 @@ class Propagator:
 
     def misfit_gradient(self, vp: np.ndarray, observed: np.ndarray,
                         shots: Sequence[int] | None = None) -> tuple[float, np.ndarray]:
-        """L2 misfit ``0.5 ||d(vp) - observed||²`` and its gradient (x, z) w.r.t. vp (m/s)."""
+        """L2 misfit ``0.5 ||d(vp) - observed||²`` and its gradient (x, z) w.r.t. vp (m/s).
+
+        ``observed`` (shot, time, receiver) holds either every shot of the survey or just
+        the selected ``shots``.
+        """
         idx = self._shots(shots)
+        observed = np.asarray(observed, dtype=np.float64)
+        if len(observed) == self.survey.n_shots and len(idx) != len(observed):
+            observed = observed[idx]
         data, tapes = self.record(vp, idx)
-        residual = data.astype(np.float64) - np.asarray(observed, dtype=np.float64)
+        residual = data.astype(np.float64) - observed
         return 0.5 * float(np.sum(residual**2)), self.adjoint(vp, tapes, residual)

@@ -1,0 +1,72 @@
+"""The autograd bridge: Devito modelling as a differentiable PyTorch function.
+
+``forward`` runs the wave equation, ``backward`` the adjoint-state gradient with
+``grad_output`` as the adjoint source (so any torch loss works), and ``jvp`` the Born
+(linearised) modelling, which makes ``torch.func.jvp`` and forward-mode AD work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from ..physics import Propagator
+
+
+def _as_numpy(t: torch.Tensor) -> np.ndarray:
+    # Zero-copy for contiguous CPU tensors; other tensors need one copy.
+    return t.detach().to("cpu").contiguous().numpy()
+
+
+class WaveFunction(torch.autograd.Function):
+    """vp (x, z) in m/s -> data (shot, time, receiver), differentiable both ways."""
+
+    @staticmethod
+    def forward(vp: torch.Tensor, propagator: Propagator, shots: Sequence[int] | None,
+                record: bool) -> torch.Tensor:
+        vp_np = _as_numpy(vp)
+        if record:
+            data, tapes = propagator.record(vp_np, shots)
+        else:
+            data, tapes = propagator.forward(vp_np, shots), None
+        out = torch.from_numpy(data).to(vp.device)
+        # setup_context only sees inputs and outputs: the tapes ride on the output.
+        out._crfwi_tapes = tapes
+        return out
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        vp, propagator, shots, _ = inputs
+        ctx.propagator = propagator
+        ctx.shots = shots
+        ctx.tapes = output.__dict__.pop("_crfwi_tapes", None)
+        ctx.save_for_backward(vp)
+        ctx.save_for_forward(vp)
+
+    @staticmethod
+    def backward(ctx, grad_output: torch.Tensor):
+        (vp,) = ctx.saved_tensors  # read saved_tensors exactly once
+        if ctx.tapes is None:
+            raise RuntimeError(
+                "no wavefield was recorded for this WaveOperator call (it ran without grad, "
+                "or backward already ran: tapes are freed after one backward pass); "
+                "call the operator again to differentiate"
+            )
+        tapes, ctx.tapes = ctx.tapes, None  # free the wavefield memory now
+        grad = ctx.propagator.adjoint(_as_numpy(vp), tapes, _as_numpy(grad_output))
+        grad_vp = torch.from_numpy(grad).to(device=vp.device, dtype=vp.dtype)
+        return (
+            grad_vp,
+            None,  # propagator
+            None,  # shots
+            None,  # record
+        )
+
+    @staticmethod
+    def jvp(ctx, vp_tangent: torch.Tensor, *_):
+        (vp,) = ctx.saved_tensors  # saved by save_for_forward
+        data = ctx.propagator.born(_as_numpy(vp), _as_numpy(vp_tangent).astype(np.float64),
+                                   ctx.shots)
+        return torch.from_numpy(data).to(device=vp_tangent.device, dtype=vp_tangent.dtype)

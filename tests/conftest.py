@@ -1,0 +1,39 @@
+"""Shared small problems: tiny grids and few time steps keep Devito runs at seconds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import xarray as xr
+
+SHARED_MODELS = Path(__file__).resolve().parents[2] / "shared" / "data" / "models"
+
+
+def model_dataarray(values: np.ndarray, spacing: float, origin=(0.0, 0.0)) -> xr.DataArray:
+    """A velocity model (x, z) in m/s on a regular grid."""
+    nx, nz = values.shape
+    return xr.DataArray(
+        values.astype(np.float32),
+        dims=("x", "z"),
+        coords={"x": origin[0] + np.arange(nx) * spacing, "z": origin[1] + np.arange(nz) * spacing},
+        attrs={"units": "m/s"},
+    )
+
+
+@pytest.fixture(scope="session")
+def layered():
+    """A 40 x 30 model at 10 m: two layers and a smooth lens (m/s)."""
+    nx, nz = 40, 30
+    x, z = np.meshgrid(np.arange(nx), np.arange(nz), indexing="ij")
+    vp = np.where(z < 12, 2000.0, 2400.0)
+    vp += 250.0 * np.exp(-((x - 22) ** 2 + (z - 20) ** 2) / 20.0)
+    return model_dataarray(vp, 10.0)
+
+
+@pytest.fixture(scope="session")
+def small_survey(layered):
+    from devito_crfwi import Survey
+
+    return Survey.surface(layered, n_shots=2, n_receivers=15, f0=15.0, t_max=0.3)
