@@ -1,0 +1,273 @@
+"""Common base of the coordinate -> velocity representations: bounded output, water mask, grid.
+
+Every representation maps the normalised coordinates of the model grid to a perturbation ``p``
+of an initial model ``v0`` in an unconstrained (logit) space, and returns
+
+.. math::
+
+    v = v_{min} + (v_{max} - v_{min})\\,
+        \\sigma\\!\\left(\\operatorname{logit}\\frac{v_0 - v_{min}}{v_{max} - v_{min}} + p\\right),
+
+so ``v`` lies in ``[vmin, vmax]`` for any parameters and ``v = v0`` when ``p = 0``.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import ClassVar
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+ArrayLike = Tensor | np.ndarray
+
+# Initial models are clipped this far inside (0, 1) before the logit, so that v0 == vmin or
+# v0 == vmax stays finite; the model then starts within EPS * (vmax - vmin) of v0.
+EPS = 1e-6
+
+# vmin / vmax left as None are taken as min(v0) / BOUND_FACTOR and max(v0) * BOUND_FACTOR.
+BOUND_FACTOR = 1.5
+
+
+def bounded_velocity(initial: Tensor, perturbation: Tensor, vmin: float, vmax: float) -> Tensor:
+    """Map an unconstrained perturbation of an initial model into ``[vmin, vmax]``.
+
+    Parameters
+    ----------
+    initial : Tensor, shape (...), m/s
+        Initial model ``v0``, inside ``[vmin, vmax]``.
+    perturbation : Tensor, shape (...), dimensionless (logit units)
+        Perturbation ``p``; ``p = 0`` gives back ``v0``.
+    vmin, vmax : float, m/s
+        Bounds of the output.
+
+    Returns
+    -------
+    Tensor, shape (...), m/s
+        ``vmin + (vmax - vmin) * sigmoid(logit((v0 - vmin) / (vmax - vmin)) + p)``.
+
+    Notes
+    -----
+    Near ``v0`` the velocity moves by ``dv/dp = (vmax - vmin) u0 (1 - u0)`` per unit of ``p``,
+    with ``u0 = (v0 - vmin) / (vmax - vmin)``: at most ``(vmax - vmin) / 4``.
+    """
+    span = vmax - vmin
+    u0 = ((initial - vmin) / span).clamp(EPS, 1.0 - EPS)
+    velocity = vmin + span * torch.sigmoid(torch.logit(u0) + perturbation)
+    # The clamp only absorbs the rounding of vmin + span * 1.0; it passes gradients inside.
+    return velocity.clamp(vmin, vmax)
+
+
+def grid_coordinates(shape: tuple[int, int], dtype: torch.dtype = torch.float32) -> Tensor:
+    """Normalised coordinates of every node of an (nx, nz) grid.
+
+    Parameters
+    ----------
+    shape : (int, int)
+        Grid size ``(nx, nz)``.
+    dtype : torch.dtype
+        Floating dtype of the result.
+
+    Returns
+    -------
+    Tensor, shape (nx * nz, 2), dimensionless in [-1, 1]
+        Row ``i * nz + j`` holds ``(x_i, z_j)`` with ``x = linspace(-1, 1, nx)`` and
+        ``z = linspace(-1, 1, nz)``, so ``values.reshape(nx, nz)`` is in grid order.
+    """
+    nx, nz = shape
+    x = torch.linspace(-1.0, 1.0, nx, dtype=dtype)  # (nx,)
+    z = torch.linspace(-1.0, 1.0, nz, dtype=dtype)  # (nz,)
+    xx, zz = torch.meshgrid(x, z, indexing="ij")  # (nx, nz) each
+    return torch.stack((xx, zz), dim=-1).reshape(nx * nz, 2)
+
+
+def sample_grid(values: Tensor, coords: Tensor, mode: str = "bilinear") -> Tensor:
+    """Interpolate gridded values at normalised coordinates.
+
+    Parameters
+    ----------
+    values : Tensor, shape (nx, nz)
+        Values on the nodes of :func:`grid_coordinates`.
+    coords : Tensor, shape (..., 2), dimensionless
+        ``(x, z)`` in [-1, 1]; points outside take the value of the nearest edge.
+    mode : {"bilinear", "nearest"}
+        Interpolation, as in :func:`torch.nn.functional.grid_sample`.
+
+    Returns
+    -------
+    Tensor, shape (...)
+        Interpolated values, differentiable with respect to ``values``.
+    """
+    batch = coords.shape[:-1]
+    # grid_sample reads (W, H) = (z, x) coordinates of an (N, C, H, W) = (1, 1, nx, nz) image.
+    grid = coords.flip(-1).reshape(1, 1, -1, 2).to(values.dtype)  # (1, 1, P, 2)
+    out = F.grid_sample(
+        values[None, None], grid, mode=mode, padding_mode="border", align_corners=True
+    )  # (1, 1, 1, P)
+    return out.reshape(batch)
+
+
+def _hold_water(velocity: Tensor, initial: Tensor, mask: Tensor | None) -> Tensor:
+    """``initial`` where ``mask`` is True, else ``velocity`` (all of one shape)."""
+    return velocity if mask is None else torch.where(mask, initial, velocity)
+
+
+def _as_tensor(array: ArrayLike, dtype: torch.dtype) -> Tensor:
+    """A detached copy of an array or tensor (never a view of the caller's data)."""
+    if isinstance(array, Tensor):
+        return array.detach().to(dtype=dtype, copy=True)
+    return torch.tensor(np.asarray(array), dtype=dtype)
+
+
+class Representation(nn.Module, ABC):
+    """Velocity model = initial model + bounded perturbation from a coordinate network.
+
+    Subclasses implement :meth:`perturbation`; this class owns the grid, the bounds, the water
+    mask and the map of :func:`bounded_velocity`.
+
+    Parameters
+    ----------
+    initial : Tensor or numpy.ndarray, shape (nx, nz), m/s
+        Initial model ``v0`` (dims x, z; depth increases with z). Copied, never modified.
+    vmin, vmax : float or None, m/s
+        Bounds of the output velocity; ``None`` takes ``min(v0) / 1.5`` and ``max(v0) * 1.5``.
+        ``v0`` must lie inside them.
+    seed : int
+        Seed of the local :class:`torch.Generator` used for every random initialisation
+        (the global RNG is neither used nor advanced).
+    dtype : torch.dtype
+        Floating dtype of parameters, buffers and output.
+    water_mask : Tensor or numpy.ndarray of bool, shape (nx, nz), optional
+        True where the velocity is held at ``v0`` exactly (e.g. the water layer).
+
+    Attributes
+    ----------
+    shape : (int, int)
+        Grid size ``(nx, nz)``.
+    vmin, vmax : float, m/s
+        Bounds in use.
+    seed : int
+        The seed given.
+    initial : Tensor, shape (nx, nz), m/s
+        Buffer holding ``v0``.
+    coords : Tensor, shape (nx * nz, 2), dimensionless
+        Buffer of the normalised grid coordinates, see :func:`grid_coordinates`.
+    water_mask : Tensor of bool, shape (nx, nz), or None
+        Buffer of the mask.
+    """
+
+    name: ClassVar[str] = ""
+    """Key of this class in :data:`REPRESENTATIONS` and :data:`DEFAULT_LEARNING_RATES`."""
+
+    def __init__(
+        self,
+        initial: ArrayLike,
+        *,
+        vmin: float | None = None,
+        vmax: float | None = None,
+        seed: int = 0,
+        dtype: torch.dtype = torch.float32,
+        water_mask: ArrayLike | None = None,
+    ) -> None:
+        super().__init__()
+        if not dtype.is_floating_point:
+            raise ValueError(f"dtype must be a floating-point torch dtype, got {dtype}")
+        v0 = _as_tensor(initial, dtype)
+        if v0.ndim != 2 or v0.numel() == 0:
+            raise ValueError(
+                f"initial must be a non-empty 2-D (nx, nz) model, got shape {tuple(v0.shape)}"
+            )
+        if not torch.isfinite(v0).all():
+            raise ValueError("initial must be finite everywhere, got NaN or inf values")
+        lo, hi = float(v0.min()), float(v0.max())
+        self.vmin = float(lo / BOUND_FACTOR if vmin is None else vmin)
+        self.vmax = float(hi * BOUND_FACTOR if vmax is None else vmax)
+        if not self.vmin < self.vmax:
+            raise ValueError(f"vmin must be below vmax, got vmin={self.vmin}, vmax={self.vmax}")
+        if lo < self.vmin or hi > self.vmax:
+            raise ValueError(
+                f"initial must lie in [vmin, vmax] = [{self.vmin}, {self.vmax}] m/s, "
+                f"got values in [{lo}, {hi}] m/s; widen the bounds"
+            )
+        self.shape: tuple[int, int] = (int(v0.shape[0]), int(v0.shape[1]))
+        self.seed = int(seed)
+        self.register_buffer("initial", v0)  # (nx, nz), m/s
+        self.register_buffer(
+            "coords", grid_coordinates(self.shape, dtype), persistent=False
+        )  # (nx * nz, 2)
+        mask = None
+        if water_mask is not None:
+            mask = _as_tensor(water_mask, torch.bool)
+            if tuple(mask.shape) != self.shape:
+                raise ValueError(
+                    f"water_mask must have the model's shape {self.shape}, got {tuple(mask.shape)}"
+                )
+        self.register_buffer("water_mask", mask)  # (nx, nz) bool, or None
+
+    def _generator(self) -> torch.Generator:
+        """A fresh CPU generator seeded with ``seed``, for the subclass's initialisation."""
+        return torch.Generator().manual_seed(self.seed)
+
+    @abstractmethod
+    def perturbation(self, coords: Tensor) -> Tensor:
+        """Perturbation network at normalised coordinates.
+
+        Parameters
+        ----------
+        coords : Tensor, shape (..., 2), dimensionless
+            ``(x, z)`` in [-1, 1] (same convention as :attr:`coords`).
+
+        Returns
+        -------
+        Tensor, shape (...), dimensionless (logit units)
+            Perturbation ``p`` of :func:`bounded_velocity`; not detached.
+        """
+
+    def grid_perturbation(self) -> Tensor:
+        """Perturbation on the model grid, shape (nx, nz); subclasses may evaluate it faster."""
+        return self.perturbation(self.coords).reshape(self.shape)
+
+    def forward(self) -> Tensor:
+        """Velocity on the model grid.
+
+        Returns
+        -------
+        Tensor, shape (nx, nz), m/s
+            Inside ``[vmin, vmax]``; equal to ``initial`` where ``water_mask`` is True.
+        """
+        velocity = bounded_velocity(self.initial, self.grid_perturbation(), self.vmin, self.vmax)
+        return _hold_water(velocity, self.initial, self.water_mask)
+
+    def forward_at(self, coords: Tensor) -> Tensor:
+        """Velocity at arbitrary normalised coordinates (e.g. a finer grid).
+
+        The perturbation network is evaluated at ``coords``; the initial model is interpolated
+        bilinearly and the water mask by nearest neighbour. On the grid nodes this matches
+        :meth:`forward` up to rounding.
+
+        Parameters
+        ----------
+        coords : Tensor, shape (..., 2), dimensionless
+            ``(x, z)`` in [-1, 1].
+
+        Returns
+        -------
+        Tensor, shape (...), m/s
+            Velocity, not detached from the parameters.
+        """
+        coords = coords.to(self.initial.dtype)
+        initial = sample_grid(self.initial, coords)  # (...)
+        velocity = bounded_velocity(initial, self.perturbation(coords), self.vmin, self.vmax)
+        mask = None
+        if self.water_mask is not None:
+            mask = sample_grid(self.water_mask.to(initial.dtype), coords, mode="nearest") > 0.5
+        return _hold_water(velocity, initial, mask)
+
+    def extra_repr(self) -> str:
+        masked = "none" if self.water_mask is None else int(self.water_mask.sum())
+        return (
+            f"shape={self.shape}, vmin={self.vmin:g}, vmax={self.vmax:g}, seed={self.seed}, "
+            f"masked_cells={masked}"
+        )

@@ -1,0 +1,368 @@
+"""The representations compared in the CR-FWI paper (arXiv 2603.22362): the pixel grid of
+conventional FWI and the coordinate networks of IFWI, Fourier features, MPE, IG-FWI and LR-FWI.
+
+All share :class:`~devito_crfwi.representations.base.Representation`: keyword arguments not
+listed below (``vmin``, ``vmax``, ``seed``, ``dtype``, ``water_mask``) go to it. Networks end in
+a linear head scaled by ``out_scale`` (see :func:`~devito_crfwi.representations.layers.mlp`), so
+at initialisation ``|p| = O(out_scale)`` and ``|v - v0| <~ out_scale * (vmax - vmin) / 4``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from .base import ArrayLike, Representation, sample_grid
+from .grid import MultiResGridEncoding
+from .layers import Activation, GaussianFourierEncoding, mlp
+
+
+class Pixel(Representation):
+    """Conventional FWI: one free perturbation per grid node.
+
+    Parameters
+    ----------
+    initial : Tensor or numpy.ndarray, shape (nx, nz), m/s
+        Initial model.
+    **kwargs
+        ``vmin``, ``vmax``, ``seed``, ``dtype``, ``water_mask`` of :class:`Representation`.
+
+    Attributes
+    ----------
+    delta : nn.Parameter, shape (nx, nz), logit units
+        Perturbation, zero at initialisation (so ``forward()`` starts at ``v0`` exactly up to
+        rounding). Off the grid, :meth:`perturbation` interpolates it bilinearly.
+    """
+
+    name = "pixel"
+
+    def __init__(self, initial: ArrayLike, **kwargs: Any) -> None:
+        super().__init__(initial, **kwargs)
+        self.delta = nn.Parameter(torch.zeros(self.shape, dtype=self.initial.dtype))
+
+    def perturbation(self, coords: Tensor) -> Tensor:
+        return sample_grid(self.delta, coords)  # (...)
+
+    def grid_perturbation(self) -> Tensor:
+        return self.delta  # (nx, nz)
+
+
+class SIREN(Representation):
+    """Implicit neural representation with sine activations (IFWI).
+
+    Parameters
+    ----------
+    initial : Tensor or numpy.ndarray, shape (nx, nz), m/s
+        Initial model.
+    hidden_features : int
+        Width of the sine layers.
+    hidden_layers : int
+        Number of sine layers.
+    omega0 : float
+        SIREN frequency factor.
+    out_scale : float
+        Scale of the linear head's initial weights (initial ``|p| = O(out_scale)``).
+    **kwargs
+        ``vmin``, ``vmax``, ``seed``, ``dtype``, ``water_mask`` of :class:`Representation`.
+    """
+
+    name = "inr"
+
+    def __init__(
+        self,
+        initial: ArrayLike,
+        *,
+        hidden_features: int = 128,
+        hidden_layers: int = 4,
+        omega0: float = 30.0,
+        out_scale: float = 1e-3,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(initial, **kwargs)
+        self.net = mlp(
+            2,
+            hidden_features=hidden_features,
+            hidden_layers=hidden_layers,
+            activation="sine",
+            omega0=omega0,
+            out_scale=out_scale,
+            generator=self._generator(),
+            dtype=self.initial.dtype,
+        )
+
+    def perturbation(self, coords: Tensor) -> Tensor:
+        return self.net(coords).squeeze(-1)  # (...)
+
+
+class FourierFeatures(Representation):
+    """MLP on Gaussian random Fourier features of the coordinates.
+
+    Parameters
+    ----------
+    initial : Tensor or numpy.ndarray, shape (nx, nz), m/s
+        Initial model.
+    n_features : int
+        Number of random frequencies (the MLP reads ``2 * n_features`` inputs).
+    scale : float
+        Standard deviation of the frequencies, cycles per unit of normalised coordinate
+        (the model spans 2 units along each axis).
+    hidden_features, hidden_layers : int
+        Size of the MLP.
+    activation : {"relu", "gelu"}
+        MLP activation.
+    out_scale : float
+        Scale of the linear head's initial weights.
+    **kwargs
+        ``vmin``, ``vmax``, ``seed``, ``dtype``, ``water_mask`` of :class:`Representation`.
+    """
+
+    name = "fourier"
+
+    def __init__(
+        self,
+        initial: ArrayLike,
+        *,
+        n_features: int = 256,
+        scale: float = 10.0,
+        hidden_features: int = 256,
+        hidden_layers: int = 3,
+        activation: Activation = "relu",
+        out_scale: float = 1e-3,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(initial, **kwargs)
+        if activation == "sine":
+            raise ValueError("activation must be 'relu' or 'gelu' for FourierFeatures, got 'sine'")
+        generator, dtype = self._generator(), self.initial.dtype
+        self.encoding = GaussianFourierEncoding(
+            2, n_features, scale, generator=generator, dtype=dtype
+        )
+        self.net = mlp(
+            self.encoding.output_dim,
+            hidden_features=hidden_features,
+            hidden_layers=hidden_layers,
+            activation=activation,
+            out_scale=out_scale,
+            generator=generator,
+            dtype=dtype,
+        )
+
+    def perturbation(self, coords: Tensor) -> Tensor:
+        return self.net(self.encoding(coords)).squeeze(-1)  # (...)
+
+
+def _grid_encoding(
+    generator: torch.Generator, dtype: torch.dtype, grid: dict[str, Any] | None
+) -> MultiResGridEncoding:
+    """A :class:`MultiResGridEncoding` with the paper's defaults, overridden by ``grid``."""
+    return MultiResGridEncoding(**(grid or {}), generator=generator, dtype=dtype)
+
+
+class MultiResGrid(Representation):
+    """Multi-resolution feature grids decoded by a small ReLU MLP (MPE).
+
+    Parameters
+    ----------
+    initial : Tensor or numpy.ndarray, shape (nx, nz), m/s
+        Initial model.
+    grid : dict, optional
+        Keyword arguments of :class:`MultiResGridEncoding` (``n_levels=16``,
+        ``base_resolution=50``, ``growth=1.05``, ``n_features=2``, ``table_size=2**16``).
+    hidden_features, hidden_layers : int
+        Size of the decoding MLP.
+    out_scale : float
+        Scale of the linear head's initial weights.
+    **kwargs
+        ``vmin``, ``vmax``, ``seed``, ``dtype``, ``water_mask`` of :class:`Representation`.
+    """
+
+    name = "grid"
+
+    def __init__(
+        self,
+        initial: ArrayLike,
+        *,
+        grid: dict[str, Any] | None = None,
+        hidden_features: int = 64,
+        hidden_layers: int = 2,
+        out_scale: float = 1e-3,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(initial, **kwargs)
+        generator, dtype = self._generator(), self.initial.dtype
+        self.encoding = _grid_encoding(generator, dtype, grid)
+        self.net = mlp(
+            self.encoding.output_dim,
+            hidden_features=hidden_features,
+            hidden_layers=hidden_layers,
+            activation="relu",
+            out_scale=out_scale,
+            generator=generator,
+            dtype=dtype,
+        )
+
+    def perturbation(self, coords: Tensor) -> Tensor:
+        return self.net(self.encoding(coords)).squeeze(-1)  # (...)
+
+
+class IGHybrid(Representation):
+    """IG-FWI: fused INR and multi-resolution grid features,
+    ``p(x) = MLP(sqrt(alpha) h(x) ⊕ sqrt(1 - alpha) I(x))``.
+
+    ``h`` is a :class:`MultiResGridEncoding`, ``I`` the last hidden features of a small sine
+    network; ``alpha`` trades the grid's fast high-frequency convergence against the INR's
+    smooth, robust updates.
+
+    Parameters
+    ----------
+    initial : Tensor or numpy.ndarray, shape (nx, nz), m/s
+        Initial model.
+    alpha : float
+        Weight of the grid branch, in [0, 1].
+    grid : dict, optional
+        Keyword arguments of :class:`MultiResGridEncoding` (paper defaults otherwise).
+    sine_features, sine_layers : int
+        Size of the sine branch.
+    omega0 : float
+        SIREN frequency factor of the sine branch.
+    hidden_features, hidden_layers : int
+        Size of the fusing ReLU MLP.
+    out_scale : float
+        Scale of the linear head's initial weights.
+    **kwargs
+        ``vmin``, ``vmax``, ``seed``, ``dtype``, ``water_mask`` of :class:`Representation`.
+    """
+
+    name = "ig"
+
+    def __init__(
+        self,
+        initial: ArrayLike,
+        *,
+        alpha: float = 0.5,
+        grid: dict[str, Any] | None = None,
+        sine_features: int = 128,
+        sine_layers: int = 2,
+        omega0: float = 30.0,
+        hidden_features: int = 64,
+        hidden_layers: int = 2,
+        out_scale: float = 1e-3,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(initial, **kwargs)
+        if not 0.0 <= alpha <= 1.0:
+            raise ValueError(f"alpha must be in [0, 1], got {alpha}")
+        self.alpha = float(alpha)
+        generator, dtype = self._generator(), self.initial.dtype
+        self.encoding = _grid_encoding(generator, dtype, grid)
+        self.sine = mlp(
+            2,
+            hidden_features=sine_features,
+            hidden_layers=sine_layers,
+            n_out=None,
+            activation="sine",
+            omega0=omega0,
+            generator=generator,
+            dtype=dtype,
+        )
+        self.net = mlp(
+            self.encoding.output_dim + self.sine.output_dim,
+            hidden_features=hidden_features,
+            hidden_layers=hidden_layers,
+            activation="relu",
+            out_scale=out_scale,
+            generator=generator,
+            dtype=dtype,
+        )
+
+    def perturbation(self, coords: Tensor) -> Tensor:
+        features = torch.cat(
+            (
+                math.sqrt(self.alpha) * self.encoding(coords),  # (..., L F)
+                math.sqrt(1.0 - self.alpha) * self.sine(coords),
+            ),  # (..., sine_features)
+            dim=-1,
+        )
+        return self.net(features).squeeze(-1)  # (...)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, alpha={self.alpha:g}"
+
+
+class LowRank(Representation):
+    """LR-FWI: separable low-rank perturbation ``p(x, z) = f1(x)^T C f2(z)``.
+
+    ``f1`` and ``f2`` are 1-D SIRENs with ``rank`` outputs and ``C`` a learnable
+    ``rank x rank`` core. On the grid the perturbation is evaluated as
+    ``f1(x) C f2(z)^T`` from nx + nz network calls instead of nx * nz.
+
+    Parameters
+    ----------
+    initial : Tensor or numpy.ndarray, shape (nx, nz), m/s
+        Initial model.
+    rank : int
+        Rank ``r``.
+    hidden_features, hidden_layers : int
+        Size of each 1-D SIREN.
+    omega0 : float
+        SIREN frequency factor.
+    out_scale : float
+        ``C`` starts from U(-out_scale/r, out_scale/r); the SIREN heads use a standard init,
+        so that gradients reach both factors from the first step.
+    **kwargs
+        ``vmin``, ``vmax``, ``seed``, ``dtype``, ``water_mask`` of :class:`Representation`.
+
+    Attributes
+    ----------
+    core : nn.Parameter, shape (rank, rank)
+        ``C``.
+    """
+
+    name = "lowrank"
+
+    def __init__(
+        self,
+        initial: ArrayLike,
+        *,
+        rank: int = 32,
+        hidden_features: int = 128,
+        hidden_layers: int = 3,
+        omega0: float = 30.0,
+        out_scale: float = 1e-3,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(initial, **kwargs)
+        if rank < 1:
+            raise ValueError(f"rank must be >= 1, got {rank}")
+        generator, dtype = self._generator(), self.initial.dtype
+        self.f1, self.f2 = (
+            mlp(
+                1,
+                hidden_features=hidden_features,
+                hidden_layers=hidden_layers,
+                n_out=rank,
+                activation="sine",
+                omega0=omega0,
+                out_scale=1.0,
+                generator=generator,
+                dtype=dtype,
+            )
+            for _ in range(2)
+        )
+        core = torch.empty(rank, rank, dtype=dtype)
+        bound = out_scale / rank
+        self.core = nn.Parameter(core.uniform_(-bound, bound, generator=generator))
+
+    def perturbation(self, coords: Tensor) -> Tensor:
+        a = self.f1(coords[..., :1])  # (..., r)
+        b = self.f2(coords[..., 1:])  # (..., r)
+        return torch.einsum("...i,ij,...j->...", a, self.core, b)  # (...)
+
+    def grid_perturbation(self) -> Tensor:
+        grid = self.coords.reshape(*self.shape, 2)  # (nx, nz, 2)
+        a = self.f1(grid[:, :1, 0])  # (nx, r)
+        b = self.f2(grid[:1, :, 1].T)  # (nz, r)
+        return a @ self.core @ b.T  # (nx, nz)
