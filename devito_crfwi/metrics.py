@@ -1,0 +1,133 @@
+"""Quality of an estimated velocity model against the true one: MSE, RMSE, PSNR, SSIM.
+
+Inputs are numpy arrays or xarray DataArrays of velocity in m/s, dims (x, z). MSE and RMSE are
+reported in (m/s)² and m/s, or in (km/s)² and km/s with ``units="km/s"`` as in the CR-FWI paper
+(arXiv 2603.22362). PSNR and SSIM are unit-free; both use the true model's range
+``max(true) - min(true)`` as the data range.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Literal
+
+import numpy as np
+from skimage.metrics import structural_similarity
+
+Units = Literal["m/s", "km/s"]
+_SCALE = {"m/s": 1.0, "km/s": 1e-3}
+
+
+def _pair(estimate: Any, true: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Float64 copies of two models of one shape; DataArrays are aligned on the true dims."""
+    true_dims = getattr(true, "dims", None)
+    estimate_dims = getattr(estimate, "dims", None)
+    if (
+        true_dims is not None
+        and estimate_dims is not None
+        and tuple(estimate_dims) != tuple(true_dims)
+        and set(estimate_dims) == set(true_dims)
+    ):
+        estimate = estimate.transpose(*true_dims)
+    est = np.array(estimate, dtype=np.float64)
+    ref = np.array(true, dtype=np.float64)
+    if est.shape != ref.shape:
+        raise ValueError(
+            f"estimate and true must have the same shape, got {est.shape} and {ref.shape}"
+        )
+    return est, ref
+
+
+def _data_range(true: np.ndarray) -> float:
+    data_range = float(true.max() - true.min())
+    if not data_range > 0:
+        raise ValueError(
+            "PSNR and SSIM need a non-constant true model (max - min > 0), "
+            f"got max - min = {data_range}"
+        )
+    return data_range
+
+
+def mse(estimate: Any, true: Any, *, units: Units = "m/s") -> float:
+    """Mean squared error.
+
+    Parameters
+    ----------
+    estimate, true : numpy.ndarray or xarray.DataArray, shape (nx, nz), m/s
+        Estimated and true velocity.
+    units : {"m/s", "km/s"}
+        Velocity unit of the result.
+
+    Returns
+    -------
+    float, (m/s)² or (km/s)²
+        ``mean((estimate - true)**2)``.
+    """
+    if units not in _SCALE:
+        raise ValueError(f"units must be one of {sorted(_SCALE)}, got {units!r}")
+    est, ref = _pair(estimate, true)
+    return float(np.mean((est - ref) ** 2)) * _SCALE[units] ** 2
+
+
+def rmse(estimate: Any, true: Any, *, units: Units = "m/s") -> float:
+    """Root mean squared error, in m/s or km/s (see :func:`mse`)."""
+    return math.sqrt(mse(estimate, true, units=units))
+
+
+def psnr(estimate: Any, true: Any) -> float:
+    """Peak signal-to-noise ratio.
+
+    Parameters
+    ----------
+    estimate, true : numpy.ndarray or xarray.DataArray, shape (nx, nz), m/s
+        Estimated and true velocity; ``true`` must not be constant.
+
+    Returns
+    -------
+    float, dB
+        ``10 log10(R² / MSE)`` with ``R = max(true) - min(true)``; ``inf`` for a perfect match.
+    """
+    est, ref = _pair(estimate, true)
+    data_range = _data_range(ref)
+    error = float(np.mean((est - ref) ** 2))
+    return math.inf if error == 0 else 10.0 * math.log10(data_range**2 / error)
+
+
+def ssim(estimate: Any, true: Any) -> float:
+    """Structural similarity (:func:`skimage.metrics.structural_similarity`, 7 x 7 window).
+
+    Parameters
+    ----------
+    estimate, true : numpy.ndarray or xarray.DataArray, shape (nx, nz), m/s
+        Estimated and true velocity, at least 7 x 7; ``true`` must not be constant.
+
+    Returns
+    -------
+    float, dimensionless, at most 1
+        Mean SSIM with ``data_range = max(true) - min(true)``; 1 for identical models.
+    """
+    est, ref = _pair(estimate, true)
+    return float(structural_similarity(est, ref, data_range=_data_range(ref)))
+
+
+def all_metrics(estimate: Any, true: Any, *, units: Units = "m/s") -> dict[str, float]:
+    """All metrics at once.
+
+    Parameters
+    ----------
+    estimate, true : numpy.ndarray or xarray.DataArray, shape (nx, nz), m/s
+        Estimated and true velocity.
+    units : {"m/s", "km/s"}
+        Velocity unit of ``mse`` and ``rmse``.
+
+    Returns
+    -------
+    dict
+        ``{"mse": (m/s)² or (km/s)², "rmse": m/s or km/s, "psnr": dB, "ssim": 1}``.
+    """
+    return {
+        "mse": mse(estimate, true, units=units),
+        "rmse": rmse(estimate, true, units=units),
+        "psnr": psnr(estimate, true),
+        "ssim": ssim(estimate, true),
+    }
