@@ -5,8 +5,30 @@ gathers ``(shot, time, receiver)``.
 """
 
 from .bridge import WaveOperator
+from .io import (
+    SegyError,
+    convert_binary,
+    list_models,
+    load_model,
+    read_segy,
+    read_shots,
+    write_segy,
+    write_shots,
+)
 from .modelling import simulate
 from .physics import Survey
 
-__all__ = ["Survey", "WaveOperator", "simulate"]
+__all__ = [
+    "SegyError",
+    "Survey",
+    "WaveOperator",
+    "convert_binary",
+    "list_models",
+    "load_model",
+    "read_segy",
+    "read_shots",
+    "simulate",
+    "write_segy",
+    "write_shots",
+]
 __version__ = "0.1.0"

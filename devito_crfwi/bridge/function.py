@@ -67,6 +67,26 @@ class WaveFunction(torch.autograd.Function):
     @staticmethod
     def jvp(ctx, vp_tangent: torch.Tensor, *_):
         (vp,) = ctx.saved_tensors  # saved by save_for_forward
-        data = ctx.propagator.born(_as_numpy(vp), _as_numpy(vp_tangent).astype(np.float64),
-                                   ctx.shots)
-        return torch.from_numpy(data).to(device=vp_tangent.device, dtype=vp_tangent.dtype)
+        # Under torch.func the tensors here are wrapped; a Function call unwraps them.
+        return BornFunction.apply(vp, vp_tangent, ctx.propagator, ctx.shots)
+
+
+class BornFunction(torch.autograd.Function):
+    """(vp, dvp) (x, z) in m/s -> Born data J(vp) dvp (shot, time, receiver)."""
+
+    @staticmethod
+    def forward(vp: torch.Tensor, dvp: torch.Tensor, propagator: Propagator,
+                shots: Sequence[int] | None) -> torch.Tensor:
+        data = propagator.born(_as_numpy(vp), _as_numpy(dvp).astype(np.float64), shots)
+        return torch.from_numpy(data).to(device=dvp.device, dtype=dvp.dtype)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        pass
+
+    @staticmethod
+    def backward(ctx, grad_output: torch.Tensor):
+        raise NotImplementedError(
+            "differentiating Born data (a second derivative of the wave operator) is not "
+            "supported"
+        )
