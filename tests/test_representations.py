@@ -2,6 +2,7 @@
 off-grid evaluation; a regression fit of a smooth anomaly; the factory's errors."""
 
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -99,6 +100,14 @@ def test_same_seed_same_model_other_seed_other_model(name):
     assert torch.equal(a(), b())
     if name != "pixel":  # the pixel grid has no random initialisation
         assert any(not torch.equal(sa[k], sc[k]) for k in sa)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_pickles_for_dask(name):
+    rep = build(name, water_mask=np.ones((NX, NZ), dtype=bool) & (np.arange(NZ) < 2))
+    randomise(rep, std=0.1)
+    clone = pickle.loads(pickle.dumps(rep))
+    assert torch.equal(clone(), rep())
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -20,10 +20,11 @@ REPRESENTATIONS: dict[str, type[Representation]] = {
 # lr per step, whatever the gradient's scale (so the m/s units of the loss do not matter); what
 # differs is how far the velocity moves for that step. Pixel: dv ~ lr * (vmax - vmin) / 4 per node,
 # i.e. ~7 m/s per iteration for lr = 1e-2 and a 3000 m/s range, the size of a conventional FWI
-# update. SIREN: omega0 = 30 amplifies every weight change, and its authors train with 1e-4.
-# Grids: features start at 1e-4 and each table entry only moves the nodes around it, hence the
-# large instant-NGP rate 1e-2. The MLP-decoded ones (Fourier, IG, low-rank) sit in between.
-# Checked on tests/test_representations.py's regression of a Gaussian anomaly.
+# update. SIREN-based ones (inr, lowrank): omega0 = 30 amplifies every weight change; SIREN's
+# authors train with 1e-4, and low-rank diverged at 1e-3 in our check. Grids: features start at
+# 1e-4 and each table entry only moves the nodes around it, hence instant-NGP's 1e-2. ReLU MLPs on
+# encodings (fourier, ig): the usual 1e-3. Checked by tests/test_representations.py, which fits a
+# Gaussian anomaly with these rates.
 DEFAULT_LEARNING_RATES: dict[str, float] = {
     "pixel": 1e-2,
     "inr": 1e-4,
