@@ -1,11 +1,13 @@
 """Metrics against hand-computed values."""
 
+import ast
 import math
 
 import numpy as np
 import pytest
 import xarray as xr
 
+import devito_crfwi.metrics
 from devito_crfwi.metrics import all_metrics, mse, psnr, rmse, ssim
 
 
@@ -80,3 +82,10 @@ def test_errors_name_the_problem():
         mse(true, true, units="ft/s")
     with pytest.raises(ValueError, match="non-constant true model"):
         psnr(true, np.full(true.shape, 2000.0))
+
+
+def test_metrics_import_neither_torch_nor_devito():
+    tree = ast.parse(open(devito_crfwi.metrics.__file__).read())
+    names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+    names |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
+    assert not {name.split(".")[0] for name in names} & {"torch", "devito", "xarray"}

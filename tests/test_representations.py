@@ -1,14 +1,18 @@
 """Contract of every representation: shape, bounds, start at v0, gradients, seeds, water mask,
 off-grid evaluation; a regression fit of a smooth anomaly; the factory's errors."""
 
+import ast
 import math
 import pickle
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
+import devito_crfwi.representations
 from devito_crfwi.representations import (
     DEFAULT_LEARNING_RATES,
     REPRESENTATIONS,
@@ -390,3 +394,20 @@ def test_make_representation_accepts_and_checks_modules():
         make_representation(Custom((NZ, NX)), V0)
     with pytest.raises(ValueError, match="named representations only"):
         make_representation(good, V0, water_mask=np.zeros((NX, NZ), dtype=bool))
+
+
+def test_representations_import_only_torch_and_numpy():
+    """The layer knows torch (and numpy), never devito or the packages above it."""
+    for source in Path(devito_crfwi.representations.__file__).parent.glob("*.py"):
+        for node in ast.walk(ast.parse(source.read_text())):
+            if isinstance(node, ast.Import):
+                roots = [alias.name.split(".")[0] for alias in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                assert node.level <= 1, f"{source.name} imports from outside: {ast.dump(node)}"
+                roots = [node.module.split(".")[0]] if node.level == 0 and node.module else []
+            else:
+                continue
+            for root in roots:
+                assert root in sys.stdlib_module_names or root in {"torch", "numpy"}, (
+                    f"{source.name} imports {root}"
+                )
