@@ -4,6 +4,7 @@ The public API is SI (m, s, Hz, m/s); models are ``(x, z)`` with depth along z a
 gathers ``(shot, time, receiver)``.
 """
 
+from . import metrics, representations
 from .bridge import WaveOperator
 from .io import (
     SegyError,
@@ -17,16 +18,36 @@ from .io import (
 )
 from .modelling import simulate
 from .physics import Survey
+from .representations import (
+    SIREN,
+    FourierFeatures,
+    IGHybrid,
+    LowRank,
+    MultiResGrid,
+    Pixel,
+    Representation,
+    make_representation,
+)
 
 __all__ = [
+    "SIREN",
+    "FourierFeatures",
+    "IGHybrid",
+    "LowRank",
+    "MultiResGrid",
+    "Pixel",
+    "Representation",
     "SegyError",
     "Survey",
     "WaveOperator",
     "convert_binary",
     "list_models",
     "load_model",
+    "make_representation",
+    "metrics",
     "read_segy",
     "read_shots",
+    "representations",
     "simulate",
     "write_segy",
     "write_shots",
