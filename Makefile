@@ -21,7 +21,7 @@ demo: $(STAMP)
 	$(VENV)/bin/devito-crfwi demo
 
 test: $(STAMP)
-	$(VENV)/bin/ruff check devito_crfwi tests bench
+	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q -ra
 
 bench: $(STAMP)
