@@ -6,6 +6,7 @@ import numpy as np
 import xarray as xr
 from tqdm.auto import tqdm
 
+from .bridge.executors import make_executor
 from .physics import Propagator, Survey
 
 
@@ -35,7 +36,7 @@ def shots_dataarray(data: np.ndarray, survey: Survey, shots=None) -> xr.DataArra
 
 
 def simulate(vp: xr.DataArray, survey: Survey, *, shots=None, progress: bool | None = None,
-             **engine_options) -> xr.DataArray:
+             client=None, **engine_options) -> xr.DataArray:
     """Model shot gathers for velocity ``vp`` (x, z), m/s, with Devito.
 
     Parameters
@@ -45,7 +46,9 @@ def simulate(vp: xr.DataArray, survey: Survey, *, shots=None, progress: bool | N
     shots : sequence of int, optional
         A subset of shot indices (default all).
     progress : bool, optional
-        A progress bar over shots (default: when there are more than 4 shots).
+        A progress bar over shots (default: when there are more than 4 shots; serial only).
+    client : dask.distributed.Client, optional
+        Model the shots in parallel on this Dask cluster (one batch per worker thread).
     **engine_options
         ``space_order``, ``boundary_width``, ``free_surface``, ``dt`` ... (see
         :meth:`~devito_crfwi.physics.Propagator.from_model`).
@@ -59,6 +62,10 @@ def simulate(vp: xr.DataArray, survey: Survey, *, shots=None, progress: bool | N
     propagator = Propagator.from_model(vp, survey, stacklevel=3, **engine_options)
     idx = np.arange(survey.n_shots) if shots is None else np.asarray(shots, dtype=int)
     values = np.asarray(vp)
+    if client is not None:
+        executor = make_executor(propagator, client, model=vp, settings=engine_options)
+        data, _ = executor.forward(values, idx, False)
+        return shots_dataarray(data, survey, idx)
     if progress is None:
         progress = len(idx) > 4
     data = np.stack([

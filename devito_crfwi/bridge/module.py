@@ -8,6 +8,7 @@ import numpy as np
 import torch
 
 from ..physics import Propagator, Survey
+from .executors import make_executor
 from .function import WaveFunction
 
 
@@ -33,6 +34,10 @@ class WaveOperator(torch.nn.Module):
         Highest velocity the inversion may reach (sets the stable time step).
     checkpoints, memory_limit :
         Gradient memory mode, see :class:`~devito_crfwi.physics.Propagator`.
+    client : dask.distributed.Client, optional
+        Run shots in parallel on this Dask cluster (see :mod:`.executors` and
+        ``docs/cluster.md``); default: serially in this process. On Dask a gradient costs
+        about two forwards and one adjoint per shot instead of one forward and one adjoint.
 
     Examples
     --------
@@ -43,7 +48,8 @@ class WaveOperator(torch.nn.Module):
     def __init__(self, survey: Survey, vp, *, space_order: int = 8,
                  boundary_width: int | None = None, free_surface: bool = False,
                  vmax: float | None = None, dt: float | None = None,
-                 checkpoints: int | None = None, memory_limit: int | None = None) -> None:
+                 checkpoints: int | None = None, memory_limit: int | None = None,
+                 client=None) -> None:
         super().__init__()
         self.survey = survey
         self._settings = dict(
@@ -52,8 +58,10 @@ class WaveOperator(torch.nn.Module):
             memory_limit=memory_limit,
         )
         self._model = vp
+        self.client = client
         self._propagators: dict[np.dtype, Propagator] = {}
-        self.propagator(np.float32)  # validate the geometry now, not at the first call
+        self._executors: dict[np.dtype, object] = {}
+        self.executor(np.float32)  # validate the geometry and client now, not at the first call
 
     def propagator(self, dtype=np.float32) -> Propagator:
         """The engine for ``dtype`` (float32 or float64), built on first use."""
@@ -63,6 +71,15 @@ class WaveOperator(torch.nn.Module):
                 self._model, self.survey, dtype=dtype, stacklevel=5, **self._settings
             )
         return self._propagators[dtype]
+
+    def executor(self, dtype=np.float32):
+        """Where the shots of ``dtype`` run: serially here, or on ``client``'s workers."""
+        dtype = np.dtype(dtype)
+        if dtype not in self._executors:
+            self._executors[dtype] = make_executor(
+                self.propagator(dtype), self.client, model=self._model, settings=self._settings
+            )
+        return self._executors[dtype]
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -89,4 +106,4 @@ class WaveOperator(torch.nn.Module):
         if shots is not None:
             shots = tuple(int(s) for s in np.atleast_1d(np.asarray(shots)))
         record = torch.is_grad_enabled() and vp.requires_grad
-        return WaveFunction.apply(vp, propagator, shots, record)
+        return WaveFunction.apply(vp, self.executor(dtype), shots, record)

@@ -1,0 +1,291 @@
+"""Where the shots run: serially in this process, or in parallel on a Dask cluster.
+
+An executor runs the three shot loops of the bridge — forward modelling, the
+adjoint-state gradient and Born modelling — for one propagator and one dtype:
+
+* :class:`SerialExecutor` (the default) runs every shot here, one after another. The
+  forward pass of a differentiable call records the wavefield tapes in this process,
+  so a forward plus a backward cost **one forward and one adjoint** per shot.
+* :class:`DaskExecutor` runs batches of shots (one per worker thread) on a
+  ``dask.distributed.Client``. Each worker builds its :class:`~devito_crfwi.physics.Propagator`
+  (and its Devito operators) once per :class:`PropagatorSpec` and keeps it in process
+  memory. The model goes to the cluster once per call; the backward reuses the
+  forward's copy. Wavefield tapes cannot leave a worker, and a task must be pure for
+  Dask to retry it after a worker dies, so the backward task re-runs the forward with
+  tapes and then the adjoint: **two forwards and one adjoint** per shot in all (the
+  forward task does not store tapes). Per-worker gradients are summed here.
+
+Tasks are pure functions of their inputs (spec, model, shots, adjoint source), so when a
+worker process dies Dask re-runs its tasks elsewhere (up to
+``distributed.scheduler.allowed-failures`` times) and the result is unchanged. For that
+the inputs must survive the worker too: the model and the spec travel as small tasks
+that return them (:meth:`DaskExecutor.put`), not through ``client.scatter``. Scattered
+data has no lineage, and the scheduler's Active Memory Manager drops the extra replicas
+of a broadcast within seconds, so a dead worker can take the only copy with it and its
+dependants are cancelled, not retried (seen in ``tests/test_dask.py``). A task's output
+is recomputed from the graph instead; other workers fetch it from the first holder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+import uuid
+import warnings
+from collections import OrderedDict
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..physics import Propagator, Survey, operators_built
+
+# Propagators one worker process keeps (one per geometry, settings and dtype).
+WORKER_CACHE_SIZE = 4
+
+
+@dataclass(frozen=True, eq=False)
+class PropagatorSpec:
+    """Everything a process needs to build the same :class:`Propagator`: a picklable value.
+
+    Two specs are equal when their ``key`` (a hash of the model, survey, settings and
+    dtype) is; workers cache propagators under it.
+
+    Parameters
+    ----------
+    model : xr.DataArray (x, z), m/s
+        The model that fixes the grid, the sponge and (unless ``vmax`` is set) the time step.
+    survey : Survey
+    settings : tuple of (name, value)
+        Keywords of :meth:`Propagator.from_model` (``space_order``, ``vmax``...).
+    dtype : str
+        ``"float32"`` or ``"float64"``.
+    key : str
+        Content hash; use :meth:`create`, which computes it.
+    """
+
+    model: object
+    survey: Survey
+    settings: tuple
+    dtype: str
+    key: str
+
+    @classmethod
+    def create(cls, model, survey: Survey, settings: dict, dtype) -> PropagatorSpec:
+        """A spec for ``Propagator.from_model(model, survey, dtype=dtype, **settings)``."""
+        dtype = np.dtype(dtype).name
+        items = tuple(sorted((k, v) for k, v in settings.items() if k not in ("dtype",)))
+        h = hashlib.blake2b(digest_size=16)
+        for arr in (np.asarray(model), np.asarray(model["x"]), np.asarray(model["z"]),
+                    survey.source_positions, survey.receiver_positions,
+                    survey.wavelet if survey.wavelet is not None else np.empty(0)):
+            h.update(str((arr.dtype, arr.shape)).encode())
+            h.update(np.ascontiguousarray(arr).tobytes())
+        h.update(repr((survey.f0, survey.t_max, survey.dt, items, dtype)).encode())
+        return cls(model, survey, items, dtype, h.hexdigest())
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, PropagatorSpec) and other.key == self.key
+
+    def __hash__(self) -> int:
+        return hash(self.key)
+
+    def __dask_tokenize__(self) -> str:
+        return self.key
+
+    def build(self, stacklevel: int = 3) -> Propagator:
+        """A new propagator for this spec (compiled operators are shared per process)."""
+        return Propagator.from_model(self.model, self.survey, dtype=self.dtype,
+                                     stacklevel=stacklevel, **dict(self.settings))
+
+
+# -- worker side: one propagator per spec, per process -----------------------------------
+_ENGINES: OrderedDict[str, tuple[Propagator, threading.Lock]] = OrderedDict()
+_ENGINES_LOCK = threading.Lock()
+
+
+class _WorkerCounter:
+    """Propagators built by :func:`worker_propagator` in this process (tests check reuse)."""
+
+    count = 0
+
+
+def worker_propagator(spec: PropagatorSpec) -> tuple[Propagator, threading.Lock]:
+    """This process's propagator for ``spec`` and the lock that serialises its use.
+
+    A propagator owns its Devito Functions, so two threads of one worker must not run
+    it at once; run workers with one thread and give Devito the cores (OpenMP) instead.
+    """
+    with _ENGINES_LOCK:
+        if spec.key in _ENGINES:
+            _ENGINES.move_to_end(spec.key)
+        else:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # the client has warned already
+                _ENGINES[spec.key] = (spec.build(), threading.Lock())
+            _WorkerCounter.count += 1
+            while len(_ENGINES) > WORKER_CACHE_SIZE:
+                _ENGINES.popitem(last=False)
+        return _ENGINES[spec.key]
+
+
+def worker_stats() -> dict:
+    """Propagators and Devito operators built in this process so far."""
+    return {"propagators": _WorkerCounter.count, "operators": operators_built()}
+
+
+def _identity(value):
+    return value
+
+
+def forward_shots(spec: PropagatorSpec, vp: np.ndarray, shots: tuple) -> np.ndarray:
+    """Task: data (shot, time, receiver) of ``shots`` for model ``vp`` (m/s)."""
+    propagator, lock = worker_propagator(spec)
+    with lock:
+        return propagator.forward(vp, shots)
+
+
+def gradient_shots(spec: PropagatorSpec, vp: np.ndarray, shots: tuple,
+                   adjoint_source: np.ndarray) -> np.ndarray:
+    """Task: gradient (x, z) w.r.t. vp of ``sum(adjoint_source * data(shots))``.
+
+    Records one shot at a time, so a worker holds one shot's tape, whatever the batch.
+    """
+    propagator, lock = worker_propagator(spec)
+    grad = np.zeros(propagator.grid.shape)
+    with lock:
+        for shot, source in zip(shots, adjoint_source, strict=True):
+            _, tapes = propagator.record(vp, [shot])
+            grad += propagator.adjoint(vp, tapes, source[None])
+    return grad
+
+
+def born_shots(spec: PropagatorSpec, vp: np.ndarray, dvp: np.ndarray,
+               shots: tuple) -> np.ndarray:
+    """Task: Born data J(vp) dvp (shot, time, receiver) of ``shots``."""
+    propagator, lock = worker_propagator(spec)
+    with lock:
+        return propagator.born(vp, dvp, shots)
+
+
+# -- executors ---------------------------------------------------------------------------
+class SerialExecutor:
+    """Every shot in this process; a differentiable forward keeps its tapes for backward."""
+
+    def __init__(self, propagator: Propagator) -> None:
+        self.propagator = propagator
+
+    def forward(self, vp: np.ndarray, shots: Sequence[int] | None, record: bool):
+        """(data (shot, time, receiver), state for :meth:`gradient` or None)."""
+        if record:
+            return self.propagator.record(vp, shots)
+        return self.propagator.forward(vp, shots), None
+
+    def gradient(self, vp: np.ndarray, state, adjoint_source: np.ndarray) -> np.ndarray:
+        """Gradient (x, z) w.r.t. vp (m/s) of ``sum(adjoint_source * data)``."""
+        return self.propagator.adjoint(vp, state, adjoint_source)
+
+    def born(self, vp: np.ndarray, dvp: np.ndarray, shots: Sequence[int] | None) -> np.ndarray:
+        """Born data (shot, time, receiver)."""
+        return self.propagator.born(vp, dvp, shots)
+
+
+@dataclass
+class DaskState:
+    """What a Dask backward needs: the model's future and the shots of the forward."""
+
+    vp: object  # distributed.Future of the model (x, z), m/s
+    shots: np.ndarray
+
+
+class DaskExecutor:
+    """Batches of shots on a ``dask.distributed.Client``, one batch per worker thread.
+
+    Parameters
+    ----------
+    client : distributed.Client
+    spec : PropagatorSpec
+        What workers build (once each) and cache.
+    propagator : Propagator
+        The same engine in this process, for validation and sizes.
+    """
+
+    def __init__(self, client, spec: PropagatorSpec, propagator: Propagator) -> None:
+        self.client = client
+        self.spec = spec
+        self.propagator = propagator
+        self._spec_future = None
+
+    def _batches(self, shots: np.ndarray) -> list[np.ndarray]:
+        threads = sum(self.client.nthreads().values()) or 1
+        return [b for b in np.array_split(shots, min(len(shots), threads)) if len(b)]
+
+    def _spec(self):
+        # Sent once per executor; recomputed by the scheduler if every holder dies.
+        if self._spec_future is None or self._spec_future.status not in ("pending", "finished"):
+            self._spec_future = self.put(self.spec)
+        return self._spec_future
+
+    def _submit(self, func, *args):
+        key = f"crfwi-{func.__name__}-{uuid.uuid4().hex}"
+        with warnings.catch_warnings():
+            # The data in the graph is deliberate: it is what lets Dask recompute a lost input.
+            warnings.filterwarnings("ignore", message="Sending large graph")
+            return self.client.submit(func, *args, key=key, pure=False)
+
+    def put(self, value):
+        """A future of ``value`` that Dask can recompute (unlike ``client.scatter``)."""
+        return self._submit(_identity, value)
+
+    def forward(self, vp: np.ndarray, shots: Sequence[int] | None, record: bool):
+        """(data (shot, time, receiver), :class:`DaskState` if ``record`` else None)."""
+        idx = self.propagator._shots(shots)
+        vp_future = self.put(vp)
+        spec = self._spec()
+        futures = [self._submit(forward_shots, spec, vp_future, tuple(int(s) for s in b))
+                   for b in self._batches(idx)]
+        data = np.concatenate(self.client.gather(futures))
+        return data, (DaskState(vp_future, idx) if record else None)
+
+    def gradient(self, vp: np.ndarray, state: DaskState, adjoint_source: np.ndarray
+                 ) -> np.ndarray:
+        """Gradient (x, z) w.r.t. vp (m/s): re-runs each shot's forward with tapes on a worker."""
+        adjoint_source = np.asarray(adjoint_source)
+        expected = (len(state.shots), self.propagator.survey.nt,
+                    self.propagator.survey.n_receivers)
+        if adjoint_source.shape != expected:
+            raise ValueError(f"adjoint source must have shape {expected}, got "
+                             f"{adjoint_source.shape}")
+        spec = self._spec()
+        futures, start = [], 0
+        for batch in self._batches(state.shots):
+            rows = adjoint_source[start:start + len(batch)]
+            start += len(batch)
+            futures.append(self._submit(gradient_shots, spec, state.vp,
+                                        tuple(int(s) for s in batch), rows))
+        return np.sum(self.client.gather(futures), axis=0)
+
+    def born(self, vp: np.ndarray, dvp: np.ndarray, shots: Sequence[int] | None) -> np.ndarray:
+        """Born data (shot, time, receiver), computed on the workers."""
+        idx = self.propagator._shots(shots)
+        vp_future, dvp_future = self.put(vp), self.put(np.asarray(dvp))
+        spec = self._spec()
+        futures = [self._submit(born_shots, spec, vp_future, dvp_future,
+                                tuple(int(s) for s in b))
+                   for b in self._batches(idx)]
+        return np.concatenate(self.client.gather(futures))
+
+
+def make_executor(propagator: Propagator, client=None, *, model=None,
+                  settings: dict | None = None):
+    """A :class:`SerialExecutor`, or a :class:`DaskExecutor` when ``client`` is given.
+
+    ``model`` and ``settings`` are what built ``propagator`` (``Propagator.from_model``);
+    workers rebuild it from them.
+    """
+    if client is None:
+        return SerialExecutor(propagator)
+    if not hasattr(client, "scatter") or not hasattr(client, "submit"):
+        raise TypeError(f"client must be a dask.distributed.Client, got {type(client).__name__}")
+    spec = PropagatorSpec.create(model, propagator.survey, settings or {}, propagator.dtype)
+    return DaskExecutor(client, spec, propagator)
