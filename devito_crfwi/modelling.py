@@ -31,7 +31,6 @@ def shots_dataarray(data: np.ndarray, survey: Survey, shots=None) -> xr.DataArra
             "receiver_z": (rec_dims, rec_z),
         },
         attrs={"f0": survey.f0, "dt": survey.dt, "units": "a.u."},
-        name="pressure",
     )
 
 

@@ -189,7 +189,9 @@ class Survey:
         vp : xr.DataArray (x, z)
             The model, for its extent (coords in m).
         n_shots, n_receivers : int
-            Evenly spaced across the model width; shots keep one cell from the sides.
+            Evenly spaced across the model width, snapped to grid nodes (so positions are
+            exact multiples of dx: no interpolation, and SEG-Y headers store them
+            exactly); shots keep one cell from the sides.
         f0 : float, Hz
             Ricker peak frequency.
         t_max : float, s
@@ -213,6 +215,7 @@ class Survey:
         else:
             sx = np.linspace(x[0] + dx, x[-1] - dx, int(n_shots))
         gx = np.linspace(x[0], x[-1], int(n_receivers)) if n_receivers > 1 else sx[:1]
+        sx, gx = (x[0] + np.round((p - x[0]) / dx) * dx for p in (sx, gx))
         src = np.stack([sx, np.full_like(sx, z[0] + source_depth)], axis=1)
         rec = np.stack([gx, np.full_like(gx, z[0] + receiver_depth)], axis=1)
         survey = cls(src, rec, f0, t_max, dt, wavelet)
