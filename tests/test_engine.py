@@ -231,3 +231,22 @@ def test_recording_axis_and_resampling(layered, small_survey):
     d_coarse = p_coarse.forward(layered.values)
     assert d_coarse.shape == (2, coarse.nt, coarse.n_receivers)
     np.testing.assert_allclose(d_coarse, d_fine[:, ::4], rtol=1e-5, atol=1e-6)
+
+
+def test_package_sets_devito_defaults_unless_the_user_did(monkeypatch):
+    import devito
+
+    from devito_crfwi.physics._devito import configure_devito
+
+    monkeypatch.delenv("DEVITO_LANGUAGE", raising=False)
+    monkeypatch.setenv("DEVITO_LOGGING", "INFO")  # the user's choice
+    devito.configuration["log-level"] = "INFO"
+    try:
+        configure_devito()
+        assert devito.configuration["language"] == "openmp"
+        assert str(devito.configuration["log-level"]) == "INFO"
+        monkeypatch.delenv("DEVITO_LOGGING")
+        configure_devito()
+        assert str(devito.configuration["log-level"]) == "WARNING"
+    finally:
+        devito.configuration["log-level"] = "WARNING"
