@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export OMP_NUM_THREADS ?= 2
 
-.PHONY: demo test lint bench venv clean
+.PHONY: demo test lint bench venv clean mpi
 
 venv: $(STAMP)
 
@@ -20,9 +20,17 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/devito-crfwi demo
 
-test: $(STAMP)
+test: $(STAMP) mpi
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q -ra
+
+# Devito MPI for tests/test_mpi.py: Open MPI (apt, needs root) and mpi4py. Best effort (~1 min):
+# when it fails, the MPI test is skipped with the reason.
+mpi: $(STAMP)
+	-@(command -v mpirun && command -v mpicc) >/dev/null || \
+		(apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
+		 apt-get install -y -qq openmpi-bin libopenmpi-dev >/dev/null)
+	-$(PY) -m pip install --quiet "mpi4py>=3.1"  # the `mpi` extra
 
 bench: $(STAMP)
 	$(PY) -m pip install --quiet deepwave

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import scipy.sparse
+from devito import configuration
 
 from . import units
 from .checkpointing import (
@@ -30,6 +31,7 @@ from .operators import (
     Kernel,
     OperatorKey,
     devito_grid,
+    gather_points,
     get_operator,
     model_function,
     sparse_points,
@@ -244,7 +246,7 @@ class Propagator:
             u.data_with_halo[:] = 0
             sparse[1].data[:] = 0
             kernel.run(1, self.nt - 2)
-            out[i] = self._to_recording(sparse[1].data)
+            out[i] = self._to_recording(gather_points(sparse[1]))
         return out
 
     def born(self, vp: np.ndarray, dvp: np.ndarray, shots: Sequence[int] | None = None
@@ -275,7 +277,7 @@ class Propagator:
             du.data_with_halo[:] = 0
             sparse[1].data[:] = 0
             kernel.run(1, self.nt - 2)
-            out[i] = self._to_recording(sparse[1].data)
+            out[i] = self._to_recording(gather_points(sparse[1]))
         return out
 
     # -- gradients ----------------------------------------------------------------------
@@ -324,6 +326,11 @@ class Propagator:
     def record(self, vp: np.ndarray, shots: Sequence[int] | None = None
                ) -> tuple[np.ndarray, list]:
         """Forward data (shot, time, receiver) plus one tape per shot for :meth:`adjoint`."""
+        if configuration["mpi"]:
+            raise NotImplementedError(
+                "gradients are not supported under Devito MPI (DEVITO_MPI is set): forward "
+                "and Born modelling are; run gradients shot-parallel on Dask instead"
+            )
         self.set_model(vp)
         idx = self._shots(shots)
         plan = self.memory_plan(len(idx))
