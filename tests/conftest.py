@@ -37,3 +37,29 @@ def small_survey(layered):
     from devito_crfwi import Survey
 
     return Survey.surface(layered, n_shots=2, n_receivers=15, f0=15.0, t_max=0.3)
+
+
+def crosswell(f0: float = 15.0, t_max: float = 0.4):
+    """3 sources down the left side of ``layered``, 15 receivers down the right.
+
+    Transmission through the lens makes a tiny inversion well posed (CR-FWI tests).
+    """
+    from devito_crfwi import Survey
+
+    sources = np.array([[20.0, 40.0], [20.0, 140.0], [20.0, 240.0]])
+    receivers = np.stack([np.full(15, 370.0), np.linspace(20.0, 270.0, 15)], axis=1)
+    return Survey(sources, receivers, f0=f0, t_max=t_max)
+
+
+@pytest.fixture(scope="session")
+def crosswell_survey():
+    """:func:`crosswell` at 15 Hz, 0.4 s."""
+    return crosswell()
+
+
+@pytest.fixture(scope="session")
+def crosswell_observed(layered, crosswell_survey):
+    """Gathers of ``layered`` for ``crosswell_survey`` (shot, time, receiver)."""
+    from devito_crfwi import simulate
+
+    return simulate(layered, crosswell_survey)

@@ -1,0 +1,179 @@
+"""Initial models for FWI: smoothed, linear-gradient and constant models, and the water mask.
+
+Every helper takes a velocity model ``vp`` as an ``xr.DataArray`` with dims ("x", "z")
+(depth increasing along z), coords in m and values in m/s, and returns a new DataArray on the
+same grid with ``vp``'s coords and attrs (``vp`` is never modified). numpy, scipy and xarray
+only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import xarray as xr
+from scipy.ndimage import gaussian_filter
+
+MODEL_DIMS = ("x", "z")
+
+# Cells within this many m/s of the water velocity count as water in :func:`water_mask`.
+WATER_TOLERANCE = 5.0
+
+
+def _check_model(vp, name: str = "vp") -> tuple[float, float]:
+    """Raise unless ``vp`` is a 2-D (x, z) DataArray with regular coords; return (dx, dz) in m."""
+    if not isinstance(vp, xr.DataArray):
+        raise TypeError(
+            f"{name} must be an xarray.DataArray (x, z) in m/s, got {type(vp).__name__}"
+        )
+    if tuple(vp.dims) != MODEL_DIMS:
+        hint = " (use .transpose('x', 'z'))" if set(vp.dims) == set(MODEL_DIMS) else ""
+        raise ValueError(f"{name} must have dims ('x', 'z'), got {tuple(vp.dims)}{hint}")
+    spacing = []
+    for dim in MODEL_DIMS:
+        if dim not in vp.coords or vp.sizes[dim] < 2:
+            raise ValueError(f"{name} needs a coordinate {dim!r} in m with at least 2 points")
+        axis = np.asarray(vp[dim], dtype=np.float64)
+        step = float(axis[1] - axis[0])
+        if step <= 0 or not np.allclose(np.diff(axis), step, rtol=1e-6, atol=0):
+            raise ValueError(f"{name}: coordinate {dim!r} must be increasing and regular")
+        spacing.append(step)
+    return spacing[0], spacing[1]
+
+
+def _like(vp: xr.DataArray, values: np.ndarray) -> xr.DataArray:
+    """A new DataArray with ``vp``'s dims, coords, attrs and name, holding ``values``."""
+    return xr.DataArray(
+        np.asarray(values, dtype=vp.dtype if vp.dtype.kind == "f" else np.float32),
+        dims=vp.dims,
+        coords=vp.coords,
+        attrs=dict(vp.attrs),
+        name=vp.name,
+    )
+
+
+def smooth(vp: xr.DataArray, sigma: float | Sequence[float] = 300.0, *,
+           keep=None) -> xr.DataArray:
+    """Gaussian-smoothed copy of a velocity model.
+
+    Parameters
+    ----------
+    vp : xr.DataArray (x, z), m/s
+        The model; coords in m.
+    sigma : float or (float, float), m
+        Standard deviation of the Gaussian, the same along x and z or ``(sigma_x, sigma_z)``;
+        converted to cells with each axis' own spacing. 0 leaves an axis unsmoothed.
+    keep : array-like of bool (x, z), optional
+        Cells that keep ``vp``'s value after smoothing, e.g. ``water_mask(vp)`` to keep the
+        water layer (and a sharp sea floor) in the initial model.
+
+    Returns
+    -------
+    xr.DataArray (x, z), m/s
+        Same coords and attrs as ``vp``. Edges are extended by their nearest value.
+    """
+    dx, dz = _check_model(vp)
+    sigmas = np.broadcast_to(np.asarray(sigma, dtype=np.float64), (2,))
+    if not np.all(np.isfinite(sigmas)) or np.any(sigmas < 0):
+        raise ValueError(f"sigma must be >= 0 m (one value or (sigma_x, sigma_z)), got {sigma!r}")
+    values = np.asarray(vp, dtype=np.float64)
+    out = gaussian_filter(values, sigma=(sigmas[0] / dx, sigmas[1] / dz), mode="nearest")
+    if keep is not None:
+        mask = np.asarray(keep, dtype=bool)
+        if mask.shape != values.shape:
+            raise ValueError(f"keep must have the model's shape {values.shape}, got {mask.shape}")
+        out = np.where(mask, values, out)
+    return _like(vp, out)
+
+
+def constant(vp: xr.DataArray, value: float) -> xr.DataArray:
+    """A homogeneous model of ``value`` (m/s) on ``vp``'s grid."""
+    _check_model(vp)
+    value = float(value)
+    if not np.isfinite(value) or value <= 0:
+        raise ValueError(f"value must be a positive velocity in m/s, got {value!r}")
+    return _like(vp, np.full(vp.shape, value))
+
+
+def water_mask(vp: xr.DataArray, velocity: float = 1500.0, tol: float = WATER_TOLERANCE
+               ) -> xr.DataArray:
+    """Cells of the top water layer: per column, the unbroken run from the top within ``tol``.
+
+    Parameters
+    ----------
+    vp : xr.DataArray (x, z), m/s
+        The model.
+    velocity : float, m/s
+        Velocity of the water.
+    tol : float, m/s
+        Largest difference from ``velocity`` that counts as water.
+
+    Returns
+    -------
+    xr.DataArray of bool (x, z)
+        True from the top of each column down to (excluding) the first cell that is not
+        water; False everywhere in a column whose top cell is not water. Pass it as
+        ``water_mask=`` to :class:`~devito_crfwi.CRFWIProblem` to hold the water fixed.
+    """
+    _check_model(vp)
+    if not tol >= 0:
+        raise ValueError(f"tol must be >= 0 m/s, got {tol!r}")
+    water = np.abs(np.asarray(vp, dtype=np.float64) - float(velocity)) <= tol
+    mask = np.logical_and.accumulate(water, axis=1)  # unbroken from z = 0 down
+    return xr.DataArray(
+        mask, dims=vp.dims, coords=vp.coords, attrs={"description": "water layer"},
+        name="water_mask",
+    )
+
+
+def linear_gradient(vp: xr.DataArray, v_top: float, v_bottom: float, *,
+                    water_velocity: float | None = None,
+                    water_depth: float | None = None) -> xr.DataArray:
+    """A model whose velocity grows linearly with depth, optionally under a water layer.
+
+    Parameters
+    ----------
+    vp : xr.DataArray (x, z), m/s
+        The model whose grid (and water layer, see below) is used.
+    v_top, v_bottom : float, m/s
+        Velocity at the top of the gradient and at the deepest cell.
+    water_velocity : float, m/s, optional
+        Velocity of a water layer on top. With ``water_depth`` unset, the layer is detected in
+        ``vp`` column by column (:func:`water_mask` with this velocity), so the gradient starts
+        at each column's sea floor.
+    water_depth : float, m, optional
+        Thickness of a flat water layer below the model top (1500 m/s unless
+        ``water_velocity`` is given); the gradient starts at this depth.
+
+    Returns
+    -------
+    xr.DataArray (x, z), m/s
+        Same coords and attrs as ``vp``.
+    """
+    _check_model(vp)
+    for name, value in (("v_top", v_top), ("v_bottom", v_bottom)):
+        if not np.isfinite(value) or value <= 0:
+            raise ValueError(f"{name} must be a positive velocity in m/s, got {value!r}")
+    z = np.asarray(vp["z"], dtype=np.float64)
+    if water_depth is not None:
+        if not 0 <= water_depth <= z[-1] - z[0]:
+            raise ValueError(
+                f"water_depth must be in [0, {z[-1] - z[0]:g}] m (the model's depth range), "
+                f"got {water_depth!r}"
+            )
+        water_velocity = 1500.0 if water_velocity is None else water_velocity
+        mask = np.broadcast_to(z[None, :] < z[0] + water_depth - 1e-9 * (z[1] - z[0]),
+                               vp.shape)
+    elif water_velocity is not None:
+        mask = np.asarray(water_mask(vp, water_velocity))
+    else:
+        mask = np.zeros(vp.shape, dtype=bool)
+    # Depth of the gradient's top per column: the first non-water cell.
+    first = np.where(mask.all(axis=1), len(z) - 1, np.argmin(mask, axis=1))  # (x,)
+    z_top = z[first][:, None]  # (x, 1)
+    span = np.maximum(z[-1] - z_top, 1e-12)
+    fraction = np.clip((z[None, :] - z_top) / span, 0.0, 1.0)  # (x, z)
+    values = v_top + (v_bottom - v_top) * fraction
+    if water_velocity is not None:
+        values = np.where(mask, float(water_velocity), values)
+    return _like(vp, values)
