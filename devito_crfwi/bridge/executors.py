@@ -216,9 +216,17 @@ class DaskExecutor:
         self.propagator = propagator
         self._spec_future = None
 
-    def _batches(self, shots: np.ndarray) -> list[np.ndarray]:
-        threads = sum(self.client.nthreads().values()) or 1
-        return [b for b in np.array_split(shots, min(len(shots), threads)) if len(b)]
+    def _batches(self, shots: np.ndarray) -> list[tuple[str | None, tuple]]:
+        """(preferred worker, shots) pairs: contiguous batches, one per worker thread.
+
+        Batch ``i`` goes to the ``i``-th worker, so each worker's engine is built (and
+        warmed up) once; the preference is loose, so Dask may run it elsewhere.
+        """
+        slots = [w for w, n in sorted(self.client.nthreads().items()) for _ in range(n)]
+        slots = slots or [None]
+        parts = np.array_split(shots, min(len(shots), len(slots)))
+        return [(w, tuple(int(s) for s in b)) for w, b in zip(slots, parts, strict=False)
+                if len(b)]
 
     def _spec(self):
         # Sent once per executor; recomputed by the scheduler if every holder dies.
@@ -226,12 +234,13 @@ class DaskExecutor:
             self._spec_future = self.put(self.spec)
         return self._spec_future
 
-    def _submit(self, func, *args):
+    def _submit(self, func, *args, worker: str | None = None):
         key = f"crfwi-{func.__name__}-{uuid.uuid4().hex}"
+        where = {} if worker is None else {"workers": [worker], "allow_other_workers": True}
         with warnings.catch_warnings():
             # The data in the graph is deliberate: it is what lets Dask recompute a lost input.
             warnings.filterwarnings("ignore", message="Sending large graph")
-            return self.client.submit(func, *args, key=key, pure=False)
+            return self.client.submit(func, *args, key=key, pure=False, **where)
 
     def put(self, value):
         """A future of ``value`` that Dask can recompute (unlike ``client.scatter``)."""
@@ -242,8 +251,8 @@ class DaskExecutor:
         idx = self.propagator._shots(shots)
         vp_future = self.put(vp)
         spec = self._spec()
-        futures = [self._submit(forward_shots, spec, vp_future, tuple(int(s) for s in b))
-                   for b in self._batches(idx)]
+        futures = [self._submit(forward_shots, spec, vp_future, batch, worker=w)
+                   for w, batch in self._batches(idx)]
         data = np.concatenate(self.client.gather(futures))
         return data, (DaskState(vp_future, idx) if record else None)
 
@@ -258,11 +267,10 @@ class DaskExecutor:
                              f"{adjoint_source.shape}")
         spec = self._spec()
         futures, start = [], 0
-        for batch in self._batches(state.shots):
+        for w, batch in self._batches(state.shots):
             rows = adjoint_source[start:start + len(batch)]
             start += len(batch)
-            futures.append(self._submit(gradient_shots, spec, state.vp,
-                                        tuple(int(s) for s in batch), rows))
+            futures.append(self._submit(gradient_shots, spec, state.vp, batch, rows, worker=w))
         return np.sum(self.client.gather(futures), axis=0)
 
     def born(self, vp: np.ndarray, dvp: np.ndarray, shots: Sequence[int] | None) -> np.ndarray:
@@ -270,9 +278,8 @@ class DaskExecutor:
         idx = self.propagator._shots(shots)
         vp_future, dvp_future = self.put(vp), self.put(np.asarray(dvp))
         spec = self._spec()
-        futures = [self._submit(born_shots, spec, vp_future, dvp_future,
-                                tuple(int(s) for s in b))
-                   for b in self._batches(idx)]
+        futures = [self._submit(born_shots, spec, vp_future, dvp_future, batch, worker=w)
+                   for w, batch in self._batches(idx)]
         return np.concatenate(self.client.gather(futures))
 
 
