@@ -4,7 +4,7 @@ The public API is SI (m, s, Hz, m/s); models are ``(x, z)`` with depth along z a
 gathers ``(shot, time, receiver)``.
 """
 
-from . import metrics, representations
+from . import metrics, plot, representations
 from .bridge import WaveOperator
 from .io import (
     SegyError,
@@ -17,7 +17,9 @@ from .io import (
     write_shots,
 )
 from .modelling import simulate
+from .models import constant, linear_gradient, smooth, water_mask
 from .physics import Survey
+from .problem import CRFWIProblem
 from .representations import (
     SIREN,
     FourierFeatures,
@@ -31,6 +33,7 @@ from .representations import (
 
 __all__ = [
     "SIREN",
+    "CRFWIProblem",
     "FourierFeatures",
     "IGHybrid",
     "LowRank",
@@ -40,15 +43,20 @@ __all__ = [
     "SegyError",
     "Survey",
     "WaveOperator",
+    "constant",
     "convert_binary",
+    "linear_gradient",
     "list_models",
     "load_model",
     "make_representation",
     "metrics",
+    "plot",
     "read_segy",
     "read_shots",
     "representations",
     "simulate",
+    "smooth",
+    "water_mask",
     "write_segy",
     "write_shots",
 ]
