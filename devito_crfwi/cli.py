@@ -27,7 +27,7 @@ DEMO = {
     "f0": 3.0,
     "t_max": 3.0,
     "sigma": 300.0,
-    "iterations": 60,
+    "iterations": 120,
     "shots_per_iteration": 4,
     "representation": "ig",
     "lr": 3e-3,

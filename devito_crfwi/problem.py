@@ -76,7 +76,8 @@ class CRFWIProblem:
         whose ``forward()`` returns vp (nx, nz) in m/s inside ``bounds``.
     loss : {"l2", "l1", "ncc"} or callable
         Data misfit: relative L2, relative L1, normalised cross-correlation per trace (see
-        :data:`LOSSES`), or ``callable(pred, obs) -> scalar Tensor`` on (shot, time, receiver).
+        :data:`~devito_crfwi.losses.LOSSES`), or ``callable(pred, obs) -> scalar Tensor`` on
+        (shot, time, receiver).
     optimizer : {"adam", "adamw", "sgd", "rmsprop", "lbfgs"} or callable
         A name of :data:`OPTIMIZERS` or ``callable(params, lr=...) -> torch.optim.Optimizer``.
     lr : float, optional
