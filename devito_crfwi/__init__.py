@@ -4,7 +4,7 @@ The public API is SI (m, s, Hz, m/s); models are ``(x, z)`` with depth along z a
 gathers ``(shot, time, receiver)``.
 """
 
-from . import metrics, plot, representations
+from . import metrics, ntk, plot, representations
 from .bridge import WaveOperator
 from .io import (
     SegyError,
@@ -50,6 +50,7 @@ __all__ = [
     "load_model",
     "make_representation",
     "metrics",
+    "ntk",
     "plot",
     "read_segy",
     "read_shots",
