@@ -374,6 +374,13 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_ntk_parser(subparsers)
+    # The benchmark subcommand (the paper's comparisons) lives in devito_crfwi.benchmark.
+    try:
+        from .benchmark import add_benchmark_parser
+    except ImportError:
+        pass
+    else:
+        add_benchmark_parser(subparsers)
     return parser
 
 
