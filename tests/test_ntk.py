@@ -121,6 +121,16 @@ def test_kernel_operator_is_symmetric_and_torch_callable(op24, model24, dense):
     np.testing.assert_allclose(out.numpy(), dense.H @ a, rtol=1e-4, atol=1e-6 * scale)
 
 
+def test_revolve_checkpointing_gives_the_same_products(survey24, model24, dense):
+    """Under revolve the tapes are recorded again for every adjoint product."""
+    op = WaveOperator(survey24, model24, vmax=VMAX, checkpoints=3)
+    kernel = TangentKernel(op, model24)
+    x = np.random.default_rng(2).standard_normal(576)
+    for _ in range(2):
+        np.testing.assert_allclose(kernel.gauss_newton(x), dense.H @ x, rtol=1e-8,
+                                   atol=1e-12 * abs(dense.H).max())
+
+
 def test_mode_shapes_are_eigenvectors(op24, model24, dense):
     values, vectors = spectrum(op24, model24, k=3, return_vectors=True)
     assert vectors.shape == (3, 24, 24)

@@ -130,6 +130,7 @@ class TangentKernel:
                     stacklevel=stacklevel + 1,
                 )
         self.n_parameters = self.parameters.n_parameters
+        self.products = 0  # operator products of the last eigen()
 
     # -- products -------------------------------------------------------------------------
     def gauss_newton(self, x: np.ndarray) -> np.ndarray:
