@@ -11,6 +11,9 @@ compilation, worker start-up and first-touch allocations are not timed):
 Serial runs happen in subprocesses with 1 and with 2 OpenMP threads (Devito reads the
 thread count once per process); the Dask run uses 2 single-threaded workers
 (``OMP_NUM_THREADS=1``) on the same 2 cores. The ideal Dask time is serial(1 thread) / 2.
+The last row, from Dask's task stream, is the wall time not spent computing on the
+busiest worker (task round trips, transfers, gathering): the part of the overhead that
+does not scale with the shots' length.
 A Dask iteration does more work than a serial one: it runs each shot's forward twice
 (plain, then with tapes inside the gradient task) and the adjoint once, serial runs one
 forward with tapes and the adjoint; the table shows the overhead against both ideals.
@@ -51,8 +54,24 @@ def problem(quick: bool):
     return model, survey
 
 
-def timings(op, model, repeats: int) -> dict:
-    """Median seconds of a forward and of a forward + backward, after one warm-up each."""
+def busiest_worker(stream: list[dict]) -> float:
+    """Seconds of task computation on the busiest worker, from a Dask task stream."""
+    busy: dict[str, float] = {}
+    for task in stream:
+        for step in task["startstops"]:
+            if step["action"] == "compute":
+                busy[task["worker"]] = busy.get(task["worker"], 0.0) + step["stop"] - step["start"]
+    return max(busy.values(), default=0.0)
+
+
+def timings(op, model, repeats: int, client=None) -> dict:
+    """Median seconds of a forward and of a forward + backward, after one warm-up each.
+
+    With a Dask ``client``, also the median time outside the busiest worker's tasks
+    (``*_outside``: scheduling, transfers, gathering; insensitive to the tasks' speed).
+    """
+    import contextlib
+
     import torch
 
     vp0 = torch.tensor(model.values)
@@ -71,12 +90,23 @@ def timings(op, model, repeats: int) -> dict:
            "grid": list(op.propagator().grid.padded_shape)}
     for name, fn in (("forward", forward), ("iteration", iteration)):
         fn()  # warm-up
-        runs = []
+        runs, outside = [], []
         for _ in range(repeats):
-            start = time.perf_counter()
-            fn()
-            runs.append(time.perf_counter() - start)
+            if client is None:
+                stream = contextlib.nullcontext()
+            else:
+                from distributed import get_task_stream
+
+                stream = get_task_stream(client)
+            with stream as ts:
+                start = time.perf_counter()
+                fn()
+                runs.append(time.perf_counter() - start)
+            if client is not None:
+                outside.append(runs[-1] - busiest_worker(ts.data))
         out[name] = statistics.median(runs)
+        if outside:
+            out[f"{name}_outside"] = statistics.median(outside)
     return out
 
 
@@ -107,7 +137,7 @@ def dask(quick: bool, repeats: int) -> dict:
                       dashboard_address=None, env={"OMP_NUM_THREADS": "1"}) as cluster, \
             Client(cluster) as client:
         op = WaveOperator(survey, model, vmax=3200.0, client=client)
-        return timings(op, model, repeats)
+        return timings(op, model, repeats, client)
 
 
 def main() -> None:
@@ -145,6 +175,7 @@ def main() -> None:
         ("  of which not recompute", d["forward"] - s1["forward"] / 2,
          d["iteration"] - (s1["iteration"] + s1["forward"]) / 2, "s"),
     ]
+    rows.append(("Dask time outside tasks", d["forward_outside"], d["iteration_outside"], "s"))
     for name, fwd, it, unit in rows:
         print(f"{name:28s}{fwd:11.2f}{unit}{it:14.2f}{unit}")
 
