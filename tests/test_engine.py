@@ -250,3 +250,21 @@ def test_package_sets_devito_defaults_unless_the_user_did(monkeypatch):
         assert str(devito.configuration["log-level"]) == "WARNING"
     finally:
         devito.configuration["log-level"] = "WARNING"
+
+
+def test_full_storage_buffers_are_reused_but_never_shared(layered, small_survey):
+    """Live tapes keep their wavefields; a finished gradient's buffer serves the next call."""
+    prop = make(layered, small_survey)
+    vp = layered.values
+    dd = np.random.default_rng(6).standard_normal((1, small_survey.nt, 15)).astype(np.float32)
+    _, first = prop.record(vp, [0])
+    _, second = prop.record(vp * 1.05, [0])  # must not overwrite the first tape
+    assert first[0].runner is not second[0].runner
+    g_first = prop.adjoint(vp, first, dd)
+    other = make(layered, small_survey)
+    _, fresh = other.record(vp, [0])
+    np.testing.assert_array_equal(g_first, other.adjoint(vp, fresh, dd))
+    runner = first[0].runner
+    del first
+    _, third = prop.record(vp, [1])
+    assert third[0].runner is runner  # reused once its tape was dropped

@@ -16,6 +16,7 @@ segment at a time; those are :class:`SegmentForward` and :class:`SegmentReverse`
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -62,6 +63,7 @@ class SegmentRunner:
         self.wavelet: np.ndarray | None = None  # (nt, 1) current shot's source trace
         self.recorded: np.ndarray | None = None  # (nt, receiver) data, filled when set
         self.residual: np.ndarray | None = None  # (nt, receiver) adjoint source
+        self.busy = False  # a live tape holds this runner's buffer
 
     def start(self) -> None:
         """Zero the live forward state and the adjoint wavefield for a new shot."""
@@ -90,10 +92,18 @@ class SegmentRunner:
 
 
 class StoredTape:
-    """One shot's full forward wavefield, in its own buffer (full-storage mode)."""
+    """One shot's full forward wavefield, in its own buffer (full-storage mode).
+
+    The buffer is the tape's until the tape is garbage-collected; then the propagator
+    may reuse it for another shot.
+    """
 
     def __init__(self, runner: SegmentRunner) -> None:
+        if runner.busy:
+            raise RuntimeError("a full-storage buffer was handed to two live tapes")
         self.runner = runner
+        runner.busy = True
+        weakref.finalize(self, setattr, runner, "busy", False)
 
     def record(self) -> None:
         self.runner.start()
