@@ -59,38 +59,36 @@ def _figures(bench, frame: pd.DataFrame, folder: Path) -> list[Path]:
     written = []
     groups = list(dict.fromkeys(zip(frame["model"], frame["scenario"], strict=True)))
     methods = bench.bench["methods"]
-    # Models: one row per (model, scenario): true, initial, each method.
-    if groups:
+    # Models: one small figure per (model, scenario) (keeps each PNG well under 200 KB):
+    # true, initial, each method.
+    for model, scenario in groups:
         ncol = 2 + len(methods)
-        fig, axes = subplots(len(groups), ncol, figsize=(1.9 * ncol, 1.2 * len(groups) + 0.3))
-        for row, (model, scenario) in enumerate(groups):
-            panels = {}
-            for method in methods:
-                path = bench.runs_dir / f"{run_id(model, scenario, method)}.nc"
-                if path.is_file():
-                    with xr.open_dataset(path) as ds:
-                        panels.setdefault("true", ds["vp_true"].values)
-                        panels.setdefault("initial", ds["vp_initial"].values)
-                        panels[method] = ds["vp"].values
-            vmin = min((p.min() for p in panels.values()), default=1500)
-            vmax = max((p.max() for p in panels.values()), default=4500)
-            for col, key in enumerate(["true", "initial", *methods]):
-                ax = axes[row, col]
-                ax.set_xticks([])
-                ax.set_yticks([])
-                if key in panels:
-                    ax.imshow(panels[key].T, cmap="viridis", vmin=vmin, vmax=vmax, aspect="auto")
-                else:
-                    ax.axis("off")
-                title = METHODS.get(key, key)
-                if row == 0:
-                    ax.set_title(title, fontsize=7)
-                if col == 0:
-                    ax.set_ylabel(f"{model}\n{scenario}", fontsize=6)
+        fig, axes = subplots(1, ncol, figsize=(1.9 * ncol, 1.5))
+        panels = {}
+        for method in methods:
+            path = bench.runs_dir / f"{run_id(model, scenario, method)}.nc"
+            if path.is_file():
+                with xr.open_dataset(path) as ds:
+                    panels.setdefault("true", ds["vp_true"].values)
+                    panels.setdefault("initial", ds["vp_initial"].values)
+                    panels[method] = ds["vp"].values
+        vmin = float(panels["true"].min()) if panels else 1500.0
+        vmax = float(panels["true"].max()) if panels else 4500.0
+        for col, key in enumerate(["true", "initial", *methods]):
+            ax = axes[0, col]
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if key in panels:
+                ax.imshow(panels[key].T, cmap="viridis", vmin=vmin, vmax=vmax, aspect="auto")
+            else:
+                ax.axis("off")
+            ax.set_title(METHODS.get(key, key), fontsize=7)
+        axes[0, 0].set_ylabel(f"{model}\n{scenario}", fontsize=6)
         fig.tight_layout(pad=0.2)
-        path = folder / f"{name}_models.png"
+        path = folder / f"{name}_models_{model}_{scenario}.png"
         fig.savefig(path, dpi=60)
         written.append(path)
+    if groups:
         # MSE against iteration, one panel per (model, scenario).
         ncol = min(3, len(groups))
         nrow = math.ceil(len(groups) / ncol)
