@@ -62,7 +62,7 @@ def loss_and_grad(op, vp0, observed, shots=None):
     target = observed if shots is None else observed[list(shots)]
     loss = 0.5 * ((op(vp, shots=shots) - target) ** 2).sum()
     loss.backward()
-    return float(loss), vp.grad.numpy()
+    return float(loss.detach()), vp.grad.numpy()
 
 
 def test_forward_and_gradient_match_serial(serial_op, dask_op, layered, observed, client):
