@@ -44,7 +44,7 @@ _CHECKPOINT_FORMAT = 1
 # Default bounds: this far below the initial model's minimum and above its maximum.
 BOUND_LOW, BOUND_HIGH = 0.8, 1.25
 _ENGINE_OPTIONS = ("space_order", "boundary_width", "free_surface", "dt", "checkpoints",
-                   "memory_limit")
+                   "memory_limit", "client")
 
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
@@ -342,7 +342,9 @@ class CRFWIProblem:
             "bounds": [float(self.bounds[0]), float(self.bounds[1])],
             "water_cells": int(0 if self.water_mask is None else self.water_mask.sum()),
             "seed": self.seed,
-            "engine_options": json.dumps(jsonable(self.engine_options)),
+            # the Dask client is a connection, not a setting (and names the scheduler)
+            "engine_options": json.dumps(jsonable(
+                {k: v for k, v in self.engine_options.items() if k != "client"})),
             "n_shots": self.survey.n_shots,
             "n_receivers": self.survey.n_receivers,
             "f0": self.survey.f0,

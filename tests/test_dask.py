@@ -157,3 +157,16 @@ def test_killed_worker_is_retried_and_gradient_is_unchanged(serial_op, dask_op, 
     assert flag.exists(), "no worker was killed: the test did not exercise a retry"
     assert rel(vp.grad.numpy(), grad_s) <= 1e-6
     client.wait_for_workers(2, timeout=120)  # the nanny restarts the killed worker
+
+
+def test_problem_accepts_a_client(client, layered):
+    """CRFWIProblem passes client= to its WaveOperator; the client stays out of the attrs."""
+    from devito_crfwi import CRFWIProblem, Survey, simulate, smooth
+
+    survey = Survey.surface(layered, n_shots=2, n_receivers=15, f0=15.0, t_max=0.3)
+    observed = simulate(layered, survey, boundary_width=20)
+    problem = CRFWIProblem(observed, survey, smooth(layered, 30.0), "pixel",
+                           boundary_width=20, client=client)
+    assert problem.operator.client is client
+    result = problem.solve(1, progress=False)
+    assert "client" not in result.attrs["engine_options"]
