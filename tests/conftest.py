@@ -63,3 +63,28 @@ def crosswell_observed(layered, crosswell_survey):
     from devito_crfwi import simulate
 
     return simulate(layered, crosswell_survey)
+
+
+def notebook_kernel_name(tmp_path: Path, monkeypatch) -> str:
+    """"python3" when it runs this interpreter, else a temporary kernelspec that does."""
+    import json
+    import sys
+
+    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
+
+    try:
+        argv0 = KernelSpecManager().get_kernel_spec("python3").argv[0]
+    except NoSuchKernel:
+        argv0 = None
+    # jupyter_client runs a spec whose argv[0] is "python"/"python3" with sys.executable.
+    if argv0 in ("python", "python3", f"python{sys.version_info[0]}.{sys.version_info[1]}",
+                 sys.executable):
+        return "python3"
+    spec = tmp_path / "jupyter" / "kernels" / "crfwi-test"
+    spec.mkdir(parents=True)
+    (spec / "kernel.json").write_text(json.dumps({
+        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
+        "display_name": "devito-crfwi tests", "language": "python",
+    }))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
+    return "crfwi-test"

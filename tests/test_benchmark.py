@@ -150,7 +150,7 @@ def test_shared_models_resample_to_the_benchmark_grid():
 def test_notebook_runs_on_the_tiny_results(tiny_run, tmp_path, monkeypatch):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
-    from test_notebook_quickstart import _kernel_name
+    from conftest import notebook_kernel_name
 
     bench, _ = tiny_run
     monkeypatch.setenv("DEVITO_CRFWI_BENCH_CONFIG", str(TINY))
@@ -160,7 +160,7 @@ def test_notebook_runs_on_the_tiny_results(tiny_run, tmp_path, monkeypatch):
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert all(not c.outputs and c.execution_count is None for c in code)
     client = nbclient.NotebookClient(
-        nb, kernel_name=_kernel_name(tmp_path, monkeypatch), timeout=300,
+        nb, kernel_name=notebook_kernel_name(tmp_path, monkeypatch), timeout=300,
         resources={"metadata": {"path": str(NOTEBOOK.parent)}},
     )
     client.execute()

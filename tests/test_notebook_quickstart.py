@@ -2,38 +2,15 @@
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import pytest
+from conftest import notebook_kernel_name
 
 nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "01_quickstart.ipynb"
-
-
-def _kernel_name(tmp_path: Path, monkeypatch) -> str:
-    """"python3" when it runs this interpreter, else a temporary kernelspec that does."""
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-
-    try:
-        argv0 = KernelSpecManager().get_kernel_spec("python3").argv[0]
-    except NoSuchKernel:
-        argv0 = None
-    # jupyter_client runs a spec whose argv[0] is "python"/"python3" with sys.executable.
-    if argv0 in ("python", "python3", f"python{sys.version_info[0]}.{sys.version_info[1]}",
-                 sys.executable):
-        return "python3"
-    spec = tmp_path / "jupyter" / "kernels" / "crfwi-test"
-    spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "devito-crfwi tests", "language": "python",
-    }))
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
-    return "crfwi-test"
 
 
 def test_notebook_is_stored_without_outputs():
@@ -48,7 +25,7 @@ def test_quickstart_runs_small(tmp_path, monkeypatch):
     monkeypatch.setenv("DEVITO_CRFWI_OUT", str(tmp_path / "out"))
     nb = nbformat.read(NOTEBOOK, as_version=4)
     client = nbclient.NotebookClient(
-        nb, kernel_name=_kernel_name(tmp_path, monkeypatch), timeout=600,
+        nb, kernel_name=notebook_kernel_name(tmp_path, monkeypatch), timeout=600,
         resources={"metadata": {"path": str(NOTEBOOK.parent)}},
     )
     client.execute()

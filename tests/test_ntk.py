@@ -6,8 +6,6 @@ One 24 x 24 model at 10 m with 2 shots; ``J`` is formed densely once (576 Born r
 
 from __future__ import annotations
 
-import json
-import sys
 import warnings
 from pathlib import Path
 from types import SimpleNamespace
@@ -296,38 +294,18 @@ def test_cli_ntk(tmp_path, model24, capsys):
     assert "wave" in out and "pixel" in out and "mean log10" in out
 
 
-def _kernel_name(tmp_path: Path, monkeypatch) -> str:
-    """"python3" when it runs this interpreter, else a temporary kernelspec that does."""
-    from jupyter_client.kernelspec import KernelSpecManager, NoSuchKernel
-
-    try:
-        argv0 = KernelSpecManager().get_kernel_spec("python3").argv[0]
-    except NoSuchKernel:
-        argv0 = None
-    # jupyter_client runs a spec whose argv[0] is "python"/"python3" with sys.executable.
-    if argv0 in ("python", "python3", f"python{sys.version_info[0]}.{sys.version_info[1]}",
-                 sys.executable):
-        return "python3"
-    spec = tmp_path / "jupyter" / "kernels" / "crfwi-ntk-test"
-    spec.mkdir(parents=True)
-    (spec / "kernel.json").write_text(json.dumps({
-        "argv": [sys.executable, "-m", "ipykernel_launcher", "-f", "{connection_file}"],
-        "display_name": "devito-crfwi tests", "language": "python",
-    }))
-    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
-    return "crfwi-ntk-test"
-
-
 def test_spectra_notebook_runs_small(tmp_path, monkeypatch):
     nbformat = pytest.importorskip("nbformat")
     nbclient = pytest.importorskip("nbclient")
+    from conftest import notebook_kernel_name
+
     nb = nbformat.read(NOTEBOOK, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
     assert code and all(not c.outputs and c.execution_count is None for c in code)
     monkeypatch.setenv("DEVITO_CRFWI_SMALL", "1")
     monkeypatch.setenv("DEVITO_CRFWI_OUT", str(tmp_path))
     client = nbclient.NotebookClient(
-        nb, kernel_name=_kernel_name(tmp_path, monkeypatch), timeout=600,
+        nb, kernel_name=notebook_kernel_name(tmp_path, monkeypatch), timeout=600,
         resources={"metadata": {"path": str(NOTEBOOK.parent)}},
     )
     with warnings.catch_warnings():
