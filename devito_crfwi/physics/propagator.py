@@ -86,7 +86,7 @@ class Propagator:
         Use revolve checkpointing with this many snapshots per shot for gradients.
     memory_limit : int, bytes, optional
         Budget for gradient tapes of one call: full storage when it fits, otherwise
-        the largest number of revolve snapshots that fits.
+        the revolve plan with the fewest bytes (every plan costs about the same time).
     """
 
     def __init__(
@@ -228,27 +228,36 @@ class Propagator:
         return np.asarray(self.resample @ sim, dtype=self.dtype)
 
     # -- modelling ----------------------------------------------------------------------
-    def forward(self, vp: np.ndarray, shots: Sequence[int] | None = None) -> np.ndarray:
-        """Receiver data (shot, time, receiver) on the recording axis for model ``vp`` (m/s)."""
-        self.set_model(vp)
-        idx = self._shots(shots)
+    def _model_shots(self, kind: str, fields: tuple[str, ...], idx: np.ndarray,
+                     **functions) -> np.ndarray:
+        """Run the full-length ``kind`` kernel once per shot; data on the recording axis.
+
+        ``fields`` are the wavefields the kernel advances (zeroed per shot); ``functions``
+        are further model-space inputs bound to the kernel (e.g. ``dm``).
+        """
         sparse = self._sparse_set(self.nt)
-        if "forward" not in self._kernels:
-            u = wavefield("u", self._dgrid, self.space_order)
-            self._kernels["forward"] = (u, Kernel(
-                self._op("forward"), u=u, m=self._m, damp=self._damp, src=sparse[0],
-                rec=sparse[1], dt=self._dt_devito, time_m=1, time_M=self.nt - 2,
+        if kind not in self._kernels:
+            waves = {name: wavefield(name, self._dgrid, self.space_order) for name in fields}
+            self._kernels[kind] = (tuple(waves.values()), Kernel(
+                self._op(kind), m=self._m, damp=self._damp, src=sparse[0], rec=sparse[1],
+                dt=self._dt_devito, time_m=1, time_M=self.nt - 2, **waves, **functions,
             ))
-        u, kernel = self._kernels["forward"]
+        waves, kernel = self._kernels[kind]
         sparse[0].data[:] = self.wavelet
         out = np.empty((len(idx), self.survey.nt, self.survey.n_receivers), self.dtype)
         for i, shot in enumerate(idx):
             self._place(sparse, shot)
-            u.data_with_halo[:] = 0
+            for wave in waves:
+                wave.data_with_halo[:] = 0
             sparse[1].data[:] = 0
             kernel.run(1, self.nt - 2)
             out[i] = self._to_recording(gather_points(sparse[1]))
         return out
+
+    def forward(self, vp: np.ndarray, shots: Sequence[int] | None = None) -> np.ndarray:
+        """Receiver data (shot, time, receiver) on the recording axis for model ``vp`` (m/s)."""
+        self.set_model(vp)
+        return self._model_shots("forward", ("u",), self._shots(shots))
 
     def born(self, vp: np.ndarray, dvp: np.ndarray, shots: Sequence[int] | None = None
              ) -> np.ndarray:
@@ -259,27 +268,7 @@ class Propagator:
             raise ValueError(f"dvp must be finite with shape {self.grid.shape}, got {dvp.shape}")
         dm = units.velocity_perturbation_to_slowness2(vp.astype(np.float64), dvp)
         self._dm.data[:] = self.grid.pad(dm)  # the model's edge padding is part of F(vp)
-        idx = self._shots(shots)
-        sparse = self._sparse_set(self.nt)
-        if "born" not in self._kernels:
-            u = wavefield("u", self._dgrid, self.space_order)
-            du = wavefield("du", self._dgrid, self.space_order)
-            self._kernels["born"] = ((u, du), Kernel(
-                self._op("born"), u=u, du=du, m=self._m, damp=self._damp, dm=self._dm,
-                src=sparse[0], rec=sparse[1], dt=self._dt_devito, time_m=1,
-                time_M=self.nt - 2,
-            ))
-        (u, du), kernel = self._kernels["born"]
-        sparse[0].data[:] = self.wavelet
-        out = np.empty((len(idx), self.survey.nt, self.survey.n_receivers), self.dtype)
-        for i, shot in enumerate(idx):
-            self._place(sparse, shot)
-            u.data_with_halo[:] = 0
-            du.data_with_halo[:] = 0
-            sparse[1].data[:] = 0
-            kernel.run(1, self.nt - 2)
-            out[i] = self._to_recording(gather_points(sparse[1]))
-        return out
+        return self._model_shots("born", ("u", "du"), self._shots(shots), dm=self._dm)
 
     # -- gradients ----------------------------------------------------------------------
     def memory_plan(self, n_shots: int) -> MemoryPlan:
