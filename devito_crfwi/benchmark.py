@@ -229,8 +229,47 @@ def run_id(model: str, scenario: str, method: str) -> str:
     return f"{model}__{scenario}__{method}"
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
+def _claim(lock: Path) -> bool:
+    """Claim a cell for this process by creating ``lock`` exclusively.
+
+    A lock left by a dead process on this host is stale and taken over; a live one, or one
+    from another host (its liveness cannot be checked), means the cell is someone else's.
+    """
+    me = f"{platform.node()} {os.getpid()}"
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                host, pid = lock.read_text().split()
+            except (OSError, ValueError):  # being written or removed right now
+                return False
+            if host != platform.node() or _pid_alive(int(pid)):
+                return False
+            lock.unlink(missing_ok=True)  # stale: its process died
+            continue
+        with os.fdopen(fd, "w") as f:
+            f.write(me)
+        return True
+    return False
+
+
 class Benchmark:
     """The cells of a benchmark config, run one after the other; finished ones are skipped.
+
+    Several processes may run the same config into the same ``output_dir`` at once (e.g. one
+    per core, with ``OMP_NUM_THREADS=1``): each claims a cell with a lock file before running
+    it, and the others skip it; the lock of a killed process is taken over on the next run.
 
     Parameters
     ----------
@@ -401,12 +440,18 @@ class Benchmark:
                    unit="run", disable=not progress)
         out = []
         try:
+            self.runs_dir.mkdir(parents=True, exist_ok=True)
             for cell in todo:
+                lock = self.runs_dir / f".{run_id(*cell)}.lock"
+                if self.is_done(cell) or not _claim(lock):  # another process has it
+                    continue
                 bar.set_postfix_str(run_id(*cell), refresh=True)
                 try:
                     out.append(self.run_cell(cell, progress=inner_progress))
                 except FloatingPointError as err:  # a diverged run is a result too
                     out.append(self._failed(cell, err))
+                finally:
+                    lock.unlink(missing_ok=True)
                 bar.update(1)
                 if report:
                     self.report()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import shutil
 from pathlib import Path
 
@@ -71,6 +72,30 @@ def test_killed_run_leaves_no_result_and_is_redone(tiny_run, tmp_path):
     redone = again.run(progress=False, report=False)
     assert [(s["scenario"], s["method"]) for s in redone] == [("smooth", "ig")]
     assert victim.is_file()
+
+
+def test_cell_claimed_by_a_live_process_is_skipped_and_a_stale_claim_taken_over(tiny_run,
+                                                                               tmp_path):
+    import platform
+    import subprocess
+    import sys
+
+    bench, _ = tiny_run
+    out = tmp_path / "copy"
+    shutil.copytree(bench.output_dir, out)
+    cell = ("synthetic", "smooth", "pixel")
+    (out / "runs" / f"{bm.run_id(*cell)}.json").unlink()
+    lock = out / "runs" / f".{bm.run_id(*cell)}.lock"
+    lock.write_text(f"{platform.node()} {os.getpid()}")  # another worker, alive, runs it
+    again = bm.Benchmark(TINY, output_dir=out, results=out / "RESULTS.md")
+    assert again.run(progress=False, report=False) == []
+    assert not again.is_done(cell) and lock.is_file()
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
+                          capture_output=True, text=True, check=True).stdout.strip()
+    lock.write_text(f"{platform.node()} {dead}")  # that worker was killed mid-run
+    redone = again.run(progress=False, report=False)
+    assert [(s["scenario"], s["method"]) for s in redone] == [cell[1:]]
+    assert again.is_done(cell) and not lock.exists()
 
 
 def test_cli_report_only(tiny_run, capsys):
