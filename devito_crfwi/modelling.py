@@ -58,7 +58,7 @@ def simulate(vp: xr.DataArray, survey: Survey, *, shots=None, progress: bool | N
         float32; coords time (s), source_x/source_z (shot), receiver_x/receiver_z;
         attrs f0 (Hz), dt (s), units.
     """
-    propagator = Propagator.from_model(vp, survey, stacklevel=3, **engine_options)
+    propagator = Propagator.from_model(vp, survey, **engine_options)
     idx = np.arange(survey.n_shots) if shots is None else np.asarray(shots, dtype=int)
     values = np.asarray(vp)
     if client is not None:

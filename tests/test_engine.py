@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from conftest import model_dataarray
@@ -213,10 +215,17 @@ def test_unstable_dt_is_rejected(layered, small_survey):
         make(layered, small_survey, dt=0.01)
 
 
-def test_dispersion_warning(layered):
-    survey = Survey.surface(layered, 1, 5, f0=60.0, t_max=0.2)
-    with pytest.warns(UserWarning, match="points per minimum wavelength"):
-        Propagator.from_model(layered, survey)
+def test_dispersion_warning_points_at_the_callers_line(layered):
+    """Reached at three depths of the package, the warning names this file every time."""
+    from devito_crfwi import WaveOperator, simulate
+
+    survey = Survey.surface(layered, 1, 5, f0=60.0, t_max=0.05)
+    for build in (lambda: Propagator.from_model(layered, survey),
+                  lambda: WaveOperator(survey, layered),
+                  lambda: simulate(layered, survey, progress=False)):
+        with pytest.warns(UserWarning, match="points per minimum wavelength") as record:
+            build()
+        assert [Path(w.filename).name for w in record] == [Path(__file__).name]
 
 
 def test_recording_axis_and_resampling(layered, small_survey):

@@ -93,10 +93,10 @@ class PropagatorSpec:
     def __dask_tokenize__(self) -> str:
         return self.key
 
-    def build(self, stacklevel: int = 3) -> Propagator:
+    def build(self) -> Propagator:
         """A new propagator for this spec (compiled operators are shared per process)."""
         return Propagator.from_model(self.model, self.survey, dtype=self.dtype,
-                                     stacklevel=stacklevel, **dict(self.settings))
+                                     **dict(self.settings))
 
 
 # -- worker side: one propagator per spec, per process -----------------------------------

@@ -68,7 +68,7 @@ class WaveOperator(torch.nn.Module):
         dtype = np.dtype(dtype)
         if dtype not in self._propagators:
             self._propagators[dtype] = Propagator.from_model(
-                self._model, self.survey, dtype=dtype, stacklevel=5, **self._settings
+                self._model, self.survey, dtype=dtype, **self._settings
             )
         return self._propagators[dtype]
 

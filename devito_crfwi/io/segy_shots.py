@@ -25,13 +25,13 @@ Header convention (what :func:`write_shots` writes and :func:`read_shots` reads)
 from __future__ import annotations
 
 import os
-import warnings
 from pathlib import Path
 
 import numpy as np
 import segyio
 import xarray as xr
 
+from .._warn import warn
 from .atomic import atomic_output, check_target
 from .axes import axis_values, regular_axis
 from .errors import SegyError
@@ -178,10 +178,9 @@ def write_shots(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: bo
     xy_scalar, xy_exact = choose_scalar(np.concatenate([source_x, receiver_x.ravel()]))
     z_scalar, z_exact = choose_scalar(np.concatenate([source_z, receiver_z.ravel()]))
     if not (xy_exact and z_exact):
-        warnings.warn(
+        warn(
             f"{path}: some source/receiver coordinates are not multiples of 0.1 mm and are "
-            f"rounded in the trace headers (scalars {xy_scalar}, {z_scalar})",
-            stacklevel=2,
+            f"rounded in the trace headers (scalars {xy_scalar}, {z_scalar})"
         )
     sx = scale_to_int(source_x, xy_scalar)
     sz = scale_to_int(source_z, z_scalar)

@@ -16,13 +16,14 @@ Three solvers, all of the form ``solver(matvec, n, k, ...) -> EigenResult``:
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 import scipy.linalg
 import scipy.sparse.linalg
+
+from .._warn import warn
 
 MatVec = Callable[[np.ndarray], np.ndarray]
 
@@ -198,9 +199,9 @@ def lanczos(matvec: MatVec, n: int, k: int, *, inner: MatVec | None = None,
                 break
     theta, S = np.linalg.eigh(0.5 * (H[:m, :m] + H[:m, :m].T))
     if not converged and m < n and m >= steps:
-        warnings.warn(
+        warn(
             f"Lanczos stopped at max_steps = {steps} before the top {k} eigenvalues reached "
-            f"tol = {tol:g}; raise max_steps or tol", RuntimeWarning, stacklevel=2)
+            f"tol = {tol:g}; raise max_steps or tol", RuntimeWarning)
     return _top(theta, V[:m].T @ S, k, m)
 
 

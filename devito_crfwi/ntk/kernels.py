@@ -27,7 +27,6 @@ kernel), unit Euclidean norm, largest entry positive.
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable, Sequence
 
 import numpy as np
@@ -35,6 +34,7 @@ import scipy.sparse.linalg
 import torch
 from torch import nn
 
+from .._warn import warn
 from ..bridge import WaveOperator
 from . import eigen
 from .jacobians import IdentityJacobian, ModelJacobian, ParameterJacobian
@@ -107,8 +107,8 @@ class TangentKernel:
     """
 
     def __init__(self, op: WaveOperator, vp, representation: nn.Module | None = None, *,
-                 shots: Sequence[int] | None = None, parameters: Sequence[str] | None = None,
-                 stacklevel: int = 2) -> None:
+                 shots: Sequence[int] | None = None,
+                 parameters: Sequence[str] | None = None) -> None:
         self.jacobian = ModelJacobian(op, vp, shots)
         self.n_model, self.n_data = self.jacobian.n_model, self.jacobian.n_data
         self.model_shape = self.jacobian.model_shape
@@ -124,10 +124,9 @@ class TangentKernel:
                 )
             gap = float(np.abs(self.parameters.model - self.jacobian.vp).max())
             if gap > 1e-3 * float(np.abs(self.jacobian.vp).max()):
-                warnings.warn(
+                warn(
                     f"the representation's model differs from vp by up to {gap:.1f} m/s: J is "
-                    "evaluated at vp and G at the representation's parameters",
-                    stacklevel=stacklevel + 1,
+                    "evaluated at vp and G at the representation's parameters"
                 )
         self.n_parameters = self.parameters.n_parameters
         self.products = 0  # operator products of the last eigen()

@@ -90,7 +90,7 @@ def spectrum(op: WaveOperator, vp, representation: str | nn.Module | None = None
     >>> eigs_inr = spectrum(op, vp0, "inr", k=20)        # NTK of a SIREN built on vp0
     """
     module = _build(representation, op, vp, seed, options)
-    kernel = TangentKernel(op, vp, module, shots=shots, parameters=parameters, stacklevel=2)
+    kernel = TangentKernel(op, vp, module, shots=shots, parameters=parameters)
     values, vectors = kernel.eigen(k, method=method, space=space, tol=tol, seed=seed,
                                    return_vectors=return_vectors)
     kernel.release()
@@ -148,7 +148,7 @@ def compare_spectra(op: WaveOperator, vp,
     extra = {"n_parameters": [], "products": [], "seconds": []}
     for row, (_, module, subset) in enumerate(entries):
         start = time.perf_counter()
-        kernel = TangentKernel(op, vp, module, shots=shots, parameters=subset, stacklevel=2)
+        kernel = TangentKernel(op, vp, module, shots=shots, parameters=subset)
         values[row], _ = kernel.eigen(k, method=method, tol=tol, seed=seed)
         kernel.release()
         extra["seconds"].append(time.perf_counter() - start)

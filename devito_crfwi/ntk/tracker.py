@@ -93,7 +93,7 @@ class NTKTracker:
         ``iteration``."""
         start = time.perf_counter()
         kernel = TangentKernel(problem.operator, problem.current_model(),
-                               problem.representation, shots=self.shots, stacklevel=2)
+                               problem.representation, shots=self.shots)
         values, _ = kernel.eigen(self.k, method=self.method, space=self.space, tol=self.tol,
                                  seed=self.seed)
         change = np.nan

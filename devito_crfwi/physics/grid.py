@@ -6,12 +6,13 @@ share compiled operators. Arrays on it are ``(x, z)`` with depth increasing alon
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 from functools import cache
 
 import numpy as np
 import sympy
+
+from .._warn import warn
 
 # Reflection coefficient the sponge aims for (Collino & Tsogka style profile).
 _SPONGE_REFLECTION = 1e-3
@@ -167,17 +168,16 @@ class ModelGrid:
         lam = sum(symbol / h**2 for h in self.spacing)
         return 2.0 / (vmax * np.sqrt(lam))
 
-    def check_dispersion(self, vmin: float, f0: float, *, stacklevel: int = 3) -> float:
+    def check_dispersion(self, vmin: float, f0: float) -> float:
         """Warn if the grid has fewer than ~5 points per minimum wavelength; return that count."""
         fmax = RICKER_FMAX_FACTOR * f0
         ppw = vmin / (fmax * max(self.spacing))
         if ppw < MIN_POINTS_PER_WAVELENGTH:
-            warnings.warn(
+            warn(
                 f"only {ppw:.2f} grid points per minimum wavelength (vmin = {vmin:.0f} m/s, "
                 f"fmax ~ {fmax:.1f} Hz = {RICKER_FMAX_FACTOR} f0, spacing "
                 f"{max(self.spacing):g} m); at least {MIN_POINTS_PER_WAVELENGTH:.0f} are "
-                "advised: expect numerical dispersion. Refine the grid or lower f0.",
-                stacklevel=stacklevel,
+                "advised: expect numerical dispersion. Refine the grid or lower f0."
             )
         return ppw
 

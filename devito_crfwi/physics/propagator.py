@@ -161,7 +161,6 @@ class Propagator:
         free_surface: bool = False,
         vmax: float | None = None,
         dtype=np.float32,
-        stacklevel: int = 3,
         **kwargs,
     ) -> Propagator:
         """A propagator on the grid of ``vp`` (``xr.DataArray`` (x, z), m/s, coords in m).
@@ -176,7 +175,7 @@ class Propagator:
             spacing = ModelGrid.from_dataarray(vp, nbl=0).spacing
             boundary_width = default_boundary_width(spacing, vmax, survey.f0)
         grid = ModelGrid.from_dataarray(vp, nbl=boundary_width, free_surface=free_surface)
-        grid.check_dispersion(float(values.min()), survey.f0, stacklevel=stacklevel)
+        grid.check_dispersion(float(values.min()), survey.f0)
         return cls(grid, survey, vp_reference=values, space_order=space_order, vmax=vmax,
                    dtype=dtype, **kwargs)
 
