@@ -65,7 +65,7 @@ _METHOD_KEYS = {"representation", "lr", "options"}
 _TOP_KEYS = {"benchmark", "models", "scenarios", "methods"}
 _BENCH_KEYS = {"name", "data_dir", "output_dir", "results", "models", "scenarios", "methods",
                "iterations", "shots_per_iteration", "seed", "ntk_k", "ntk_shots",
-               "checkpoint_every", "engine", "notes", "order"}
+               "checkpoint_every", "engine", "notes", "order", "reading"}
 
 
 # -- configuration ---------------------------------------------------------------------------
@@ -116,6 +116,8 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
     for key, default in (("output_dir", "runs"), ("results", "RESULTS.md"),
                          ("data_dir", "../../../shared/data/models")):
         bench[key] = str((base / bench.get(key, default)).resolve())
+    if "reading" in bench:
+        bench["reading"] = str((base / bench["reading"]).resolve())
     bench.setdefault("name", path.stem)
     bench.setdefault("iterations", 50)
     bench.setdefault("shots_per_iteration", 2)

@@ -208,6 +208,9 @@ def write_report(bench) -> Path:
     if total_pairs:
         lines += ["", f"Pairwise orderings of methods that agree with the paper's Table 1, over "
                   f"the finished cells: {total_agree} of {total_pairs}."]
+    reading = Path(b["reading"]) if b.get("reading") else None
+    if reading is not None and reading.is_file():  # the hand-written reading of the results
+        lines += ["", reading.read_text().strip()]
     lines += ["", "## Figures", ""]
     for path in figures:
         lines.append(f"![{path.stem}](figures/{path.name})")

@@ -109,6 +109,18 @@ def test_cli_report_only(tiny_run, capsys):
     assert "| synthetic | smooth |" in report.read_text()
 
 
+def test_report_includes_the_hand_written_reading(tiny_run, tmp_path):
+    bench, _ = tiny_run
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY.read_text().replace("[benchmark]\n",
+                                               '[benchmark]\nreading = "READING.md"\n', 1))
+    (tmp_path / "READING.md").write_text("## Reading\n\nIG wins nothing here.\n")
+    again = bm.Benchmark(config, output_dir=bench.output_dir, results=tmp_path / "RESULTS.md")
+    text = again.report().read_text()
+    assert "IG wins nothing here." in text
+    assert text.index("## Reading") < text.index("## Figures")
+
+
 def test_config_errors(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text(TINY.read_text().replace("iterations = 3", "iterations = 3\nitrations = 4"))
