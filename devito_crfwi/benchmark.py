@@ -371,7 +371,7 @@ class Benchmark:
         ntk_k = int(b.get("ntk_k", 0))
         spectra = {}
         if ntk_k:
-            spectra["ntk_start"] = self._ntk(problem, method, ntk_k)
+            spectra["ntk_start"] = self._ntk(problem, rep, ntk_k)
         start = time.perf_counter()
         result = problem.solve(int(b["iterations"]),
                                checkpoint_dir=self.output_dir / "checkpoints" / run_id(*cell),
@@ -380,7 +380,7 @@ class Benchmark:
         wall = time.perf_counter() - start
         misfit = self._misfit(problem, data, loss)
         if ntk_k:
-            spectra["ntk_end"] = self._ntk(problem, method, ntk_k)
+            spectra["ntk_end"] = self._ntk(problem, rep, ntk_k)
         final = _metrics.all_metrics(result["vp"], vp, units="km/s")
         initial_scores = _metrics.all_metrics(initial, vp, units="km/s")
         summary = {
@@ -419,7 +419,7 @@ class Benchmark:
             fn = loss if callable(loss) else LOSSES[loss]
             return float(fn(pred, obs))
 
-    def _ntk(self, problem, method: str, k: int) -> np.ndarray:
+    def _ntk(self, problem, representation: str, k: int) -> np.ndarray:
         from .ntk import spectrum
         from .ntk.spectrum import ENCODING_PARAMETERS
 
@@ -428,7 +428,7 @@ class Benchmark:
         shots = sorted({int(i) for i in np.linspace(0, n - 1, n_probe)})
         vp = problem.current_model()
         return np.asarray(spectrum(problem.operator, vp, problem.representation, k=k,
-                                   shots=shots, parameters=ENCODING_PARAMETERS.get(method),
+                                   shots=shots, parameters=ENCODING_PARAMETERS.get(representation),
                                    seed=int(self.bench["seed"])))
 
     def run(self, *, progress: bool = True, inner_progress: bool = False,
