@@ -17,15 +17,24 @@ import pandas as pd
 import xarray as xr
 
 from .benchmark import METHODS, PAPER_TABLE1, run_id
+from .ntk import mean_log10_decay
 
 COLUMNS = ["model", "scenario", "method", "mse", "ssim", "psnr", "misfit", "wall_s",
-           "wave_solves", "initial_mse"]
-"""Columns of :func:`results_frame` (MSE in (km/s)², PSNR in dB, wall time in s)."""
+           "wave_solves", "initial_mse", "ntk_decay_start", "ntk_decay_end"]
+"""Columns of :func:`results_frame` (MSE in (km/s)², PSNR in dB, wall time in s; NTK decay =
+mean log10(λ_i/λ_1) of the run's top-k NTK eigenvalues at the start and end, NaN if not
+recorded)."""
 
 
 def results_frame(bench) -> pd.DataFrame:
     """One row per finished run, columns :data:`COLUMNS` (failed runs have NaN metrics)."""
-    rows = [{c: s.get(c, math.nan) for c in COLUMNS} for s in bench.summaries()]
+    rows = []
+    for s in bench.summaries():
+        row = {c: s.get(c, math.nan) for c in COLUMNS}
+        for when in ("start", "end"):
+            if s.get(f"ntk_{when}"):
+                row[f"ntk_decay_{when}"] = float(mean_log10_decay(s[f"ntk_{when}"]))
+        rows.append(row)
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
@@ -111,22 +120,33 @@ def _figures(bench, frame: pd.DataFrame, folder: Path) -> list[Path]:
         path = folder / f"{name}_mse.png"
         fig.savefig(path, dpi=70)
         written.append(path)
-    # NTK spectra where recorded.
+    # NTK spectra where recorded: one panel per (model, scenario), a colour per method,
+    # dashed at the start and solid at the end.
     spectra = [s for s in bench.summaries() if "ntk_start" in s]
-    if spectra:
-        fig, axes = subplots(1, 1, figsize=(4, 2.6))
-        ax = axes[0, 0]
-        for s in spectra:
-            for key, style in (("ntk_start", "--"), ("ntk_end", "-")):
-                values = np.asarray(s.get(key, []), dtype=float)
-                if values.size and values[0] > 0:
-                    ax.semilogy(np.arange(1, values.size + 1), values / values[0], style, lw=1,
-                                label=f"{s['method']} {key[4:]}" if len(spectra) <= 6 else None)
-        ax.set_xlabel("index i", fontsize=7)
-        ax.set_ylabel("λ_i / λ_1", fontsize=7)
-        ax.tick_params(labelsize=6)
-        if len(spectra) <= 6:
-            ax.legend(fontsize=5)
+    ntk_groups = list(dict.fromkeys((s["model"], s["scenario"]) for s in spectra))
+    if ntk_groups:
+        ncol = min(3, len(ntk_groups))
+        nrow = math.ceil(len(ntk_groups) / ncol)
+        fig, axes = subplots(nrow, ncol, figsize=(3.0 * ncol, 2.2 * nrow))
+        colours = {m: f"C{i}" for i, m in enumerate(methods)}
+        for ax, group in zip(axes.flat, ntk_groups, strict=False):
+            for s in spectra:
+                if (s["model"], s["scenario"]) != group:
+                    continue
+                for key, style in (("ntk_start", "--"), ("ntk_end", "-")):
+                    values = np.asarray(s.get(key, []), dtype=float)
+                    if values.size and values[0] > 0:
+                        ax.semilogy(np.arange(1, values.size + 1), values / values[0], style,
+                                    lw=1, color=colours.get(s["method"]),
+                                    label=METHODS.get(s["method"], s["method"])
+                                    if key == "ntk_end" else None)
+            ax.set_title(f"{group[0]} / {group[1]}", fontsize=8)
+            ax.set_xlabel("index i", fontsize=7)
+            ax.set_ylabel("λ_i / λ_1", fontsize=7)
+            ax.tick_params(labelsize=6)
+        for ax in list(axes.flat)[len(ntk_groups):]:
+            ax.axis("off")
+        axes.flat[0].legend(fontsize=5, title="end (solid), start (dashed)", title_fontsize=5)
         fig.tight_layout(pad=0.3)
         path = folder / f"{name}_ntk.png"
         fig.savefig(path, dpi=70)
@@ -163,14 +183,15 @@ def write_report(bench) -> Path:
         lines += [str(b["notes"]).strip(), ""]
     lines += ["## All runs", "",
               "| model | scenario | method | MSE | SSIM | PSNR | misfit | wall s | solves | "
-              "initial MSE |",
-              "|---|---|---|---|---|---|---|---|---|---|"]
+              "initial MSE | NTK decay start / end |",
+              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for row in frame.itertuples(index=False):
         lines.append(
             f"| {row.model} | {row.scenario} | {METHODS.get(row.method, row.method)} | "
             f"{_fmt(row.mse)} | {_fmt(row.ssim, 3)} | {_fmt(row.psnr, 3)} | "
             f"{_fmt(row.misfit, 3)} | {_fmt(row.wall_s, 3)} | {_fmt(row.wave_solves)} | "
-            f"{_fmt(row.initial_mse)} |")
+            f"{_fmt(row.initial_mse)} | {_fmt(row.ntk_decay_start, 3)} / "
+            f"{_fmt(row.ntk_decay_end, 3)} |")
     failed = [s for s in bench.summaries() if "error" in s]
     for s in failed:
         lines.append(f"\nRun {run_id(s['model'], s['scenario'], s['method'])} failed: "

@@ -317,3 +317,11 @@ def test_spectra_notebook_runs_small(tmp_path, monkeypatch):
     text = "".join(o.get("text", "") for o in outputs)
     assert "ordering" in text
     assert (tmp_path / "ntk_spectra.nc").exists()
+
+
+def test_mean_log10_decay():
+    from devito_crfwi.ntk import mean_log10_decay
+
+    assert mean_log10_decay([5.0, 0.5, 0.05]) == pytest.approx(-1.0)
+    np.testing.assert_allclose(mean_log10_decay([[2.0, 2.0], [1.0, 1e-4]]), [0.0, -2.0])
+    assert np.isnan(mean_log10_decay([1.0, 0.0]))

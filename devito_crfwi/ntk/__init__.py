@@ -6,7 +6,13 @@ See :mod:`devito_crfwi.ntk.kernels` for which space each kernel is solved in.
 from .eigen import EigenResult, arpack, lanczos, subspace_iteration
 from .jacobians import ModelJacobian, ParameterJacobian
 from .kernels import KernelOperator, TangentKernel
-from .spectrum import ENCODING_PARAMETERS, compare_spectra, plot_spectra, spectrum
+from .spectrum import (
+    ENCODING_PARAMETERS,
+    compare_spectra,
+    mean_log10_decay,
+    plot_spectra,
+    spectrum,
+)
 from .tracker import NTKTracker
 
 __all__ = [
@@ -20,6 +26,7 @@ __all__ = [
     "arpack",
     "compare_spectra",
     "lanczos",
+    "mean_log10_decay",
     "plot_spectra",
     "spectrum",
     "subspace_iteration",

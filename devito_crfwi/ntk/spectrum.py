@@ -33,6 +33,17 @@ ENCODING_PARAMETERS: dict[str, tuple[str, ...]] = {
 }
 
 
+def mean_log10_decay(eigenvalues) -> np.ndarray:
+    """Mean of log10(λ_i / λ_1) over the last axis of descending ``eigenvalues``.
+
+    0 means a flat spectrum; more negative means faster decay. Non-positive ratios are NaN.
+    """
+    values = np.asarray(eigenvalues, dtype=float)
+    ratio = values / values[..., :1]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.log10(np.where(ratio > 0, ratio, np.nan)).mean(axis=-1)
+
+
 def _build(representation, op: WaveOperator, vp, seed: int, options: dict | None):
     if isinstance(representation, str):
         return make_representation(representation, model_values(vp, op.shape), seed=seed,
@@ -156,8 +167,7 @@ def compare_spectra(op: WaveOperator, vp,
         extra["n_parameters"].append(kernel.n_parameters)
     lambda_1 = values[:, 0].copy()
     ratio = values / lambda_1[:, None]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        mean_log = np.log10(np.where(ratio > 0, ratio, np.nan)).mean(axis=1)
+    mean_log = mean_log10_decay(values)
     coords = {"kernel": names, "mode": np.arange(1, k + 1)}
     ds = xr.Dataset(
         {
