@@ -12,7 +12,7 @@ venv: $(STAMP)
 # torch is pinned first: a loose requirement on a machine without torch pulls a multi-GB CUDA build.
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --upgrade "pip<=26.2"  # devito 4.8 requires pip<=26.2
 	$(PY) -m pip install --quiet torch==2.13.0
 	$(PY) -m pip install --quiet -e ".[dev,dask]"
 	touch $(STAMP)
