@@ -250,7 +250,7 @@ def _claim(lock: Path) -> bool:
     me = f"{platform.node()} {os.getpid()}"
     for _ in range(2):
         try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
         except FileExistsError:
             try:
                 host, pid = lock.read_text().split()
