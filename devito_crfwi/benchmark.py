@@ -17,6 +17,9 @@ Scenarios (``[scenarios.<name>]`` keys):
 - ``highpass_hz``: remove the low frequencies: observed *and* modelled data pass through the same
   zero-phase Butterworth high-pass (:func:`highpass`), so the misfit never sees them.
 - ``shot_fraction``: keep every ``1/shot_fraction``-th shot (e.g. 0.25: a quarter).
+- ``frequency_schedule``: multiscale inversion, ``[[cutoff_hz, iterations], ...]`` low-passing
+  observed and modelled data alike (see :class:`~devito_crfwi.CRFWIProblem`); a cutoff of 0
+  means the full band (TOML has no null).
 """
 
 from __future__ import annotations
@@ -58,7 +61,8 @@ PAPER_TABLE1: dict[tuple[str, str], dict[str, float]] = {
 }
 """MSE in (km/s)² of the paper's Table 1 (lower is better; ADFWI = conventional FWI)."""
 
-_SCENARIO_KEYS = {"initial", "sigma", "noise_snr_db", "highpass_hz", "shot_fraction"}
+_SCENARIO_KEYS = {"initial", "sigma", "noise_snr_db", "highpass_hz", "shot_fraction",
+                  "frequency_schedule"}
 _MODEL_KEYS = {"spacing", "f0", "t_max", "n_shots", "n_receivers", "constant", "linear",
                "bounds", "shape", "crop_x"}
 _METHOD_KEYS = {"representation", "lr", "options"}
@@ -362,10 +366,12 @@ class Benchmark:
         rep = meth.get("representation", method)
         lo, hi = spec.get("bounds", (0.9 * float(vp.min()), 1.1 * float(vp.max())))
         spi = min(int(b["shots_per_iteration"]), survey.n_shots)
+        schedule = [(float(c) or None, int(n))
+                    for c, n in self.config["scenarios"][scenario].get("frequency_schedule", [])]
         problem = CRFWIProblem(
             data, survey, initial, rep, loss=loss, lr=meth.get("lr"),
-            shots_per_iteration=spi, bounds=(lo, hi), water_mask=_models.water_mask(vp),
-            true_model=vp, seed=int(b["seed"]),
+            shots_per_iteration=spi, frequency_schedule=schedule or None, bounds=(lo, hi),
+            water_mask=_models.water_mask(vp), true_model=vp, seed=int(b["seed"]),
             representation_options=meth.get("options", {}), **b.get("engine", {}),
         )
         ntk_k = int(b.get("ntk_k", 0))
@@ -392,6 +398,7 @@ class Benchmark:
             "wave_solves": int(result.attrs["iterations"]) * spi,
             "initial_mse": initial_scores["mse"], "initial_ssim": initial_scores["ssim"],
             "lr": problem.lr, "shape": list(vp.shape), "n_shots": survey.n_shots,
+            "frequency_schedule": [list(stage) for stage in problem.frequency_schedule],
             "ntk_k": ntk_k, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         }
         summary |= {k: [float(x) for x in v] for k, v in spectra.items()}

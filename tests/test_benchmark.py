@@ -121,6 +121,16 @@ def test_report_includes_the_hand_written_reading(tiny_run, tmp_path):
     assert text.index("## Reading") < text.index("## Figures")
 
 
+def test_scenario_frequency_schedule_reaches_the_problem(tmp_path):
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY.read_text().replace(
+        "highpass_hz = 3.0", "frequency_schedule = [[2.0, 2], [0, 1]]"))
+    bench = bm.Benchmark(config, output_dir=tmp_path / "out")
+    summary = bench.run_cell(("synthetic", "nolowfreq", "pixel"))
+    assert summary["frequency_schedule"] == [[2.0, 2], [None, 1]]
+    assert math.isfinite(summary["mse"])
+
+
 def test_config_errors(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text(TINY.read_text().replace("iterations = 3", "iterations = 3\nitrations = 4"))
