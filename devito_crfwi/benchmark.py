@@ -461,7 +461,8 @@ class Benchmark:
                     out.append(self._failed(cell, err))
                 finally:
                     lock.unlink(missing_ok=True)
-                bar.update(1)
+                bar.n = sum(self.is_done(c) for c in cells)  # other workers' runs count too
+                bar.refresh()
                 if report:
                     self.report()
         finally:
