@@ -63,6 +63,26 @@ def _figures(bench, frame: pd.DataFrame, folder: Path) -> list[Path]:
         fig = Figure(figsize=figsize)
         return fig, fig.subplots(nrow, ncol, squeeze=False)
 
+    def panel_grid(cells, xlabel, ylabel):
+        """One panel per (model, scenario), at most 3 per row, titled and labelled."""
+        ncol = min(3, len(cells))
+        nrow = math.ceil(len(cells) / ncol)
+        fig, axes = subplots(nrow, ncol, figsize=(3.0 * ncol, 2.2 * nrow))
+        for ax, (model, scenario) in zip(axes.flat, cells, strict=False):
+            ax.set_title(f"{model} / {scenario}", fontsize=8)
+            ax.set_xlabel(xlabel, fontsize=7)
+            ax.set_ylabel(ylabel, fontsize=7)
+            ax.tick_params(labelsize=6)
+        for ax in list(axes.flat)[len(cells):]:
+            ax.axis("off")
+        return fig, axes
+
+    def save(fig, stem, dpi=70, pad=0.3):
+        fig.tight_layout(pad=pad)
+        path = folder / f"{name}_{stem}.png"
+        fig.savefig(path, dpi=dpi)
+        written.append(path)
+
     folder.mkdir(parents=True, exist_ok=True)
     name = bench.bench["name"]
     written = []
@@ -93,15 +113,10 @@ def _figures(bench, frame: pd.DataFrame, folder: Path) -> list[Path]:
                 ax.axis("off")
             ax.set_title(METHODS.get(key, key), fontsize=7)
         axes[0, 0].set_ylabel(f"{model}\n{scenario}", fontsize=6)
-        fig.tight_layout(pad=0.2)
-        path = folder / f"{name}_models_{model}_{scenario}.png"
-        fig.savefig(path, dpi=60)
-        written.append(path)
+        save(fig, f"models_{model}_{scenario}", dpi=60, pad=0.2)
     if groups:
         # MSE against iteration, one panel per (model, scenario).
-        ncol = min(3, len(groups))
-        nrow = math.ceil(len(groups) / ncol)
-        fig, axes = subplots(nrow, ncol, figsize=(3.0 * ncol, 2.2 * nrow))
+        fig, axes = panel_grid(groups, "iteration", "MSE (km/s)²")
         for ax, (model, scenario) in zip(axes.flat, groups, strict=False):
             for method in methods:
                 path = bench.runs_dir / f"{run_id(model, scenario, method)}.nc"
@@ -109,25 +124,14 @@ def _figures(bench, frame: pd.DataFrame, folder: Path) -> list[Path]:
                     with xr.open_dataset(path) as ds:
                         ax.plot(ds["iteration"].values + 1, ds["mse_km2"].values, lw=1,
                                 label=METHODS.get(method, method))
-            ax.set_title(f"{model} / {scenario}", fontsize=8)
-            ax.set_xlabel("iteration", fontsize=7)
-            ax.set_ylabel("MSE (km/s)²", fontsize=7)
-            ax.tick_params(labelsize=6)
-        for ax in list(axes.flat)[len(groups):]:
-            ax.axis("off")
         axes.flat[0].legend(fontsize=6)
-        fig.tight_layout(pad=0.3)
-        path = folder / f"{name}_mse.png"
-        fig.savefig(path, dpi=70)
-        written.append(path)
+        save(fig, "mse")
     # NTK spectra where recorded: one panel per (model, scenario), a colour per method,
     # dashed at the start and solid at the end.
     spectra = [s for s in bench.summaries() if "ntk_start" in s]
     ntk_groups = list(dict.fromkeys((s["model"], s["scenario"]) for s in spectra))
     if ntk_groups:
-        ncol = min(3, len(ntk_groups))
-        nrow = math.ceil(len(ntk_groups) / ncol)
-        fig, axes = subplots(nrow, ncol, figsize=(3.0 * ncol, 2.2 * nrow))
+        fig, axes = panel_grid(ntk_groups, "index i", "λ_i / λ_1")
         colours = {m: f"C{i}" for i, m in enumerate(methods)}
         for ax, group in zip(axes.flat, ntk_groups, strict=False):
             for s in spectra:
@@ -140,17 +144,8 @@ def _figures(bench, frame: pd.DataFrame, folder: Path) -> list[Path]:
                                     lw=1, color=colours.get(s["method"]),
                                     label=METHODS.get(s["method"], s["method"])
                                     if key == "ntk_end" else None)
-            ax.set_title(f"{group[0]} / {group[1]}", fontsize=8)
-            ax.set_xlabel("index i", fontsize=7)
-            ax.set_ylabel("λ_i / λ_1", fontsize=7)
-            ax.tick_params(labelsize=6)
-        for ax in list(axes.flat)[len(ntk_groups):]:
-            ax.axis("off")
         axes.flat[0].legend(fontsize=5, title="end (solid), start (dashed)", title_fontsize=5)
-        fig.tight_layout(pad=0.3)
-        path = folder / f"{name}_ntk.png"
-        fig.savefig(path, dpi=70)
-        written.append(path)
+        save(fig, "ntk")
     return written
 
 
