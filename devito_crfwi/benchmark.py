@@ -28,6 +28,8 @@ import argparse
 import json
 import os
 import platform
+import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -514,6 +516,9 @@ def add_benchmark_parser(subparsers) -> argparse.ArgumentParser:
                         help="the markdown report (default: the config's results)")
     parser.add_argument("--report-only", action="store_true",
                         help="only (re)write RESULTS.md and the figures from finished runs")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes, one thread each (default 1: run here); "
+                             "e.g. the number of cores when the grids are small")
     parser.add_argument("--no-progress", action="store_true", help="no progress bars")
     parser.add_argument("--inner-progress", action="store_true",
                         help="a progress bar per run too")
@@ -521,9 +526,63 @@ def add_benchmark_parser(subparsers) -> argparse.ArgumentParser:
     return parser
 
 
+def run_workers(bench: Benchmark, argv: list[str], n: int, *, progress: bool = True,
+                poll_s: float = 2.0) -> None:
+    """Run ``devito-crfwi benchmark *argv`` in ``n`` single-threaded worker processes.
+
+    The workers share the output folder through the cell locks. This process simulates and
+    caches the observed data first (so no two workers do it, and its warnings show once), then
+    only shows the progress and waits. Interrupting it stops the workers (their locks go stale
+    and the cells are taken over by the next run).
+    """
+    from tqdm.auto import tqdm
+
+    if n < 1:
+        raise ValueError(f"--workers must be at least 1, got {n}")
+    for model in bench.bench["models"]:
+        bench._truth(model)
+    # One thread each; the setup's UserWarnings (e.g. dispersion) were shown here already.
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore::UserWarning")
+    command = [sys.executable, "-c", "from devito_crfwi.cli import main; raise SystemExit(main())",
+               "benchmark", *argv, "--no-progress"]
+    cells = bench.cells()
+
+    def done() -> int:
+        return sum(bench.is_done(c) for c in cells)
+
+    bar = tqdm(total=len(cells), initial=done(), desc=f"benchmark ({n} workers)", unit="run",
+               disable=not progress)
+    workers: list[subprocess.Popen] = []
+    try:
+        workers = [subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+                   for _ in range(n)]
+        while any(w.poll() is None for w in workers):
+            time.sleep(poll_s)
+            bar.n = done()
+            bar.refresh()
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.terminate()
+        for w in workers:
+            w.wait()
+        bar.n = done()
+        bar.close()
+    failed = [w.returncode for w in workers if w.returncode]
+    if failed:
+        raise RuntimeError(f"{len(failed)} benchmark worker(s) failed (exit codes {failed}); "
+                           "their errors are on stderr above")
+
+
 def run_benchmark(args: argparse.Namespace) -> int:
     bench = Benchmark(args.config, output_dir=args.output_dir, results=args.results)
-    if not args.report_only:
+    if not args.report_only and args.workers > 1:
+        argv = [str(args.config)]
+        for flag, value in (("--output-dir", args.output_dir), ("--results", args.results)):
+            if value is not None:
+                argv += [flag, str(value)]
+        run_workers(bench, argv, args.workers, progress=not args.no_progress)
+    elif not args.report_only:
         bench.run(progress=not args.no_progress, inner_progress=args.inner_progress)
     path = bench.report()
     print(f"{len(bench.summaries())}/{len(bench.cells())} runs finished; report: {path}")

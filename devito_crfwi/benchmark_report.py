@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from .benchmark import METHODS, PAPER_TABLE1, run_id
+from .benchmark import METHODS, PAPER_TABLE1, _write_atomic, run_id
 from .ntk import mean_log10_decay
 
 COLUMNS = ["model", "scenario", "method", "mse", "ssim", "psnr", "misfit", "wall_s",
@@ -80,7 +80,8 @@ def _figures(bench, frame: pd.DataFrame, folder: Path) -> list[Path]:
     def save(fig, stem, dpi=70, pad=0.3):
         fig.tight_layout(pad=pad)
         path = folder / f"{name}_{stem}.png"
-        fig.savefig(path, dpi=dpi)
+        # Atomic: parallel workers re-write the same figures.
+        _write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format="png"))
         written.append(path)
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -231,7 +232,7 @@ def write_report(bench) -> Path:
     for path in figures:
         lines.append(f"![{path.stem}](figures/{path.name})")
     lines += ["", "## Config", "", "```toml", b["config_text"].rstrip(), "```", ""]
-    out.write_text("\n".join(lines))
-    (out.parent / f"{b['name']}_results.json").write_text(
-        json.dumps(bench.summaries(), indent=1))
+    _write_atomic(out, lambda tmp: tmp.write_text("\n".join(lines)))
+    _write_atomic(out.parent / f"{b['name']}_results.json",
+                  lambda tmp: tmp.write_text(json.dumps(bench.summaries(), indent=1)))
     return out

@@ -98,6 +98,23 @@ def test_cell_claimed_by_a_live_process_is_skipped_and_a_stale_claim_taken_over(
     assert again.is_done(cell) and not lock.exists()
 
 
+def test_cli_workers_share_the_runs(tiny_run, tmp_path, capsys):
+    """--workers 2: two processes split the cells through the locks, with the serial results."""
+    from devito_crfwi.cli import main
+
+    out = tmp_path / "w"
+    assert main(["benchmark", str(TINY), "--output-dir", str(out), "--results",
+                 str(out / "RESULTS.md"), "--workers", "2", "--no-progress"]) == 0
+    assert "4/4 runs finished" in capsys.readouterr().out
+    bench = bm.Benchmark(TINY, output_dir=out, results=out / "RESULTS.md")
+    assert all(bench.is_done(c) for c in bench.cells())
+    assert not list((out / "runs").glob(".*.lock")) and not list(out.rglob("*.tmp"))
+    parallel, serial = results_frame(bench), results_frame(tiny_run[0])
+    np.testing.assert_allclose(parallel["mse"].to_numpy(float), serial["mse"].to_numpy(float),
+                               rtol=1e-4)
+    assert "Status: complete" in (out / "RESULTS.md").read_text()
+
+
 def test_cli_report_only(tiny_run, capsys):
     from devito_crfwi.cli import main
 
