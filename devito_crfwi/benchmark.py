@@ -25,6 +25,7 @@ Scenarios (``[scenarios.<name>]`` keys):
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import platform
@@ -237,47 +238,32 @@ def run_id(model: str, scenario: str, method: str) -> str:
     return f"{model}__{scenario}__{method}"
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, someone else's
-        return True
-    return True
+def _claim(lock: Path) -> int | None:
+    """Claim a cell: an exclusive ``flock`` on ``lock``, held until :func:`_release`.
 
-
-def _claim(lock: Path) -> bool:
-    """Claim a cell for this process by creating ``lock`` exclusively.
-
-    A lock left by a dead process on this host is stale and taken over; a live one, or one
-    from another host (its liveness cannot be checked), means the cell is someone else's.
+    Returns the open descriptor, or None when another process holds the cell. The kernel
+    drops the lock when its process dies, so a killed worker's cell is free again at once.
     """
-    me = f"{platform.node()} {os.getpid()}"
-    for _ in range(2):
-        try:
-            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
-        except FileExistsError:
-            try:
-                host, pid = lock.read_text().split()
-            except (OSError, ValueError):  # being written or removed right now
-                return False
-            if host != platform.node() or _pid_alive(int(pid)):
-                return False
-            lock.unlink(missing_ok=True)  # stale: its process died
-            continue
-        with os.fdopen(fd, "w") as f:
-            f.write(me)
-        return True
-    return False
+    fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _release(lock: Path, fd: int) -> None:
+    lock.unlink(missing_ok=True)
+    os.close(fd)
 
 
 class Benchmark:
     """The cells of a benchmark config, run one after the other; finished ones are skipped.
 
     Several processes may run the same config into the same ``output_dir`` at once (e.g. one
-    per core, with ``OMP_NUM_THREADS=1``): each claims a cell with a lock file before running
-    it, and the others skip it; the lock of a killed process is taken over on the next run.
+    per core, with ``OMP_NUM_THREADS=1``): each claims a cell with a file lock before running
+    it, and the others skip it; a killed process's lock is released by the kernel.
 
     Parameters
     ----------
@@ -454,15 +440,20 @@ class Benchmark:
             self.runs_dir.mkdir(parents=True, exist_ok=True)
             for cell in todo:
                 lock = self.runs_dir / f".{run_id(*cell)}.lock"
-                if self.is_done(cell) or not _claim(lock):  # another process has it
+                fd = None if self.is_done(cell) else _claim(lock)
+                if fd is None:  # finished, or another process runs it
                     continue
-                bar.set_postfix_str(run_id(*cell), refresh=True)
                 try:
-                    out.append(self.run_cell(cell, progress=inner_progress))
-                except FloatingPointError as err:  # a diverged run is a result too
-                    out.append(self._failed(cell, err))
+                    # Re-checked under the lock: its holder writes the result before it lets go.
+                    if self.is_done(cell):
+                        continue
+                    bar.set_postfix_str(run_id(*cell), refresh=True)
+                    try:
+                        out.append(self.run_cell(cell, progress=inner_progress))
+                    except FloatingPointError as err:  # a diverged run is a result too
+                        out.append(self._failed(cell, err))
                 finally:
-                    lock.unlink(missing_ok=True)
+                    _release(lock, fd)
                 bar.n = sum(self.is_done(c) for c in cells)  # other workers' runs count too
                 bar.refresh()
                 if report:
@@ -532,8 +523,8 @@ def run_workers(bench: Benchmark, argv: list[str], n: int, *, progress: bool = T
 
     The workers share the output folder through the cell locks. This process simulates and
     caches the observed data first (so no two workers do it, and its warnings show once), then
-    only shows the progress and waits. Interrupting it stops the workers (their locks go stale
-    and the cells are taken over by the next run).
+    only shows the progress and waits. Interrupting it stops the workers (their file locks go
+    with them; a rerun continues).
     """
     from tqdm.auto import tqdm
 

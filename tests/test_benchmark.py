@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import os
 import shutil
 from pathlib import Path
 
@@ -74,11 +73,9 @@ def test_killed_run_leaves_no_result_and_is_redone(tiny_run, tmp_path):
     assert victim.is_file()
 
 
-def test_cell_claimed_by_a_live_process_is_skipped_and_a_stale_claim_taken_over(tiny_run,
-                                                                               tmp_path):
-    import platform
-    import subprocess
-    import sys
+def test_cell_locked_by_another_process_is_skipped_and_a_dead_ones_lock_is_free(tiny_run,
+                                                                                 tmp_path):
+    import fcntl
 
     bench, _ = tiny_run
     out = tmp_path / "copy"
@@ -86,13 +83,13 @@ def test_cell_claimed_by_a_live_process_is_skipped_and_a_stale_claim_taken_over(
     cell = ("synthetic", "smooth", "pixel")
     (out / "runs" / f"{bm.run_id(*cell)}.json").unlink()
     lock = out / "runs" / f".{bm.run_id(*cell)}.lock"
-    lock.write_text(f"{platform.node()} {os.getpid()}")  # another worker, alive, runs it
     again = bm.Benchmark(TINY, output_dir=out, results=out / "RESULTS.md")
-    assert again.run(progress=False, report=False) == []
-    assert not again.is_done(cell) and lock.is_file()
-    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"],
-                          capture_output=True, text=True, check=True).stdout.strip()
-    lock.write_text(f"{platform.node()} {dead}")  # that worker was killed mid-run
+    with open(lock, "w") as held:  # another worker runs the cell
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert again.run(progress=False, report=False) == []
+        assert not again.is_done(cell)
+    # The lock file of a killed worker stays behind, unlocked: the cell is free.
+    assert lock.is_file()
     redone = again.run(progress=False, report=False)
     assert [(s["scenario"], s["method"]) for s in redone] == [cell[1:]]
     assert again.is_done(cell) and not lock.exists()
