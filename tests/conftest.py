@@ -88,3 +88,31 @@ def notebook_kernel_name(tmp_path: Path, monkeypatch) -> str:
     }))
     monkeypatch.setenv("JUPYTER_PATH", str(tmp_path / "jupyter"))
     return "crfwi-test"
+
+
+def run_notebook(path: Path, tmp_path: Path, monkeypatch, timeout: int = 600):
+    """Execute a notebook stored without outputs; fail on any error cell.
+
+    Returns ``(outputs, text, n_images)``: every code cell's outputs, their stream text joined,
+    and the number of PNG images.
+    """
+    import warnings
+
+    nbformat = pytest.importorskip("nbformat")
+    nbclient = pytest.importorskip("nbclient")
+    nb = nbformat.read(path, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert code and all(not c.outputs and c.execution_count is None for c in code), (
+        f"{path.name} must be stored without outputs")
+    client = nbclient.NotebookClient(
+        nb, kernel_name=notebook_kernel_name(tmp_path, monkeypatch), timeout=timeout,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        client.execute()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
+    errors = [o for o in outputs if o.output_type == "error"]
+    assert not errors, f"{path.name}: {errors[0].get('ename')}: {errors[0].get('evalue')}"
+    text = "".join(o.get("text", "") for o in outputs)
+    return outputs, text, sum("image/png" in o.get("data", {}) for o in outputs)

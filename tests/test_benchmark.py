@@ -209,24 +209,12 @@ def test_shared_models_resample_to_the_benchmark_grid():
 
 
 def test_notebook_runs_on_the_tiny_results(tiny_run, tmp_path, monkeypatch):
-    nbformat = pytest.importorskip("nbformat")
-    nbclient = pytest.importorskip("nbclient")
-    from conftest import notebook_kernel_name
+    from conftest import run_notebook
 
     bench, _ = tiny_run
     monkeypatch.setenv("DEVITO_CRFWI_BENCH_CONFIG", str(TINY))
     monkeypatch.setenv("DEVITO_CRFWI_BENCH_OUT", str(bench.output_dir))
     monkeypatch.setenv("DEVITO_CRFWI_BENCH_RUN", "1")  # all finished: runs nothing
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    code = [c for c in nb.cells if c.cell_type == "code"]
-    assert all(not c.outputs and c.execution_count is None for c in code)
-    client = nbclient.NotebookClient(
-        nb, kernel_name=notebook_kernel_name(tmp_path, monkeypatch), timeout=300,
-        resources={"metadata": {"path": str(NOTEBOOK.parent)}},
-    )
-    client.execute()
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
-    assert not [o for o in outputs if o.output_type == "error"]
-    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 4
-    text = "".join(o.get("text", "") for o in outputs)
+    _, text, images = run_notebook(NOTEBOOK, tmp_path, monkeypatch, timeout=300)
+    assert images >= 4
     assert "4 of 4 runs finished" in text

@@ -5,10 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import notebook_kernel_name
+from conftest import run_notebook
 
 nbformat = pytest.importorskip("nbformat")
-nbclient = pytest.importorskip("nbclient")
 
 NOTEBOOK = Path(__file__).resolve().parents[1] / "notebooks" / "01_quickstart.ipynb"
 
@@ -23,16 +22,8 @@ def test_notebook_is_stored_without_outputs():
 def test_quickstart_runs_small(tmp_path, monkeypatch):
     monkeypatch.setenv("DEVITO_CRFWI_SMALL", "1")
     monkeypatch.setenv("DEVITO_CRFWI_OUT", str(tmp_path / "out"))
-    nb = nbformat.read(NOTEBOOK, as_version=4)
-    client = nbclient.NotebookClient(
-        nb, kernel_name=notebook_kernel_name(tmp_path, monkeypatch), timeout=600,
-        resources={"metadata": {"path": str(NOTEBOOK.parent)}},
-    )
-    client.execute()
-    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
-    assert not [o for o in outputs if o.output_type == "error"]
-    assert sum("image/png" in o.get("data", {}) for o in outputs) >= 4  # shots, models, loss
-    text = "".join(o.get("text", "") for o in outputs)
+    _, text, images = run_notebook(NOTEBOOK, tmp_path, monkeypatch)
+    assert images >= 4  # shots, models, loss
     assert "ssim" in text and "wrote" in text
     assert (tmp_path / "out" / "inverted.sgy").exists()
     assert (tmp_path / "out" / "shots.sgy").exists()
