@@ -24,7 +24,7 @@ test: $(STAMP) mpi
 	$(VENV)/bin/ruff check .
 	$(PY) -m pytest -q -ra
 
-# Devito MPI for tests/test_mpi.py: Open MPI (apt, needs root) and mpi4py. Best effort (~1 min):
+# Devito MPI for tests/physics/test_mpi.py: Open MPI (apt, needs root) and mpi4py. Best effort (~1 min):
 # when it fails, the MPI test is skipped with the reason.
 mpi: $(STAMP)
 	-@(command -v mpirun && command -v mpicc) >/dev/null || \

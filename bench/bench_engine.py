@@ -256,7 +256,7 @@ def our_rows(s: Setup) -> list[Row]:
     def gradient_direct(prop):
         def run():
             data, tapes = prop.record(vp, [0])
-            return prop.adjoint(vp, tapes, data)  # d(0.5 ||d||²)/dd = d
+            return prop.jacobian_adjoint(vp, tapes, data)  # d(0.5 ||d||²)/dd = d
 
         return run
 
@@ -336,7 +336,7 @@ def warm_up(s: Setup) -> float:
     vp = np.asarray(s.vp.values)
     prop.forward(vp, [0])
     data, tapes = prop.record(vp, [0])
-    prop.adjoint(vp, tapes, data)
+    prop.jacobian_adjoint(vp, tapes, data)
     return time.perf_counter() - t0
 
 
@@ -405,7 +405,7 @@ def checks(rows: dict[str, Row], c: int) -> list[str]:
 def profile(rows: list[Row], p: Problem, log: Callable[[str], None]) -> list[str]:
     """Where our gradients spend their time: compiled kernels, the engine, the bridge.
 
-    Times ``Kernel.run`` (the compiled call) by operator, and ``Propagator.record`` plus
+    Times ``BoundOperator.run`` (the compiled call) by operator, and ``Propagator.record`` plus
     ``Propagator.adjoint``, for one call of each of our gradient rows. The engine's time
     outside its kernels is allocation, page faults, copies, resampling and Python; the
     row's time outside the engine is the torch bridge (or the direct call's own Python).
@@ -421,16 +421,16 @@ def profile(rows: list[Row], p: Problem, log: Callable[[str], None]) -> list[str
             entry = spent.setdefault(name_of(obj, args), [0.0, 0, 0])
             entry[0] += time.perf_counter() - t0
             entry[1] += 1
-            if len(args) == 2 and isinstance(args[0], int):  # Kernel.run(time_m, time_M)
+            if len(args) == 2 and isinstance(args[0], int):  # BoundOperator.run(time_m, time_M)
                 entry[2] += args[1] - args[0] + 1
             return out
 
         return wrapper
 
     patches = [
-        (operators.Kernel, "run", lambda k, a: k.op.name.removeprefix("crfwi_")),
+        (operators.BoundOperator, "run", lambda k, a: k.op.name.removeprefix("crfwi_")),
         (Propagator, "record", lambda *_: "record"),
-        (Propagator, "adjoint", lambda *_: "adjoint call"),
+        (Propagator, "jacobian_adjoint", lambda *_: "jacobian_adjoint call"),
     ]
     saved = [(cls, attr, getattr(cls, attr)) for cls, attr, _ in patches]
     for cls, attr, name_of in patches:

@@ -6,6 +6,9 @@ gathers ``(shot, time, receiver)``.
 
 from . import metrics, ntk, plot, representations
 from .bridge import WaveOperator
+from .bridge.modelling import simulate
+from .initial_models import constant, linear_gradient, smooth, water_mask
+from .inversion import CRFWIProblem
 from .io import (
     SegyError,
     convert_binary,
@@ -16,10 +19,7 @@ from .io import (
     write_segy,
     write_shots,
 )
-from .modelling import simulate
-from .models import constant, linear_gradient, smooth, water_mask
 from .physics import Survey
-from .problem import CRFWIProblem
 from .representations import (
     SIREN,
     FourierFeatures,

@@ -7,7 +7,7 @@ import pytest
 import xarray as xr
 from matplotlib.figure import Figure
 
-from devito_crfwi.models import smooth
+from devito_crfwi.initial_models import smooth
 from devito_crfwi.plot import plot_loss, plot_models, plot_shots, save_summary_figure
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from devito_crfwi.benchmark import Benchmark
+from devito_crfwi.experiments.runner import Benchmark
 
 
 def main() -> None:

@@ -1,6 +1,6 @@
 """PyTorch bridge to the Devito engine (autograd backward = adjoint, jvp = Born)."""
 
-from .function import WaveFunction
-from .module import WaveOperator
+from .autograd import WaveFunction
+from .wave_operator import WaveOperator
 
 __all__ = ["WaveFunction", "WaveOperator"]

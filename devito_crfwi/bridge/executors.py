@@ -22,7 +22,7 @@ the inputs must survive the worker too: the model and the spec travel as small t
 that return them (:meth:`DaskExecutor.put`), not through ``client.scatter``. Scattered
 data has no lineage, and the scheduler's Active Memory Manager drops the extra replicas
 of a broadcast within seconds, so a dead worker can take the only copy with it and its
-dependants are cancelled, not retried (seen in ``tests/test_dask.py``). A task's output
+dependants are cancelled, not retried (seen in ``tests/bridge/test_dask.py``). A task's output
 is recomputed from the graph instead; other workers fetch it from the first holder.
 """
 
@@ -145,7 +145,7 @@ def forward_shots(spec: PropagatorSpec, vp: np.ndarray, shots: tuple) -> np.ndar
         return propagator.forward(vp, shots)
 
 
-def gradient_shots(spec: PropagatorSpec, vp: np.ndarray, shots: tuple,
+def jacobian_adjoint_shots(spec: PropagatorSpec, vp: np.ndarray, shots: tuple,
                    adjoint_source: np.ndarray) -> np.ndarray:
     """Task: gradient (x, z) w.r.t. vp of ``sum(adjoint_source * data(shots))``.
 
@@ -156,7 +156,7 @@ def gradient_shots(spec: PropagatorSpec, vp: np.ndarray, shots: tuple,
     with lock:
         for shot, source in zip(shots, adjoint_source, strict=True):
             _, tapes = propagator.record(vp, [shot])
-            grad += propagator.adjoint(vp, tapes, source[None])
+            grad += propagator.jacobian_adjoint(vp, tapes, source[None])
     return grad
 
 
@@ -181,9 +181,9 @@ class SerialExecutor:
             return self.propagator.record(vp, shots)
         return self.propagator.forward(vp, shots), None
 
-    def gradient(self, vp: np.ndarray, state, adjoint_source: np.ndarray) -> np.ndarray:
+    def jacobian_adjoint(self, vp: np.ndarray, state, adjoint_source: np.ndarray) -> np.ndarray:
         """Gradient (x, z) w.r.t. vp (m/s) of ``sum(adjoint_source * data)``."""
-        return self.propagator.adjoint(vp, state, adjoint_source)
+        return self.propagator.jacobian_adjoint(vp, state, adjoint_source)
 
     def born(self, vp: np.ndarray, dvp: np.ndarray, shots: Sequence[int] | None) -> np.ndarray:
         """Born data (shot, time, receiver)."""
@@ -256,7 +256,7 @@ class DaskExecutor:
         data = np.concatenate(self.client.gather(futures))
         return data, (DaskState(vp_future, idx) if record else None)
 
-    def gradient(self, vp: np.ndarray, state: DaskState, adjoint_source: np.ndarray
+    def jacobian_adjoint(self, vp: np.ndarray, state: DaskState, adjoint_source: np.ndarray
                  ) -> np.ndarray:
         """Gradient (x, z) w.r.t. vp (m/s): re-runs each shot's forward with tapes on a worker."""
         adjoint_source = np.asarray(adjoint_source)
@@ -270,7 +270,8 @@ class DaskExecutor:
         for w, batch in self._batches(state.shots):
             rows = adjoint_source[start:start + len(batch)]
             start += len(batch)
-            futures.append(self._submit(gradient_shots, spec, state.vp, batch, rows, worker=w))
+            futures.append(self._submit(jacobian_adjoint_shots, spec, state.vp, batch, rows,
+                                        worker=w))
         return np.sum(self.client.gather(futures), axis=0)
 
     def born(self, vp: np.ndarray, dvp: np.ndarray, shots: Sequence[int] | None) -> np.ndarray:

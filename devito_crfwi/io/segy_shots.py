@@ -31,7 +31,6 @@ import numpy as np
 import segyio
 import xarray as xr
 
-from .._warn import warn
 from .atomic import atomic_output, check_target
 from .axes import axis_values, regular_axis
 from .errors import SegyError
@@ -44,6 +43,7 @@ from .headers import (
     scale_to_int,
 )
 from .segy_file import open_segy, read_text
+from .warn import warn
 
 __all__ = ["SHOT_DIMS", "read_shots", "write_shots"]
 

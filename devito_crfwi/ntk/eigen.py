@@ -23,7 +23,7 @@ import numpy as np
 import scipy.linalg
 import scipy.sparse.linalg
 
-from .._warn import warn
+from ..io.warn import warn
 
 MatVec = Callable[[np.ndarray], np.ndarray]
 

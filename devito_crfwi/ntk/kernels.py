@@ -34,8 +34,8 @@ import scipy.sparse.linalg
 import torch
 from torch import nn
 
-from .._warn import warn
 from ..bridge import WaveOperator
+from ..io.warn import warn
 from . import eigen
 from .jacobians import IdentityJacobian, ModelJacobian, ParameterJacobian
 

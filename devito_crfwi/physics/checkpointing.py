@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyrevolve
 
-from .operators import Kernel
+from .operators import BoundOperator
 
 
 @dataclass(frozen=True)
@@ -43,16 +43,16 @@ class Segments:
 
 
 class SegmentRunner:
-    """Runs forward and adjoint kernels segment by segment on one buffer.
+    """Runs the forward and gradient operators segment by segment on one buffer.
 
     Holds the live forward state (two time levels), the source and receiver traces of
-    the current shot on the simulation time axis, and the bound kernels.
+    the current shot on the simulation time axis, and the bound operators.
     """
 
-    def __init__(self, forward: Kernel, adjoint: Kernel, buffer, v, src, rec_fwd, rec_adj,
-                 segments: Segments) -> None:
-        self.forward_kernel = forward
-        self.adjoint_kernel = adjoint
+    def __init__(self, forward: BoundOperator, adjoint: BoundOperator, buffer, v, src, rec_fwd,
+                 rec_adj, segments: Segments) -> None:
+        self.forward_op = forward
+        self.gradient_op = adjoint
         self.buffer = np.asarray(buffer.data_with_halo)  # (K + 2, x, z) view
         self.v = np.asarray(v.data_with_halo)  # (3, x, z) modulo buffer view
         self.src = np.asarray(src.data)  # (K + 2, 1)
@@ -75,7 +75,7 @@ class SegmentRunner:
         start, k = self.segments.span(c)
         self.src[: k + 2] = self.wavelet[start : start + k + 2]
         self.buffer[:2] = self.state
-        self.forward_kernel.run(1, k)
+        self.forward_op.run(1, k)
         if self.recorded is not None:
             self.recorded[start + 1 : start + k + 1] = self.rec_fwd[1 : k + 1]
         self.state[:] = self.buffer[k : k + 2]
@@ -88,7 +88,7 @@ class SegmentRunner:
         self.v[[(k + 1) % 3, k % 3, (k + 2) % 3]] = self.v[[1, 0, 2]]
         self.rec_adj[: k + 2] = 0
         self.rec_adj[1 : k + 1] = self.residual[start + 1 : start + k + 1]
-        self.adjoint_kernel.run(1, k)
+        self.gradient_op.run(1, k)
 
 
 class StoredTape:

@@ -12,7 +12,7 @@ from functools import cache
 import numpy as np
 import sympy
 
-from .._warn import warn
+from ..io.warn import warn
 
 # Reflection coefficient the sponge aims for (Collino & Tsogka style profile).
 _SPONGE_REFLECTION = 1e-3

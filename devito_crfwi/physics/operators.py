@@ -32,7 +32,7 @@ from devito import (
 from . import _devito  # noqa: F401  (configures Devito before any operator is built)
 from .grid import ModelGrid
 
-KINDS = ("forward", "forward_saved", "adjoint", "born")
+KINDS = ("forward", "forward_saved", "gradient", "born")
 # Below this many grid points a kernel runs on one thread (measured: a 80 x 70 grid runs
 # ~1000x slower on 2 busy-waiting threads of a loaded 2-core machine than on one).
 SMALL_GRID_POINTS = 40_000
@@ -109,7 +109,7 @@ def _build(key: OperatorKey) -> Operator:
         eqs = [_leapfrog(u, m, damp, forward=True)]
         eqs += src.inject(field=u.forward, expr=src * dt**2 / m)
         eqs += rec.interpolate(expr=u)
-    elif key.kind == "adjoint":
+    elif key.kind == "gradient":
         u = wavefield("u", grid, so, save=3)
         v = wavefield("v", grid, so)
         grad = model_function("grad", grid, so)
@@ -139,7 +139,7 @@ def get_operator(key: OperatorKey) -> Operator:
     return _build(key)
 
 
-class Kernel:
+class BoundOperator:
     """An operator bound to one set of arguments, re-run cheaply over time ranges.
 
     ``Operator.apply`` re-processes every argument on each call (milliseconds); bound

@@ -28,7 +28,7 @@ from .checkpointing import (
 )
 from .grid import CFL_MARGIN, ModelGrid, default_boundary_width, validate_velocity
 from .operators import (
-    Kernel,
+    BoundOperator,
     OperatorKey,
     devito_grid,
     gather_points,
@@ -145,7 +145,7 @@ class Propagator:
         self._damp.data[:] = grid.damping(vp_reference)
         self._grad = model_function("grad", self._dgrid, so)
         self._dm = model_function("dm", self._dgrid, so)
-        self._kernels: dict = {}
+        self._bound: dict = {}
         self._sparse: dict[int, tuple] = {}
         self._revolve: tuple | None = None
         self._stored: list[SegmentRunner] = []  # full-storage buffers, reused across calls
@@ -229,19 +229,19 @@ class Propagator:
     # -- modelling ----------------------------------------------------------------------
     def _model_shots(self, kind: str, fields: tuple[str, ...], idx: np.ndarray,
                      **functions) -> np.ndarray:
-        """Run the full-length ``kind`` kernel once per shot; data on the recording axis.
+        """Run the full-length ``kind`` operator once per shot; data on the recording axis.
 
-        ``fields`` are the wavefields the kernel advances (zeroed per shot); ``functions``
-        are further model-space inputs bound to the kernel (e.g. ``dm``).
+        ``fields`` are the wavefields the operator advances (zeroed per shot); ``functions``
+        are further model-space inputs bound to the operator (e.g. ``dm``).
         """
         sparse = self._sparse_set(self.nt)
-        if kind not in self._kernels:
+        if kind not in self._bound:
             waves = {name: wavefield(name, self._dgrid, self.space_order) for name in fields}
-            self._kernels[kind] = (tuple(waves.values()), Kernel(
+            self._bound[kind] = (tuple(waves.values()), BoundOperator(
                 self._op(kind), m=self._m, damp=self._damp, src=sparse[0], rec=sparse[1],
                 dt=self._dt_devito, time_m=1, time_M=self.nt - 2, **waves, **functions,
             ))
-        waves, kernel = self._kernels[kind]
+        waves, bound = self._bound[kind]
         sparse[0].data[:] = self.wavelet
         out = np.empty((len(idx), self.survey.nt, self.survey.n_receivers), self.dtype)
         for i, shot in enumerate(idx):
@@ -249,7 +249,7 @@ class Propagator:
             for wave in waves:
                 wave.data_with_halo[:] = 0
             sparse[1].data[:] = 0
-            kernel.run(1, self.nt - 2)
+            bound.run(1, self.nt - 2)
             out[i] = self._to_recording(gather_points(sparse[1]))
         return out
 
@@ -300,13 +300,13 @@ class Propagator:
 
     def _runner(self, segments: Segments, buffer) -> SegmentRunner:
         src, rec_fwd, rec_adj = self._sparse_set(segments.length + 2)
-        if "v" not in self._kernels:
-            self._kernels["v"] = wavefield("v", self._dgrid, self.space_order)
-        v = self._kernels["v"]
+        if "v" not in self._bound:
+            self._bound["v"] = wavefield("v", self._dgrid, self.space_order)
+        v = self._bound["v"]
         common = dict(m=self._m, damp=self._damp, dt=self._dt_devito, time_m=1,
                       time_M=segments.length)
-        forward = Kernel(self._op("forward_saved"), u=buffer, src=src, rec=rec_fwd, **common)
-        adjoint = Kernel(self._op("adjoint"), u=buffer, v=v, rec=rec_adj, grad=self._grad,
+        forward = BoundOperator(self._op("forward_saved"), u=buffer, src=src, rec=rec_fwd, **common)
+        adjoint = BoundOperator(self._op("gradient"), u=buffer, v=v, rec=rec_adj, grad=self._grad,
                          **common)
         runner = SegmentRunner(forward, adjoint, buffer, v, src, rec_fwd, rec_adj, segments)
         runner.wavelet = self.wavelet
@@ -333,7 +333,7 @@ class Propagator:
 
     def record(self, vp: np.ndarray, shots: Sequence[int] | None = None
                ) -> tuple[np.ndarray, list]:
-        """Forward data (shot, time, receiver) plus one tape per shot for :meth:`adjoint`."""
+        """Forward data (shot, time, receiver) and one tape per shot for ``jacobian_adjoint``."""
         if configuration["mpi"]:
             raise NotImplementedError(
                 "gradients are not supported under Devito MPI (DEVITO_MPI is set): forward "
@@ -369,7 +369,8 @@ class Propagator:
             out[i] = self._to_recording(recorded)
         return out, tapes
 
-    def adjoint(self, vp: np.ndarray, tapes: list, adjoint_source: np.ndarray) -> np.ndarray:
+    def jacobian_adjoint(self, vp: np.ndarray, tapes: list, adjoint_source: np.ndarray
+                         ) -> np.ndarray:
         """Gradient (x, z) w.r.t. vp (m/s) of ``sum(adjoint_source * data)`` for recorded tapes.
 
         ``adjoint_source`` (shot, time, receiver) is dL/d(data) on the recording axis, one
@@ -404,4 +405,4 @@ class Propagator:
             observed = observed[idx]
         data, tapes = self.record(vp, idx)
         residual = data.astype(np.float64) - observed
-        return 0.5 * float(np.sum(residual**2)), self.adjoint(vp, tapes, residual)
+        return 0.5 * float(np.sum(residual**2)), self.jacobian_adjoint(vp, tapes, residual)

@@ -8,7 +8,7 @@ bounded to ``[vmin, vmax]`` (see :func:`bounded_velocity`).
 from .base import Representation, bounded_velocity, grid_coordinates, sample_grid
 from .grid import MultiResGridEncoding, hash_index
 from .layers import GaussianFourierEncoding, SineLayer, mlp
-from .models import SIREN, FourierFeatures, IGHybrid, LowRank, MultiResGrid, Pixel
+from .networks import SIREN, FourierFeatures, IGHybrid, LowRank, MultiResGrid, Pixel
 from .registry import DEFAULT_LEARNING_RATES, REPRESENTATIONS, fit, make_representation
 
 __all__ = [

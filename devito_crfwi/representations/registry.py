@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from .base import ArrayLike, Representation, _as_tensor
-from .models import SIREN, FourierFeatures, IGHybrid, LowRank, MultiResGrid, Pixel
+from .networks import SIREN, FourierFeatures, IGHybrid, LowRank, MultiResGrid, Pixel
 
 REPRESENTATIONS: dict[str, type[Representation]] = {
     cls.name: cls for cls in (Pixel, SIREN, FourierFeatures, MultiResGrid, IGHybrid, LowRank)
@@ -23,8 +23,8 @@ REPRESENTATIONS: dict[str, type[Representation]] = {
 # update. SIREN-based ones (inr, lowrank): omega0 = 30 amplifies every weight change; SIREN's
 # authors train with 1e-4, and low-rank diverged at 1e-3 in our check. Grids: features start at
 # 1e-4 and each table entry only moves the nodes around it, hence instant-NGP's 1e-2. ReLU MLPs on
-# encodings (fourier, ig): the usual 1e-3. Checked by tests/test_representations.py, which fits a
-# Gaussian anomaly with these rates.
+# encodings (fourier, ig): the usual 1e-3. Checked by
+# tests/representations/test_representations.py, which fits a Gaussian anomaly with these rates.
 DEFAULT_LEARNING_RATES: dict[str, float] = {
     "pixel": 1e-2,
     "inr": 1e-4,

@@ -1,0 +1,74 @@
+"""``simulate``: synthetic shot gathers as a labelled ``xr.DataArray``."""
+
+from __future__ import annotations
+
+import numpy as np
+import xarray as xr
+from tqdm.auto import tqdm
+
+from ..physics import Propagator, Survey
+from .executors import make_executor
+
+
+def shots_dataarray(data: np.ndarray, survey: Survey, shots=None) -> xr.DataArray:
+    """Label data (shot, time, receiver) with the survey's axes and positions (SI)."""
+    idx = np.arange(survey.n_shots) if shots is None else np.asarray(shots)
+    src = survey.source_positions[idx]
+    rec = survey.receiver_positions[idx]
+    if survey.fixed_spread:
+        rec_dims, rec_x, rec_z = ("receiver",), rec[0, :, 0], rec[0, :, 1]
+    else:
+        rec_dims, rec_x, rec_z = ("shot", "receiver"), rec[..., 0], rec[..., 1]
+    return xr.DataArray(
+        data.astype(np.float32, copy=False),
+        dims=("shot", "time", "receiver"),
+        coords={
+            "shot": idx,
+            "time": survey.time,
+            "source_x": ("shot", src[:, 0]),
+            "source_z": ("shot", src[:, 1]),
+            "receiver_x": (rec_dims, rec_x),
+            "receiver_z": (rec_dims, rec_z),
+        },
+        attrs={"f0": survey.f0, "dt": survey.dt, "units": "a.u."},
+    )
+
+
+def simulate(vp: xr.DataArray, survey: Survey, *, shots=None, progress: bool | None = None,
+             client=None, **engine_options) -> xr.DataArray:
+    """Model shot gathers for velocity ``vp`` (x, z), m/s, with Devito.
+
+    Parameters
+    ----------
+    vp : xr.DataArray (x, z), m/s, coords in m
+    survey : Survey
+    shots : sequence of int, optional
+        A subset of shot indices (default all).
+    progress : bool, optional
+        A progress bar over shots (default: when there are more than 4 shots; serial only).
+    client : dask.distributed.Client, optional
+        Model the shots in parallel on this Dask cluster (one batch per worker thread).
+    **engine_options
+        ``space_order``, ``boundary_width``, ``free_surface``, ``dt`` ... (see
+        :meth:`~devito_crfwi.physics.Propagator.from_model`).
+
+    Returns
+    -------
+    xr.DataArray (shot, time, receiver)
+        float32; coords time (s), source_x/source_z (shot), receiver_x/receiver_z;
+        attrs f0 (Hz), dt (s), units.
+    """
+    propagator = Propagator.from_model(vp, survey, **engine_options)
+    idx = np.arange(survey.n_shots) if shots is None else np.asarray(shots, dtype=int)
+    values = np.asarray(vp)
+    if client is not None:
+        executor = make_executor(propagator, client, model=vp, settings=engine_options)
+        data, _ = executor.forward(values, idx, False)
+        return shots_dataarray(data, survey, idx)
+    if progress is None:
+        progress = len(idx) > 4
+    data = np.stack([
+        propagator.forward(values, [shot])[0]
+        for shot in tqdm(idx, desc="simulate", unit="shot", disable=not progress)
+    ])
+    return shots_dataarray(data, survey, idx)

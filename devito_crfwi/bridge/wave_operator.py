@@ -1,0 +1,109 @@
+"""``WaveOperator``: the wave equation on one model grid and survey, as an ``nn.Module``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+
+from ..physics import Propagator, Survey
+from .autograd import WaveFunction
+from .executors import make_executor
+
+
+class WaveOperator(torch.nn.Module):
+    """Differentiable modelling ``vp (x, z) [m/s] -> data (shot, time, receiver)``.
+
+    Backward is the adjoint-state gradient; ``torch.func.jvp`` gives Born data. Devito
+    kernels are compiled once per geometry and reused across calls, shots and dtypes.
+
+    Parameters
+    ----------
+    survey : Survey
+    vp : xr.DataArray (x, z), m/s
+        A model on the target grid: it fixes the grid, the sponge's damping and (unless
+        ``vmax`` is given) the highest velocity, hence the time step.
+    space_order : int
+        Order of the spatial stencil (default 8).
+    boundary_width : int, optional
+        Sponge width in cells; default from ``f0`` and the maximum velocity.
+    free_surface : bool
+        Pressure-free top boundary instead of an absorbing one.
+    vmax : float, m/s, optional
+        Highest velocity the inversion may reach (sets the stable time step).
+    checkpoints, memory_limit :
+        Gradient memory mode, see :class:`~devito_crfwi.physics.Propagator`.
+    client : dask.distributed.Client, optional
+        Run shots in parallel on this Dask cluster (see :mod:`.executors` and
+        ``docs/cluster.md``); default: serially in this process. On Dask a gradient costs
+        about two forwards and one adjoint per shot instead of one forward and one adjoint.
+
+    Examples
+    --------
+    >>> op = WaveOperator(survey, vp_true)
+    >>> data = op(torch.tensor(vp0.values, requires_grad=True), shots=[0, 3])
+    """
+
+    def __init__(self, survey: Survey, vp, *, space_order: int = 8,
+                 boundary_width: int | None = None, free_surface: bool = False,
+                 vmax: float | None = None, dt: float | None = None,
+                 checkpoints: int | None = None, memory_limit: int | None = None,
+                 client=None) -> None:
+        super().__init__()
+        self.survey = survey
+        self._settings = dict(
+            space_order=space_order, boundary_width=boundary_width,
+            free_surface=free_surface, vmax=vmax, dt=dt, checkpoints=checkpoints,
+            memory_limit=memory_limit,
+        )
+        self._model = vp
+        self.client = client
+        self._propagators: dict[np.dtype, Propagator] = {}
+        self._executors: dict[np.dtype, object] = {}
+        self.executor(np.float32)  # validate the geometry and client now, not at the first call
+
+    def propagator(self, dtype=np.float32) -> Propagator:
+        """The engine for ``dtype`` (float32 or float64), built on first use."""
+        dtype = np.dtype(dtype)
+        if dtype not in self._propagators:
+            self._propagators[dtype] = Propagator.from_model(
+                self._model, self.survey, dtype=dtype, **self._settings
+            )
+        return self._propagators[dtype]
+
+    def executor(self, dtype=np.float32):
+        """Where the shots of ``dtype`` run: serially here, or on ``client``'s workers."""
+        dtype = np.dtype(dtype)
+        if dtype not in self._executors:
+            self._executors[dtype] = make_executor(
+                self.propagator(dtype), self.client, model=self._model, settings=self._settings
+            )
+        return self._executors[dtype]
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Model shape (nx, nz)."""
+        return self.propagator().grid.shape
+
+    @property
+    def time(self) -> np.ndarray:
+        """Recording time axis, s."""
+        return self.survey.time
+
+    def forward(self, vp: torch.Tensor, shots: Sequence[int] | None = None) -> torch.Tensor:
+        """Data (shot, time, receiver) for ``vp`` (x, z) in m/s; ``shots`` selects a subset."""
+        if not isinstance(vp, torch.Tensor):
+            raise TypeError(f"vp must be a torch.Tensor (x, z) in m/s, got {type(vp).__name__}")
+        if vp.dtype not in (torch.float32, torch.float64):
+            raise TypeError(f"vp must be float32 or float64, got {vp.dtype}")
+        dtype = np.float64 if vp.dtype == torch.float64 else np.float32
+        propagator = self.propagator(dtype)
+        if tuple(vp.shape) != propagator.grid.shape:
+            raise ValueError(
+                f"vp must have shape (nx, nz) = {propagator.grid.shape}, got {tuple(vp.shape)}"
+            )
+        if shots is not None:
+            shots = tuple(int(s) for s in np.atleast_1d(np.asarray(shots)))
+        record = torch.is_grad_enabled() and vp.requires_grad
+        return WaveFunction.apply(vp, self.executor(dtype), shots, record)

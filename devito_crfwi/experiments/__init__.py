@@ -1,0 +1,1 @@
+"""The paper harness: config-driven benchmark runner, scenarios and report."""

@@ -1,0 +1,565 @@
+"""Config-driven benchmark of FWI representations on the paper's scenarios (arXiv 2603.22362).
+
+A TOML configuration names models, scenarios and methods; every (model, scenario, method) cell
+is one :class:`~devito_crfwi.CRFWIProblem` run with the same budget of wave-equation solves
+(``iterations`` x ``shots_per_iteration``), the water layer held fixed and fixed seeds. Each
+finished run is written atomically to ``<output_dir>/runs/<model>__<scenario>__<method>.nc``
+(the final model and the histories) and ``.json`` (the summary); a rerun skips cells that have
+their ``.json``, and an interrupted cell resumes from its checkpoint. The report
+(:mod:`devito_crfwi.benchmark_report`) turns the summaries into a markdown table and figures.
+
+Scenarios (``[scenarios.<name>]`` keys):
+
+- ``initial``: "smooth" (Gaussian, ``sigma`` m, water kept), "constant" (``constant`` m/s of the
+  model's table below the water), or "linear" (``linear = [v_top, v_bottom]`` below the sea
+  floor).
+- ``noise_snr_db``: add white Gaussian noise to the observed data at this SNR (seeded).
+- ``highpass_hz``: remove the low frequencies: observed *and* modelled data pass through the same
+  zero-phase Butterworth high-pass (:func:`~devito_crfwi.inversion.filters.butterworth`), so the
+  misfit never sees them.
+- ``shot_fraction``: keep every ``1/shot_fraction``-th shot (e.g. 0.25: a quarter).
+- ``frequency_schedule``: multiscale inversion, ``[[cutoff_hz, iterations], ...]`` low-passing
+  observed and modelled data alike (see :class:`~devito_crfwi.CRFWIProblem`); a cutoff of 0
+  means the full band (TOML has no null).
+"""
+
+from __future__ import annotations
+
+import argparse
+import fcntl
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import xarray as xr
+
+from .. import initial_models as _models
+from .. import metrics as _metrics
+from ..inversion.filters import butterworth
+from ..inversion.losses import LOSSES
+
+__all__ = ["PAPER_TABLE1", "Benchmark", "add_benchmark_parser", "load_config",
+           "synthetic_model"]
+
+METHODS = {"pixel": "FWI (ADFWI)", "inr": "IFWI", "grid": "MPE-FWI", "lowrank": "LR-FWI",
+           "ig": "IG-FWI"}
+"""Method name (representation) -> the paper's name."""
+
+PAPER_TABLE1: dict[tuple[str, str], dict[str, float]] = {
+    ("marmousi", "smooth"): {"pixel": .2132, "inr": .1907, "grid": .1427, "lowrank": .1638,
+                             "ig": .1423},
+    ("marmousi", "constant"): {"pixel": 1.1522, "inr": .9474, "grid": 2.2266, "lowrank": .2893,
+                               "ig": .2961},
+    ("marmousi", "nolowfreq"): {"pixel": .4975, "inr": .3358, "grid": .3322, "lowrank": .2276,
+                                "ig": .1846},
+    ("marmousi", "sparse"): {"pixel": .4730, "inr": .3483, "grid": .3338, "lowrank": .2641,
+                             "ig": .1654},
+    ("overthrust", "constant"): {"pixel": 1.3364, "inr": .6432, "grid": 1.2887,
+                                 "lowrank": .1592, "ig": .5724},
+}
+"""MSE in (km/s)² of the paper's Table 1 (lower is better; ADFWI = conventional FWI)."""
+
+_SCENARIO_KEYS = {"initial", "sigma", "noise_snr_db", "highpass_hz", "shot_fraction",
+                  "frequency_schedule"}
+_MODEL_KEYS = {"spacing", "f0", "t_max", "n_shots", "n_receivers", "constant", "linear",
+               "bounds", "shape", "crop_x"}
+_METHOD_KEYS = {"representation", "lr", "options"}
+_TOP_KEYS = {"benchmark", "models", "scenarios", "methods"}
+_BENCH_KEYS = {"name", "data_dir", "output_dir", "results", "models", "scenarios", "methods",
+               "iterations", "shots_per_iteration", "seed", "ntk_k", "ntk_shots",
+               "checkpoint_every", "engine", "notes", "order", "reading"}
+
+
+# -- configuration ---------------------------------------------------------------------------
+def _check(table: dict, allowed: set[str], where: str) -> None:
+    unknown = sorted(set(table) - allowed)
+    if unknown:
+        raise ValueError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
+
+
+def load_config(path: str | os.PathLike) -> dict[str, Any]:
+    """Read and check a benchmark TOML; relative paths become relative to the file."""
+    import tomllib  # Python >= 3.11
+
+    path = Path(path)
+    try:
+        with open(path, "rb") as handle:
+            cfg = tomllib.load(handle)
+    except OSError as err:
+        raise OSError(f"cannot read the benchmark config {path}: {err}") from err
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"{path}: not valid TOML: {err}") from err
+    _check(cfg, _TOP_KEYS, str(path))
+    bench = dict(cfg.get("benchmark", {}))
+    _check(bench, _BENCH_KEYS, f"{path} [benchmark]")
+    for key in ("models", "scenarios", "methods"):
+        names = bench.get(key) or list(cfg.get(key, {}))
+        if not names:
+            raise ValueError(f"{path}: [benchmark] {key} is empty")
+        for name in names:
+            if name not in cfg.get(key, {}):
+                raise ValueError(f"{path}: {key[:-1]} {name!r} has no [{key}.{name}] table")
+        bench[key] = list(names)
+    for pair in bench.get("order", []):
+        if (len(pair) != 2 or pair[0] not in bench["models"]
+                or pair[1] not in bench["scenarios"]):
+            raise ValueError(f"{path}: [benchmark] order entries must be [model, scenario] of "
+                             f"the benchmark's models and scenarios, got {pair!r}")
+    for name, table in cfg.get("models", {}).items():
+        _check(table, _MODEL_KEYS, f"{path} [models.{name}]")
+    for name, table in cfg.get("scenarios", {}).items():
+        _check(table, _SCENARIO_KEYS, f"{path} [scenarios.{name}]")
+        if table.get("initial", "smooth") not in ("smooth", "constant", "linear"):
+            raise ValueError(f"{path} [scenarios.{name}]: initial must be smooth, constant or "
+                             f"linear, got {table['initial']!r}")
+    for name, table in cfg.get("methods", {}).items():
+        _check(table, _METHOD_KEYS, f"{path} [methods.{name}]")
+    base = path.resolve().parent
+    for key, default in (("output_dir", "runs"), ("results", "RESULTS.md"),
+                         ("data_dir", "../../../shared/data/models")):
+        bench[key] = str((base / bench.get(key, default)).resolve())
+    if "reading" in bench:
+        bench["reading"] = str((base / bench["reading"]).resolve())
+    bench.setdefault("name", path.stem)
+    bench.setdefault("iterations", 50)
+    bench.setdefault("shots_per_iteration", 2)
+    bench.setdefault("seed", 0)
+    bench.setdefault("ntk_k", 0)
+    bench.setdefault("checkpoint_every", 10)
+    bench["config_path"] = str(path.resolve())
+    bench["config_text"] = path.read_text()
+    return {"benchmark": bench, "models": cfg.get("models", {}),
+            "scenarios": cfg.get("scenarios", {}), "methods": cfg.get("methods", {})}
+
+
+# -- models and data -------------------------------------------------------------------------
+def synthetic_model(nx: int = 40, nz: int = 20, spacing: float = 50.0) -> xr.DataArray:
+    """A small layered model with a water layer and a fast lens: xr.DataArray (x, z), m/s."""
+    x = np.arange(nx) * spacing
+    z = np.arange(nz) * spacing
+    zz = z[None, :] / z[-1] + 0.1 * np.sin(2 * np.pi * x[:, None] / x[-1])
+    values = 1800.0 + 1700.0 * np.clip(zz, 0, 1)
+    lens = np.exp(-(((x[:, None] - x[nx // 2]) / (0.15 * x[-1])) ** 2
+                    + ((z[None, :] - z[nz // 2]) / (0.15 * z[-1])) ** 2))
+    values = values + 600.0 * lens
+    values[:, : max(2, nz // 10)] = 1500.0
+    return xr.DataArray(values.astype(np.float32), dims=("x", "z"),
+                        coords={"x": x, "z": z}, attrs={"units": "m/s", "name": "synthetic"})
+
+
+def prepare_model(name: str, spec: dict, data_dir: str) -> xr.DataArray:
+    """The true model of a benchmark: a shared model resampled to ``spacing`` (m), or synthetic."""
+    if name == "synthetic":
+        nx, nz = spec.get("shape", (40, 20))
+        return synthetic_model(int(nx), int(nz), float(spec.get("spacing", 50.0)))
+    from ..io import load_model
+
+    vp = load_model(name, data_dir)
+    if "crop_x" in spec:
+        lo, hi = spec["crop_x"]
+        vp = vp.sel(x=slice(float(lo), float(hi)))
+    step = float(spec.get("spacing", 40.0))
+    x = np.arange(float(vp.x[0]), float(vp.x[-1]) + 1e-6, step)
+    z = np.arange(float(vp.z[0]), float(vp.z[-1]) + 1e-6, step)
+    out = vp.interp(x=x, z=z, method="linear").astype(np.float32)
+    out.attrs = dict(vp.attrs) | {"resampled_to_m": step}
+    return out
+
+
+class HighpassLoss:
+    """Relative L2 misfit of high-passed modelled data against (already high-passed) observed."""
+
+    def __init__(self, cutoff: float, dt: float) -> None:
+        self.cutoff, self.dt = float(cutoff), float(dt)
+        self.__name__ = f"l2_highpass_{self.cutoff:g}Hz"
+
+    def __call__(self, pred: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
+        return LOSSES["l2"](butterworth(pred, self.cutoff, self.dt, kind="highpass"), obs)
+
+
+def add_noise(data: np.ndarray, snr_db: float, seed: int) -> np.ndarray:
+    """White Gaussian noise at ``snr_db`` (power of all data over power of the noise)."""
+    rng = np.random.default_rng(seed)
+    power = float(np.mean(np.asarray(data, dtype=np.float64) ** 2))
+    sigma = np.sqrt(power / 10 ** (snr_db / 10))
+    return (data + sigma * rng.standard_normal(data.shape)).astype(data.dtype)
+
+
+def initial_model(vp: xr.DataArray, scenario: dict, spec: dict) -> xr.DataArray:
+    """The scenario's initial model; the water layer of ``vp`` is kept in every case."""
+    water = np.asarray(_models.water_mask(vp))
+    kind = scenario.get("initial", "smooth")
+    if kind == "smooth":
+        return _models.smooth(vp, float(scenario.get("sigma", 300.0)), keep=water)
+    if kind == "constant":
+        value = float(spec.get("constant", 2500.0))
+        out = _models.constant(vp, value)
+        return out.copy(data=np.where(water, np.asarray(vp), value).astype(np.float32))
+    v_top, v_bottom = spec.get("linear", (1800.0, 4000.0))
+    if water.any():
+        return _models.linear_gradient(vp, v_top, v_bottom, water_velocity=1500.0)
+    return _models.linear_gradient(vp, v_top, v_bottom)
+
+
+# -- the runner ------------------------------------------------------------------------------
+def _write_atomic(path: Path, writer) -> None:
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        writer(tmp)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def run_id(model: str, scenario: str, method: str) -> str:
+    return f"{model}__{scenario}__{method}"
+
+
+def _claim(lock: Path) -> int | None:
+    """Claim a cell: an exclusive ``flock`` on ``lock``, held until :func:`_release`.
+
+    Returns the open descriptor, or None when another process holds the cell. The kernel
+    drops the lock when its process dies, so a killed worker's cell is free again at once.
+    """
+    fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return None
+    return fd
+
+
+def _release(lock: Path, fd: int) -> None:
+    lock.unlink(missing_ok=True)
+    os.close(fd)
+
+
+class Benchmark:
+    """The cells of a benchmark config, run one after the other; finished ones are skipped.
+
+    Several processes may run the same config into the same ``output_dir`` at once (e.g. one
+    per core, with ``OMP_NUM_THREADS=1``): each claims a cell with a file lock before running
+    it, and the others skip it; a killed process's lock is released by the kernel.
+
+    Parameters
+    ----------
+    config : dict or path
+        A config from :func:`load_config`, or the TOML path.
+    output_dir : path, optional
+        Overrides ``[benchmark] output_dir``.
+    results : path, optional
+        Overrides ``[benchmark] results`` (the markdown report; figures go next to it).
+    """
+
+    def __init__(self, config, output_dir: str | os.PathLike | None = None,
+                 results: str | os.PathLike | None = None) -> None:
+        self.config = config if isinstance(config, dict) else load_config(config)
+        self.bench = dict(self.config["benchmark"])
+        if results is not None:
+            self.bench["results"] = str(results)
+        self.output_dir = Path(output_dir or self.bench["output_dir"])
+        self.runs_dir = self.output_dir / "runs"
+        self._cache: dict[str, tuple] = {}
+
+    def cells(self) -> list[tuple[str, str, str]]:
+        """(model, scenario, method) in run order.
+
+        ``[benchmark] order`` lists (model, scenario) pairs to run first, in that order; the
+        remaining pairs follow, models then scenarios. Methods vary fastest.
+        """
+        b = self.bench
+        pairs = [tuple(p) for p in b.get("order", [])]
+        pairs += [(m, s) for m in b["models"] for s in b["scenarios"] if (m, s) not in pairs]
+        return [(m, s, k) for m, s in pairs for k in b["methods"]]
+
+    def is_done(self, cell) -> bool:
+        return (self.runs_dir / f"{run_id(*cell)}.json").is_file()
+
+    def _truth(self, model: str):
+        if model not in self._cache:
+            from ..bridge.modelling import simulate
+            from ..physics import Survey
+
+            spec = self.config["models"][model]
+            vp = prepare_model(model, spec, self.bench["data_dir"])
+            n_rec = int(spec.get("n_receivers", vp.sizes["x"]))
+            survey = Survey.surface(vp, n_shots=int(spec.get("n_shots", 16)), n_receivers=n_rec,
+                                    f0=float(spec.get("f0", 4.0)),
+                                    t_max=float(spec.get("t_max", 3.0)))
+            cache = self.output_dir / "cache" / f"{model}_observed.nc"
+            if cache.is_file():
+                observed = xr.load_dataarray(cache)
+            else:
+                cache.parent.mkdir(parents=True, exist_ok=True)
+                observed = simulate(vp, survey, progress=False,
+                                    **self.bench.get("engine", {}))
+                _write_atomic(cache, lambda p: observed.to_netcdf(p))
+            self._cache[model] = (vp, survey, observed)
+        return self._cache[model]
+
+    def _scenario_data(self, model: str, scenario: str):
+        """(true vp, survey, observed ndarray, loss) of a scenario."""
+        vp, survey, observed = self._truth(model)
+        sc = self.config["scenarios"][scenario]
+        data = np.asarray(observed, dtype=np.float32)
+        fraction = float(sc.get("shot_fraction", 1.0))
+        if fraction < 1.0:
+            step = max(1, round(1.0 / fraction))
+            keep = np.arange(0, survey.n_shots, step)
+            survey = survey.subset([int(i) for i in keep])
+            data = data[keep]
+        if "noise_snr_db" in sc:
+            data = add_noise(data, float(sc["noise_snr_db"]), int(self.bench["seed"]) + 1)
+        loss: Any = "l2"
+        if "highpass_hz" in sc:
+            cutoff = float(sc["highpass_hz"])
+            data = butterworth(torch.from_numpy(data), cutoff, survey.dt, kind="highpass").numpy()
+            loss = HighpassLoss(cutoff, survey.dt)
+        return vp, survey, data, loss
+
+    def run_cell(self, cell, *, progress: bool = False) -> dict[str, Any]:
+        """Run one (model, scenario, method) cell and write its .nc and .json."""
+        from ..inversion import CRFWIProblem
+
+        model, scenario, method = cell
+        b = self.bench
+        vp, survey, data, loss = self._scenario_data(model, scenario)
+        spec = self.config["models"][model]
+        initial = initial_model(vp, self.config["scenarios"][scenario], spec)
+        meth = self.config["methods"][method]
+        rep = meth.get("representation", method)
+        lo, hi = spec.get("bounds", (0.9 * float(vp.min()), 1.1 * float(vp.max())))
+        spi = min(int(b["shots_per_iteration"]), survey.n_shots)
+        schedule = [(float(c) or None, int(n))
+                    for c, n in self.config["scenarios"][scenario].get("frequency_schedule", [])]
+        problem = CRFWIProblem(
+            data, survey, initial, rep, loss=loss, lr=meth.get("lr"),
+            shots_per_iteration=spi, frequency_schedule=schedule or None, bounds=(lo, hi),
+            water_mask=_models.water_mask(vp), true_model=vp, seed=int(b["seed"]),
+            representation_options=meth.get("options", {}), **b.get("engine", {}),
+        )
+        ntk_k = int(b.get("ntk_k", 0))
+        spectra = {}
+        if ntk_k:
+            spectra["ntk_start"] = self._ntk(problem, rep, ntk_k)
+        start = time.perf_counter()
+        result = problem.solve(int(b["iterations"]),
+                               checkpoint_dir=self.output_dir / "checkpoints" / run_id(*cell),
+                               checkpoint_every=int(b["checkpoint_every"]), resume=True,
+                               progress=progress)
+        wall = time.perf_counter() - start
+        misfit = self._misfit(problem, data, loss)
+        if ntk_k:
+            spectra["ntk_end"] = self._ntk(problem, rep, ntk_k)
+        final = _metrics.all_metrics(result["vp"], vp, units="km/s")
+        initial_scores = _metrics.all_metrics(initial, vp, units="km/s")
+        summary = {
+            "model": model, "scenario": scenario, "method": method, "representation": rep,
+            "mse": final["mse"], "rmse": final["rmse"], "ssim": final["ssim"],
+            "psnr": final["psnr"], "misfit": misfit,
+            "wall_s": float(np.sum(result["time"].values)), "wall_s_this_process": wall,
+            "iterations": int(result.attrs["iterations"]), "shots_per_iteration": spi,
+            "wave_solves": int(result.attrs["iterations"]) * spi,
+            "initial_mse": initial_scores["mse"], "initial_ssim": initial_scores["ssim"],
+            "lr": problem.lr, "shape": list(vp.shape), "n_shots": survey.n_shots,
+            "frequency_schedule": [list(stage) for stage in problem.frequency_schedule],
+            "ntk_k": ntk_k, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        }
+        summary |= {k: [float(x) for x in v] for k, v in spectra.items()}
+        ds = result[["vp", "vp_initial", "loss", "time"]].copy()
+        ds["mse_km2"] = result["mse"] * 1e-6
+        ds["mse_km2"].attrs = {"units": "(km/s)^2"}
+        ds["ssim"] = result["ssim"]
+        ds["vp_true"] = xr.DataArray(np.asarray(vp, np.float32), dims=("x", "z"))
+        for name, values in spectra.items():
+            ds[name] = xr.DataArray(np.asarray(values), dims=("k",))
+        ds.attrs = {k: v for k, v in ds.attrs.items() if isinstance(v, int | float | str)}
+        ds.attrs["summary"] = json.dumps(summary)
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        _write_atomic(self.runs_dir / f"{run_id(*cell)}.nc", lambda p: ds.to_netcdf(p))
+        _write_atomic(self.runs_dir / f"{run_id(*cell)}.json",
+                      lambda p: p.write_text(json.dumps(summary, indent=1)))
+        return summary
+
+    @staticmethod
+    def _misfit(problem, data: np.ndarray, loss) -> float:
+        """Relative L2 misfit of the final model over all shots (high-passed like the loss)."""
+        with torch.no_grad():
+            pred = problem.operator(problem.representation().detach())
+            obs = torch.from_numpy(data).to(pred.dtype)
+            fn = loss if callable(loss) else LOSSES[loss]
+            return float(fn(pred, obs))
+
+    def _ntk(self, problem, representation: str, k: int) -> np.ndarray:
+        from ..ntk import spectrum
+        from ..ntk.spectrum import ENCODING_PARAMETERS
+
+        n = problem.survey.n_shots
+        n_probe = int(self.bench.get("ntk_shots", 1))
+        shots = sorted({int(i) for i in np.linspace(0, n - 1, n_probe)})
+        vp = problem.current_model()
+        return np.asarray(spectrum(problem.operator, vp, problem.representation, k=k,
+                                   shots=shots, parameters=ENCODING_PARAMETERS.get(representation),
+                                   seed=int(self.bench["seed"])))
+
+    def run(self, *, progress: bool = True, inner_progress: bool = False,
+            report: bool = True) -> list[dict[str, Any]]:
+        """Run every unfinished cell (skipping finished ones), then write the report."""
+        from tqdm.auto import tqdm
+
+        cells = self.cells()
+        todo = [c for c in cells if not self.is_done(c)]
+        bar = tqdm(total=len(cells), initial=len(cells) - len(todo), desc="benchmark",
+                   unit="run", disable=not progress)
+        out = []
+        try:
+            self.runs_dir.mkdir(parents=True, exist_ok=True)
+            for cell in todo:
+                lock = self.runs_dir / f".{run_id(*cell)}.lock"
+                fd = None if self.is_done(cell) else _claim(lock)
+                if fd is None:  # finished, or another process runs it
+                    continue
+                try:
+                    # Re-checked under the lock: its holder writes the result before it lets go.
+                    if self.is_done(cell):
+                        continue
+                    bar.set_postfix_str(run_id(*cell), refresh=True)
+                    try:
+                        out.append(self.run_cell(cell, progress=inner_progress))
+                    except FloatingPointError as err:  # a diverged run is a result too
+                        out.append(self._failed(cell, err))
+                finally:
+                    _release(lock, fd)
+                bar.n = sum(self.is_done(c) for c in cells)  # other workers' runs count too
+                bar.refresh()
+                if report:
+                    self.report()
+        finally:
+            bar.close()
+        if report:
+            self.report()
+        return out
+
+    def _failed(self, cell, err) -> dict[str, Any]:
+        model, scenario, method = cell
+        summary = {"model": model, "scenario": scenario, "method": method,
+                   "error": str(err), "mse": float("nan")}
+        self.runs_dir.mkdir(parents=True, exist_ok=True)
+        _write_atomic(self.runs_dir / f"{run_id(*cell)}.json",
+                      lambda p: p.write_text(json.dumps(summary, indent=1)))
+        return summary
+
+    def summaries(self) -> list[dict[str, Any]]:
+        """The summaries of the finished cells of this config, in config order."""
+        out = []
+        for cell in self.cells():
+            path = self.runs_dir / f"{run_id(*cell)}.json"
+            if path.is_file():
+                out.append(json.loads(path.read_text()))
+        return out
+
+    def report(self) -> Path:
+        from .report import write_report
+
+        return write_report(self)
+
+    @staticmethod
+    def machine() -> str:
+        return (f"{platform.node() or 'host'}: {platform.processor() or platform.machine()}, "
+                f"{os.cpu_count()} cores, Python {platform.python_version()}, "
+                f"torch {torch.__version__}")
+
+
+# -- command line ----------------------------------------------------------------------------
+def add_benchmark_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "benchmark", help="run the paper's comparisons from a TOML config (resumable)",
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("config", type=Path, help="benchmark TOML (see bench/paper/*.toml)")
+    parser.add_argument("--output-dir", type=Path, default=None,
+                        help="folder of runs/ and figures (default: the config's output_dir)")
+    parser.add_argument("--results", type=Path, default=None,
+                        help="the markdown report (default: the config's results)")
+    parser.add_argument("--report-only", action="store_true",
+                        help="only (re)write RESULTS.md and the figures from finished runs")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="worker processes, one thread each (default 1: run here); "
+                             "e.g. the number of cores when the grids are small")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
+    parser.add_argument("--inner-progress", action="store_true",
+                        help="a progress bar per run too")
+    parser.set_defaults(func=run_benchmark)
+    return parser
+
+
+def run_workers(bench: Benchmark, argv: list[str], n: int, *, progress: bool = True,
+                poll_s: float = 2.0) -> None:
+    """Run ``devito-crfwi benchmark *argv`` in ``n`` single-threaded worker processes.
+
+    The workers share the output folder through the cell locks. This process simulates and
+    caches the observed data first (so no two workers do it, and its warnings show once), then
+    only shows the progress and waits. Interrupting it stops the workers (their file locks go
+    with them; a rerun continues).
+    """
+    from tqdm.auto import tqdm
+
+    if n < 1:
+        raise ValueError(f"--workers must be at least 1, got {n}")
+    for model in bench.bench["models"]:
+        bench._truth(model)
+    # One thread each; the setup's UserWarnings (e.g. dispersion) were shown here already.
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONWARNINGS="ignore::UserWarning")
+    command = [sys.executable, "-c", "from devito_crfwi.cli import main; raise SystemExit(main())",
+               "benchmark", *argv, "--no-progress"]
+    cells = bench.cells()
+
+    def done() -> int:
+        return sum(bench.is_done(c) for c in cells)
+
+    bar = tqdm(total=len(cells), initial=done(), desc=f"benchmark ({n} workers)", unit="run",
+               disable=not progress)
+    workers: list[subprocess.Popen] = []
+    try:
+        workers = [subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+                   for _ in range(n)]
+        while any(w.poll() is None for w in workers):
+            time.sleep(poll_s)
+            bar.n = done()
+            bar.refresh()
+    finally:
+        for w in workers:
+            if w.poll() is None:
+                w.terminate()
+        for w in workers:
+            w.wait()
+        bar.n = done()
+        bar.close()
+    failed = [w.returncode for w in workers if w.returncode]
+    if failed:
+        raise RuntimeError(f"{len(failed)} benchmark worker(s) failed (exit codes {failed}); "
+                           "their errors are on stderr above")
+
+
+def run_benchmark(args: argparse.Namespace) -> int:
+    bench = Benchmark(args.config, output_dir=args.output_dir, results=args.results)
+    if not args.report_only and args.workers > 1:
+        argv = [str(args.config)]
+        for flag, value in (("--output-dir", args.output_dir), ("--results", args.results)):
+            if value is not None:
+                argv += [flag, str(value)]
+        run_workers(bench, argv, args.workers, progress=not args.no_progress)
+    elif not args.report_only:
+        bench.run(progress=not args.no_progress, inner_progress=args.inner_progress)
+    path = bench.report()
+    print(f"{len(bench.summaries())}/{len(bench.cells())} runs finished; report: {path}")
+    return 0

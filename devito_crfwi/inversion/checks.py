@@ -1,0 +1,154 @@
+"""Checks of :class:`~devito_crfwi.CRFWIProblem`'s arguments: one validator per argument,
+each naming the argument, what it expects and what it got.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import torch
+import xarray as xr
+
+from ..initial_models import _check_model
+from ..physics import Survey
+
+SHOT_DIMS = ("shot", "time", "receiver")
+_POSITION_TOL = 1e-3  # m: SEG-Y stores coordinates to 0.1 mm
+
+
+def check_observed(observed, survey: Survey) -> np.ndarray:
+    """Observed gathers as float32 (shot, time, receiver), checked against the survey."""
+    if isinstance(observed, xr.DataArray):
+        if tuple(observed.dims) != SHOT_DIMS:
+            if set(observed.dims) != set(SHOT_DIMS):
+                raise ValueError(
+                    f"observed must have dims {SHOT_DIMS}, got {tuple(observed.dims)}"
+                )
+            observed = observed.transpose(*SHOT_DIMS)
+    elif not isinstance(observed, np.ndarray):
+        raise TypeError(
+            "observed must be an xarray.DataArray (shot, time, receiver), e.g. from simulate "
+            f"or read_shots, or a numpy array, got {type(observed).__name__}"
+        )
+    values = np.asarray(observed, dtype=np.float32)
+    expected = (survey.n_shots, survey.nt, survey.n_receivers)
+    if values.ndim != 3:
+        raise ValueError(
+            f"observed must be 3-D (shot, time, receiver) = {expected}, got shape {values.shape}"
+        )
+    problems = [
+        f"{name}: observed {got}, survey {want}"
+        for name, got, want in zip(("shots", "time samples", "receivers"), values.shape, expected,
+                                   strict=True)
+        if got != want
+    ]
+    if isinstance(observed, xr.DataArray):
+        dt = observed.attrs.get("dt")
+        if dt is None and "time" in observed.coords and observed.sizes["time"] > 1:
+            dt = float(observed["time"][1] - observed["time"][0])
+        if dt is not None and not math.isclose(float(dt), survey.dt, rel_tol=1e-6):
+            problems.append(f"dt: observed {float(dt):g} s, survey {survey.dt:g} s")
+        if not problems:
+            problems += _position_mismatches(observed, survey)
+    if problems:
+        raise ValueError(
+            "observed data do not match the survey (" + "; ".join(problems) + "); build the "
+            "survey that recorded them (same shots, receivers, t_max and dt)"
+        )
+    if not np.all(np.isfinite(values)):
+        raise ValueError("observed data contain NaN or Inf")
+    return values
+
+
+def _position_mismatches(observed: xr.DataArray, survey: Survey) -> list[str]:
+    found = []
+    checks = (
+        ("source_x", survey.source_positions[:, 0]),
+        ("source_z", survey.source_positions[:, 1]),
+        ("receiver_x", survey.receiver_positions[..., 0]),
+        ("receiver_z", survey.receiver_positions[..., 1]),
+    )
+    for name, want in checks:
+        if name not in observed.coords:
+            continue
+        got = np.asarray(observed[name], dtype=np.float64)
+        if got.ndim == 1 and want.ndim == 2:  # a fixed spread, stored once
+            want = want[0] if survey.fixed_spread else want
+        if got.shape != want.shape or not np.allclose(got, want, rtol=0, atol=_POSITION_TOL):
+            found.append(f"{name} differs (largest difference "
+                         f"{_largest_difference(got, want)} m)")
+    return found
+
+
+def _largest_difference(a: np.ndarray, b: np.ndarray) -> str:
+    try:
+        return f"{float(np.max(np.abs(a - b))):g}"
+    except ValueError:
+        return "n/a: shapes differ"
+
+
+def check_same_grid(da, initial: xr.DataArray, name: str) -> np.ndarray:
+    values = np.asarray(da)
+    if values.shape != initial.shape:
+        raise ValueError(
+            f"{name} must have the initial model's shape (nx, nz) = {initial.shape}, "
+            f"got {values.shape}"
+        )
+    if isinstance(da, xr.DataArray) and tuple(da.dims) != ("x", "z"):
+        raise ValueError(f"{name} must have dims ('x', 'z'), got {tuple(da.dims)}")
+    return values
+
+
+def check_initial(initial) -> None:
+    _check_model(initial, "initial")
+    values = np.asarray(initial, dtype=np.float64)
+    if not np.all(np.isfinite(values)) or values.min() <= 0:
+        raise ValueError("initial must hold finite, positive velocities in m/s")
+
+
+def check_schedule(schedule, dt: float) -> list[tuple[float | None, int]]:
+    if schedule is None:
+        return []
+    stages = []
+    nyquist = 0.5 / dt
+    try:
+        items = list(schedule)
+    except TypeError as err:
+        raise TypeError("frequency_schedule must be a list of (cutoff_hz, iterations)") from err
+    if not items:
+        raise ValueError("frequency_schedule must hold at least one (cutoff_hz, iterations)")
+    for item in items:
+        try:
+            cutoff, n = item
+        except (TypeError, ValueError) as err:
+            raise ValueError(
+                f"frequency_schedule entries must be (cutoff_hz, iterations), got {item!r}"
+            ) from err
+        if cutoff is not None:
+            cutoff = float(cutoff)
+            if not 0 < cutoff < nyquist:
+                raise ValueError(
+                    f"frequency_schedule cutoffs must be in (0, {nyquist:g}) Hz (the Nyquist "
+                    f"frequency of dt = {dt:g} s) or None for the full band, got {cutoff:g}"
+                )
+        if isinstance(n, bool) or int(n) != n or n < 1:
+            raise ValueError(f"frequency_schedule iterations must be integers >= 1, got {n!r}")
+        stages.append((cutoff, int(n)))
+    return stages
+
+
+def jsonable(value: Any) -> Any:
+    """``value`` reduced to JSON types (for attrs and checkpoint fingerprints)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, str | int | float | bool) or value is None:
+        return value
+    if isinstance(value, torch.dtype):
+        return str(value)
+    return repr(value)

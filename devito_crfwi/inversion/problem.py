@@ -1,0 +1,614 @@
+"""``CRFWIProblem``: full-waveform inversion with a continuous representation of the model.
+
+The model is ``vp = representation()`` (a ``torch.nn.Module`` on the grid of the initial
+model, bounded to ``bounds``); each iteration models the shots with the Devito
+:class:`~devito_crfwi.WaveOperator`, compares them with the observed gathers and takes one
+optimiser step on the representation's parameters. The gradient with respect to the velocity
+is the adjoint-state gradient; autograd carries it through the representation (IG-FWI,
+arXiv 2603.22362).
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import xarray as xr
+from tqdm.auto import tqdm
+
+from .. import metrics as _metrics
+from ..bridge import WaveOperator
+from ..physics import Survey
+from ..representations import DEFAULT_LEARNING_RATES, make_representation
+from .checks import (
+    check_initial,
+    check_observed,
+    check_same_grid,
+    check_schedule,
+    jsonable,
+)
+from .filters import butterworth
+from .losses import LOSSES
+
+__all__ = ["CRFWIProblem", "OPTIMIZERS"]
+
+CHECKPOINT_NAME = "crfwi_checkpoint.pt"
+_CHECKPOINT_FORMAT = 1
+# Default bounds: this far below the initial model's minimum and above its maximum.
+BOUND_LOW, BOUND_HIGH = 0.8, 1.25
+_ENGINE_OPTIONS = ("space_order", "boundary_width", "free_surface", "dt", "checkpoints",
+                   "memory_limit", "client")
+
+
+OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
+    "adam": torch.optim.Adam,
+    "adamw": torch.optim.AdamW,
+    "sgd": torch.optim.SGD,
+    "rmsprop": torch.optim.RMSprop,
+    "lbfgs": torch.optim.LBFGS,
+}
+"""Name -> torch optimiser class. L-BFGS runs one iteration with a strong-Wolfe line search
+per step (several modelling passes per iteration)."""
+
+
+class CRFWIProblem:
+    """Full-waveform inversion of observed gathers with a continuous model representation.
+
+    Parameters
+    ----------
+    observed : xr.DataArray (shot, time, receiver)
+        Observed gathers, from :func:`~devito_crfwi.simulate` or
+        :func:`~devito_crfwi.read_shots`; they must match ``survey`` (shots, samples,
+        receivers, dt and, where stored, positions).
+    survey : Survey
+        The acquisition that recorded them (its wavelet is the modelled source).
+    initial : xr.DataArray (x, z), m/s
+        Initial model; sets the grid, and the representation starts from it.
+    representation : str or nn.Module
+        "pixel", "inr", "fourier", "grid", "ig" (IG-FWI, default), "lowrank", or a module
+        whose ``forward()`` returns vp (nx, nz) in m/s inside ``bounds``.
+    loss : {"l2", "l1", "ncc"} or callable
+        Data misfit: relative L2, relative L1, normalised cross-correlation per trace (see
+        :data:`~devito_crfwi.inversion.losses.LOSSES`), or
+        ``callable(pred, obs) -> scalar Tensor`` on (shot, time, receiver).
+    optimizer : {"adam", "adamw", "sgd", "rmsprop", "lbfgs"} or callable
+        A name of :data:`OPTIMIZERS` or ``callable(params, lr=...) -> torch.optim.Optimizer``.
+    lr : float, optional
+        Learning rate; default ``DEFAULT_LEARNING_RATES[representation]`` (1.0 for L-BFGS).
+    shots_per_iteration : int, optional
+        Random mini-batch of shots per iteration, drawn from a generator seeded with
+        ``seed``; default all shots.
+    frequency_schedule : list of (float or None, int), optional
+        Multiscale inversion: ``[(cutoff_hz, iterations), ...]``. Observed and modelled data
+        are low-passed alike (:func:`~devito_crfwi.inversion.filters.butterworth`) at each
+        stage's cutoff (None: full band); iterations past the schedule keep the last stage.
+    bounds : (float, float), m/s, optional
+        ``(vmin, vmax)`` of the model; default ``(0.8 min(initial), 1.25 max(initial))``.
+        The operator's time step is stable up to ``vmax``.
+    water_mask : array-like of bool (x, z) or True, optional
+        Cells held at the initial model (the water layer); True detects it with
+        :func:`~devito_crfwi.water_mask` (1500 m/s) on ``initial``.
+    true_model : xr.DataArray (x, z), m/s, optional
+        Enables metrics (MSE, RMSE, PSNR, SSIM) after every iteration.
+    seed : int
+        Seed of the representation's initialisation and of the shot mini-batches.
+    representation_options : dict, optional
+        Keyword arguments of the named representation (e.g. ``{"alpha": 0.5}``).
+    **engine_options
+        ``space_order``, ``boundary_width``, ``free_surface``, ``dt``, ``checkpoints``,
+        ``memory_limit`` of :class:`~devito_crfwi.WaveOperator`.
+
+    Attributes
+    ----------
+    representation : nn.Module
+        The model representation being optimised.
+    operator : WaveOperator
+        Built with ``vmax = bounds[1]``.
+    optimizer : torch.optim.Optimizer
+    iteration : int
+        Number of completed iterations.
+
+    Examples
+    --------
+    >>> problem = CRFWIProblem(observed, survey, initial=smooth(vp_true), representation="ig")
+    >>> result = problem.solve(iterations=300)
+    >>> result["vp"].plot()
+    """
+
+    def __init__(
+        self,
+        observed,
+        survey: Survey,
+        initial: xr.DataArray,
+        representation: str | torch.nn.Module = "ig",
+        *,
+        loss: str | Callable = "l2",
+        optimizer: str | Callable = "adam",
+        lr: float | None = None,
+        shots_per_iteration: int | None = None,
+        frequency_schedule: Sequence[tuple[float | None, int]] | None = None,
+        bounds: tuple[float, float] | None = None,
+        water_mask=None,
+        true_model: xr.DataArray | None = None,
+        seed: int = 0,
+        representation_options: dict | None = None,
+        **engine_options,
+    ) -> None:
+        if not isinstance(survey, Survey):
+            raise TypeError(f"survey must be a devito_crfwi.Survey, got {type(survey).__name__}")
+        check_initial(initial)
+        self.survey = survey
+        self.initial = initial.copy()
+        self._observed = torch.from_numpy(check_observed(observed, survey))
+        self.true_model = None
+        if true_model is not None:
+            check_same_grid(true_model, initial, "true_model")
+            self.true_model = xr.DataArray(
+                np.asarray(true_model), dims=("x", "z"), coords=initial.coords
+            )
+        unknown = sorted(set(engine_options) - set(_ENGINE_OPTIONS))
+        if unknown:
+            hint = " (vmax is bounds[1])" if "vmax" in unknown else ""
+            raise TypeError(
+                f"unknown engine option(s) {unknown}{hint}; expected some of "
+                f"{list(_ENGINE_OPTIONS)}"
+            )
+        self.engine_options = dict(engine_options)
+        self.seed = int(seed)
+
+        # The loss.
+        if callable(loss):
+            self._loss_fn, self.loss_name = loss, getattr(loss, "__name__", type(loss).__name__)
+        elif loss in LOSSES:
+            self._loss_fn, self.loss_name = LOSSES[loss], loss
+        else:
+            raise ValueError(
+                f"loss must be one of {sorted(LOSSES)} or a callable(pred, obs), got {loss!r}"
+            )
+
+        # The representation and its bounds.
+        is_module = isinstance(representation, torch.nn.Module)
+        if not is_module and not isinstance(representation, str):
+            raise TypeError(
+                "representation must be a name or a torch.nn.Module, got "
+                f"{type(representation).__name__}"
+            )
+        if is_module:
+            name = getattr(representation, "name", "")
+            self.representation_name = name or type(representation).__name__
+        else:
+            self.representation_name = representation
+        self.bounds = self._bounds(bounds, representation)
+        self.water_mask = self._water_mask(water_mask)
+        options = dict(representation_options or {})
+        self.representation = make_representation(
+            representation,
+            np.asarray(initial, dtype=np.float32),
+            vmin=self.bounds[0],
+            vmax=self.bounds[1],
+            seed=self.seed,
+            water_mask=self.water_mask,
+            **options,
+        )
+        self.representation_options = options
+
+        # Physics: vmax = the upper bound keeps the time step stable for any model.
+        self.operator = WaveOperator(survey, initial, vmax=self.bounds[1], **engine_options)
+
+        # Optimiser.
+        self.optimizer_name, self.lr, self.optimizer = self._optimizer(optimizer, lr)
+
+        # Mini-batches and the frequency schedule.
+        if shots_per_iteration is not None:
+            k = shots_per_iteration
+            if isinstance(k, bool) or int(k) != k or not 1 <= k <= survey.n_shots:
+                raise ValueError(
+                    f"shots_per_iteration must be an integer in 1..{survey.n_shots} (the number "
+                    f"of shots), got {k!r}"
+                )
+            shots_per_iteration = int(k)
+        self.shots_per_iteration = shots_per_iteration
+        self.frequency_schedule = check_schedule(frequency_schedule, survey.dt)
+        self._filtered: dict[float | None, torch.Tensor] = {None: self._observed}
+
+        self._rng = np.random.default_rng(self.seed)
+        self.iteration = 0
+        self._history: dict[str, list[float]] = {"loss": [], "time": []}
+        if self.frequency_schedule:
+            self._history["cutoff"] = []
+        self._initial_metrics = self._metrics_of(np.asarray(initial))
+
+    # -- construction helpers ------------------------------------------------------------
+    def _bounds(self, bounds, representation) -> tuple[float, float]:
+        values = np.asarray(self.initial, dtype=np.float64)
+        lo, hi = float(values.min()), float(values.max())
+        if bounds is None:
+            own = (getattr(representation, "vmin", None), getattr(representation, "vmax", None))
+            if all(isinstance(b, int | float) for b in own):
+                return float(own[0]), float(own[1])
+            return BOUND_LOW * lo, BOUND_HIGH * hi
+        try:
+            vmin, vmax = (float(b) for b in bounds)
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"bounds must be (vmin, vmax) in m/s, got {bounds!r}") from err
+        if not (np.isfinite(vmin) and np.isfinite(vmax) and 0 < vmin < vmax):
+            raise ValueError(
+                f"bounds must be (vmin, vmax) with 0 < vmin < vmax m/s, got ({vmin}, {vmax})"
+            )
+        if lo < vmin or hi > vmax:
+            raise ValueError(
+                f"the initial model ({lo:g} to {hi:g} m/s) must lie within bounds "
+                f"({vmin:g}, {vmax:g}) m/s; widen the bounds"
+            )
+        return vmin, vmax
+
+    def _water_mask(self, water_mask) -> np.ndarray | None:
+        if water_mask is None or water_mask is False:
+            return None
+        if water_mask is True:
+            from ..initial_models import water_mask as detect
+
+            return np.asarray(detect(self.initial))
+        return check_same_grid(water_mask, self.initial, "water_mask").astype(bool)
+
+    def _optimizer(self, optimizer, lr):
+        params = list(self.representation.parameters())
+        if not params:
+            raise ValueError("the representation has no parameters to optimise")
+        if isinstance(optimizer, str):
+            if optimizer not in OPTIMIZERS:
+                raise ValueError(
+                    f"optimizer must be one of {sorted(OPTIMIZERS)} or a callable(params, lr=...), "
+                    f"got {optimizer!r}"
+                )
+            name, factory = optimizer, OPTIMIZERS[optimizer]
+        elif callable(optimizer):
+            name, factory = getattr(optimizer, "__name__", type(optimizer).__name__), optimizer
+        else:
+            raise ValueError(f"optimizer must be a name or a callable, got {optimizer!r}")
+        if lr is None:
+            if name == "lbfgs":
+                lr = 1.0
+            elif self.representation_name in DEFAULT_LEARNING_RATES:
+                lr = DEFAULT_LEARNING_RATES[self.representation_name]
+            else:
+                raise ValueError(
+                    f"lr must be given for representation {self.representation_name!r} (no "
+                    f"default learning rate; defaults exist for {sorted(DEFAULT_LEARNING_RATES)})"
+                )
+        lr = float(lr)
+        if not (np.isfinite(lr) and lr > 0):
+            raise ValueError(f"lr must be a positive number, got {lr!r}")
+        if name == "lbfgs":
+            opt = factory(params, lr=lr, max_iter=1, max_eval=6, history_size=10,
+                          line_search_fn="strong_wolfe")
+        else:
+            opt = factory(params, lr=lr)
+        return name, lr, opt
+
+    # -- state -----------------------------------------------------------------------------
+    def current_model(self) -> xr.DataArray:
+        """The representation's velocity now: xr.DataArray (x, z), m/s, on the initial grid."""
+        with torch.no_grad():
+            vp = self.representation().detach().cpu().numpy()
+        return xr.DataArray(
+            vp.astype(np.float32, copy=False), dims=("x", "z"), coords=self.initial.coords,
+            attrs={"units": "m/s"}, name="vp",
+        )
+
+    def _metrics_of(self, vp: np.ndarray) -> dict[str, float]:
+        if self.true_model is None:
+            return {}
+        return _metrics.all_metrics(vp, np.asarray(self.true_model))
+
+    def cutoff(self, iteration: int) -> float | None:
+        """Low-pass cutoff (Hz) of an iteration (0-based), or None for the full band."""
+        done = 0
+        for cutoff, n in self.frequency_schedule:
+            done += n
+            if iteration < done:
+                return cutoff
+        return self.frequency_schedule[-1][0] if self.frequency_schedule else None
+
+    def _observed_at(self, cutoff: float | None) -> torch.Tensor:
+        if cutoff not in self._filtered:
+            self._filtered[cutoff] = butterworth(self._observed, cutoff, self.survey.dt)
+        return self._filtered[cutoff]
+
+    def _draw_shots(self) -> list[int] | None:
+        k = self.shots_per_iteration
+        if k is None or k == self.survey.n_shots:
+            return None
+        return sorted(int(s) for s in self._rng.choice(self.survey.n_shots, size=k, replace=False))
+
+    def settings(self) -> dict[str, Any]:
+        """The problem's settings, JSON-able (also the result's attrs)."""
+        schedule = [[c, n] for c, n in self.frequency_schedule]
+        return {
+            "representation": self.representation_name,
+            "representation_options": json.dumps(jsonable(self.representation_options)),
+            "loss": self.loss_name,
+            "optimizer": self.optimizer_name,
+            "lr": self.lr,
+            "shots_per_iteration": self.shots_per_iteration or self.survey.n_shots,
+            "frequency_schedule": json.dumps(schedule),
+            "bounds": [float(self.bounds[0]), float(self.bounds[1])],
+            "water_cells": int(0 if self.water_mask is None else self.water_mask.sum()),
+            "seed": self.seed,
+            # the Dask client is a connection, not a setting (and names the scheduler)
+            "engine_options": json.dumps(jsonable(
+                {k: v for k, v in self.engine_options.items() if k != "client"})),
+            "n_shots": self.survey.n_shots,
+            "n_receivers": self.survey.n_receivers,
+            "f0": self.survey.f0,
+            "dt": self.survey.dt,
+            "t_max": self.survey.t_max,
+        }
+
+    def _fingerprint(self) -> dict[str, Any]:
+        keep = ("representation", "representation_options", "loss", "optimizer", "lr",
+                "shots_per_iteration", "frequency_schedule", "bounds", "seed", "n_shots", "dt")
+        settings = self.settings()
+        return {k: settings[k] for k in keep} | {"shape": list(self.initial.shape)}
+
+    # -- checkpoints -------------------------------------------------------------------------
+    def _state(self, callbacks) -> dict[str, Any]:
+        return {
+            "format": _CHECKPOINT_FORMAT,
+            "fingerprint": json.dumps(self._fingerprint(), sort_keys=True),
+            "iteration": self.iteration,
+            "representation": self.representation.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "numpy_rng": json.dumps(self._rng.bit_generator.state),
+            "torch_rng": torch.get_rng_state(),
+            "history": {k: list(v) for k, v in self._history.items()},
+            "callbacks": [
+                cb.state_dict() if hasattr(cb, "state_dict") else None for cb in callbacks
+            ],
+        }
+
+    def save_checkpoint(self, path: str | os.PathLike, callbacks: Sequence = ()) -> Path:
+        """Write the state atomically (temporary file, then ``os.replace``) to ``path``."""
+        path = Path(path)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        try:
+            with open(tmp, "wb") as handle:
+                torch.save(self._state(callbacks), handle)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(tmp, path)
+        finally:
+            if tmp.exists():
+                tmp.unlink()
+        return path
+
+    def load_checkpoint(self, path: str | os.PathLike, callbacks: Sequence = ()) -> None:
+        """Restore a state written by :meth:`save_checkpoint` for this same problem."""
+        state = torch.load(Path(path), weights_only=True)
+        if state.get("format") != _CHECKPOINT_FORMAT:
+            raise ValueError(
+                f"{path}: not a CRFWIProblem checkpoint (format {state.get('format')!r})"
+            )
+        saved = json.loads(state["fingerprint"])
+        now = self._fingerprint()
+        differ = sorted(k for k in now.keys() | saved.keys() if now.get(k) != saved.get(k))
+        if differ:
+            details = "; ".join(f"{k}: checkpoint {saved.get(k)!r}, now {now.get(k)!r}"
+                                for k in differ)
+            raise ValueError(
+                f"{path} was written by a different problem ({details}); use another "
+                "checkpoint_dir or resume=False"
+            )
+        self.representation.load_state_dict(state["representation"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self._rng.bit_generator.state = json.loads(state["numpy_rng"])
+        torch.set_rng_state(state["torch_rng"])
+        self._history = {k: list(v) for k, v in state["history"].items()}
+        self.iteration = int(state["iteration"])
+        for cb, cb_state in zip(callbacks, state.get("callbacks", []), strict=False):
+            if cb_state is not None and hasattr(cb, "load_state_dict"):
+                cb.load_state_dict(cb_state)
+
+    # -- the loop ----------------------------------------------------------------------------
+    def _step(self, shots: list[int] | None, cutoff: float | None) -> float:
+        observed = self._observed_at(cutoff)
+        if shots is not None:
+            observed = observed[shots]
+        iteration = self.iteration
+
+        def closure() -> torch.Tensor:
+            self.optimizer.zero_grad(set_to_none=True)
+            vp = self.representation()
+            pred = self.operator(vp, shots=shots)
+            if cutoff is not None:
+                pred = butterworth(pred, cutoff, self.survey.dt)
+            loss = self._loss_fn(pred, observed.to(pred.dtype))
+            if not torch.is_tensor(loss) or loss.numel() != 1:
+                raise TypeError(f"the loss must return a scalar Tensor, got {loss!r}")
+            if not torch.isfinite(loss):
+                raise FloatingPointError(
+                    f"the loss is {float(loss.detach())} at iteration {iteration}"
+                )
+            loss.backward()
+            for p in self.representation.parameters():
+                if p.grad is not None and not torch.isfinite(p.grad).all():
+                    raise FloatingPointError(
+                        f"the gradient holds NaN or Inf at iteration {iteration} "
+                        f"(loss {float(loss.detach()):.6g})"
+                    )
+            return loss
+
+        return float(self.optimizer.step(closure).detach())
+
+    def solve(
+        self,
+        iterations: int,
+        *,
+        callback=None,
+        checkpoint_dir: str | os.PathLike | None = None,
+        checkpoint_every: int = 10,
+        resume: bool = False,
+        progress: bool = True,
+    ) -> xr.Dataset:
+        """Run the inversion up to ``iterations`` iterations in total.
+
+        A problem that already ran ``k`` iterations (an earlier ``solve``, or a checkpoint
+        with ``resume=True``) runs ``iterations - k`` more; calling ``solve`` again continues.
+
+        Parameters
+        ----------
+        iterations : int
+            Total number of iterations, >= 1.
+        callback : callable or list of callables, optional
+            ``callback(problem, iteration, loss) -> None`` after each optimiser step
+            (``iteration`` 0-based, ``loss`` the misfit that step started from); the model
+            is then ``problem.current_model()``. A callback with a ``dataset()`` method
+            returning an ``xr.Dataset`` has it merged into the result; one with
+            ``state_dict()`` / ``load_state_dict()`` is checkpointed with the problem.
+        checkpoint_dir : path, optional
+            Folder for ``crfwi_checkpoint.pt``, written atomically every
+            ``checkpoint_every`` iterations, at the end, and before a non-finite loss is
+            reported.
+        checkpoint_every : int
+            Iterations between checkpoints.
+        resume : bool
+            Continue from the checkpoint in ``checkpoint_dir`` (if there is one).
+        progress : bool
+            A tqdm bar with the loss (and SSIM with a true model).
+
+        Returns
+        -------
+        xr.Dataset
+            "vp" (x, z) m/s, the final model; "vp_initial" (x, z); "loss" (iteration), the
+            misfit each iteration started from; "time" (iteration), wall seconds; with a true
+            model "mse", "rmse", "psnr", "ssim" (iteration) after each step; with a
+            schedule "cutoff" (iteration), Hz (NaN: full band). Attrs: :meth:`settings`,
+            "iterations", and "initial_<metric>" with a true model.
+
+        Raises
+        ------
+        FloatingPointError
+            When the loss or gradient becomes NaN/Inf; the problem (and the checkpoint)
+            keep the last good state.
+        """
+        if isinstance(iterations, bool) or int(iterations) != iterations or iterations < 1:
+            raise ValueError(f"iterations must be an integer >= 1, got {iterations!r}")
+        iterations = int(iterations)
+        if isinstance(checkpoint_every, bool) or int(checkpoint_every) < 1:
+            raise ValueError(f"checkpoint_every must be an integer >= 1, got {checkpoint_every!r}")
+        callbacks = [] if callback is None else (
+            list(callback) if isinstance(callback, list | tuple) else [callback]
+        )
+        for cb in callbacks:
+            if not callable(cb):
+                raise TypeError(f"callback must be callable, got {type(cb).__name__}")
+        path = None
+        if checkpoint_dir is not None:
+            Path(checkpoint_dir).mkdir(parents=True, exist_ok=True)
+            path = Path(checkpoint_dir) / CHECKPOINT_NAME
+        if resume:
+            if path is None:
+                raise ValueError("resume=True needs checkpoint_dir")
+            if path.exists():
+                self.load_checkpoint(path, callbacks)
+        if self.iteration > iterations:
+            raise ValueError(
+                f"iterations = {iterations} is below the {self.iteration} iterations already run"
+            )
+
+        bar = tqdm(total=iterations, initial=self.iteration, desc="CR-FWI", unit="it",
+                   disable=not progress)
+        try:
+            while self.iteration < iterations:
+                self._iterate(callbacks, bar, path)
+                if path is not None and (
+                    self.iteration % int(checkpoint_every) == 0 or self.iteration == iterations
+                ):
+                    self.save_checkpoint(path, callbacks)
+        finally:
+            bar.close()
+        if path is not None and not path.exists():
+            self.save_checkpoint(path, callbacks)
+        return self._result(callbacks)
+
+    def _iterate(self, callbacks, bar, path: Path | None) -> None:
+        it = self.iteration
+        start = time.perf_counter()
+        rng_state = copy.deepcopy(self._rng.bit_generator.state)
+        params = copy.deepcopy(self.representation.state_dict())
+        opt_state = (
+            copy.deepcopy(self.optimizer.state_dict()) if self.optimizer_name == "lbfgs" else None
+        )
+        shots = self._draw_shots()
+        cutoff = self.cutoff(it)
+        try:
+            loss = self._step(shots, cutoff)
+            if not math.isfinite(loss):
+                raise FloatingPointError(f"the loss is {loss} at iteration {it}")
+        except FloatingPointError as err:
+            # Back to the state before this iteration: it is the last good one.
+            self._rng.bit_generator.state = rng_state
+            self.representation.load_state_dict(params)
+            if opt_state is not None:
+                self.optimizer.load_state_dict(opt_state)
+            where = ""
+            if path is not None:
+                self.save_checkpoint(path, callbacks)
+                where = f"; the last good state (after {it} iterations) is saved in {path}"
+            raise FloatingPointError(f"{err}: stopped{where}") from None
+        scores = self._metrics_of(np.asarray(self.current_model()))
+        self.iteration += 1
+        self._history["loss"].append(loss)
+        self._history["time"].append(time.perf_counter() - start)
+        if "cutoff" in self._history:
+            self._history["cutoff"].append(math.nan if cutoff is None else cutoff)
+        for name, value in scores.items():
+            self._history.setdefault(name, []).append(value)
+        postfix = {"loss": f"{loss:.4g}"}
+        if "ssim" in scores:
+            postfix["ssim"] = f"{scores['ssim']:.3f}"
+        bar.set_postfix(postfix, refresh=False)
+        bar.update(1)
+        for cb in callbacks:
+            cb(self, it, loss)
+
+    def _result(self, callbacks) -> xr.Dataset:
+        n = self.iteration
+        data = {
+            "vp": self.current_model(),
+            "vp_initial": xr.DataArray(
+                np.asarray(self.initial, dtype=np.float32), dims=("x", "z"),
+                coords=self.initial.coords, attrs={"units": "m/s"},
+            ),
+        }
+        units = {"loss": "1", "time": "s", "cutoff": "Hz", "mse": "(m/s)^2", "rmse": "m/s",
+                 "psnr": "dB", "ssim": "1"}
+        for name, values in self._history.items():
+            data[name] = xr.DataArray(
+                np.asarray(values, dtype=np.float64), dims=("iteration",),
+                attrs={"units": units.get(name, "")},
+            )
+        attrs = self.settings() | {"iterations": n}
+        for name, value in self._initial_metrics.items():
+            attrs[f"initial_{name}"] = value
+        result = xr.Dataset(data, coords={"iteration": np.arange(n)}, attrs=attrs)
+        for cb in callbacks:
+            if hasattr(cb, "dataset"):
+                extra = cb.dataset()
+                if not isinstance(extra, xr.Dataset):
+                    raise TypeError(
+                        f"callback {cb!r}: dataset() must return an xr.Dataset, got "
+                        f"{type(extra).__name__}"
+                    )
+                result = xr.merge([result, extra], join="outer", compat="no_conflicts",
+                                  combine_attrs="drop_conflicts")
+        result.attrs = attrs | {k: v for k, v in result.attrs.items() if k not in attrs}
+        return result

@@ -1,0 +1,172 @@
+"""Shot-parallel execution on Dask: same results as serial, operators reused, worker loss."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import numpy as np
+import pytest
+import torch
+
+from devito_crfwi import Survey, WaveOperator, simulate
+from tests.helpers import smooth_perturbation
+
+distributed = pytest.importorskip("distributed", reason="needs the dask extra (dask[distributed])")
+dask = pytest.importorskip("dask")
+
+SETTINGS = dict(vmax=3000.0, boundary_width=20)
+
+
+@pytest.fixture(scope="module")
+def client():
+    # One retry budget for the whole cluster: a task survives this many worker deaths.
+    with dask.config.set({"distributed.scheduler.allowed-failures": 2}):
+        cluster = distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None,
+            env={"OMP_NUM_THREADS": "1"},
+        )
+    with distributed.Client(cluster) as c:
+        yield c
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def survey4(layered):
+    return Survey.surface(layered, n_shots=4, n_receivers=15, f0=15.0, t_max=0.3)
+
+
+@pytest.fixture(scope="module")
+def serial_op(layered, survey4):
+    return WaveOperator(survey4, layered, **SETTINGS)
+
+
+@pytest.fixture(scope="module")
+def dask_op(layered, survey4, client):
+    return WaveOperator(survey4, layered, client=client, **SETTINGS)
+
+
+@pytest.fixture(scope="module")
+def observed(serial_op):
+    with torch.no_grad():
+        return serial_op(torch.full((40, 30), 2200.0))
+
+
+def rel(a, b) -> float:
+    a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
+    return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+
+def loss_and_grad(op, vp0, observed, shots=None):
+    vp = torch.tensor(vp0, requires_grad=True)
+    target = observed if shots is None else observed[list(shots)]
+    loss = 0.5 * ((op(vp, shots=shots) - target) ** 2).sum()
+    loss.backward()
+    return float(loss.detach()), vp.grad.numpy()
+
+
+def test_forward_and_gradient_match_serial(serial_op, dask_op, layered, observed, client):
+    vp0 = layered.values
+    loss_s, grad_s = loss_and_grad(serial_op, vp0, observed)
+    loss_d, grad_d = loss_and_grad(dask_op, vp0, observed)
+    assert loss_d == pytest.approx(loss_s, rel=1e-6)
+    assert rel(grad_d, grad_s) <= 1e-6
+    with torch.no_grad():
+        data_s, data_d = serial_op(torch.tensor(vp0)), dask_op(torch.tensor(vp0))
+    assert data_d.shape == (4, serial_op.survey.nt, 15)
+    assert rel(data_d, data_s) <= 1e-6
+    # a subset of shots, in a given order
+    _, grad_sub_s = loss_and_grad(serial_op, vp0, observed, shots=(3, 1))
+    _, grad_sub_d = loss_and_grad(dask_op, vp0, observed, shots=(3, 1))
+    assert rel(grad_sub_d, grad_sub_s) <= 1e-6
+
+
+def test_workers_build_their_engine_once(dask_op, layered, observed, client):
+    from devito_crfwi.bridge.executors import worker_stats
+
+    loss_and_grad(dask_op, layered.values, observed)
+    before = client.run(worker_stats)
+    loss_and_grad(dask_op, layered.values, observed)
+    after = client.run(worker_stats)
+    assert len(after) == 2
+    for worker, stats in after.items():
+        assert stats["propagators"] == 1, stats  # one spec: one propagator per process
+        assert stats == before[worker]  # nothing rebuilt or recompiled on the second call
+
+
+def test_jvp_is_born_on_dask(serial_op, dask_op, layered):
+    vp = torch.tensor(layered.values, dtype=torch.float64)
+    dvp = torch.tensor(smooth_perturbation(vp.shape, np.random.default_rng(5)))
+    data_s, tangent_s = torch.func.jvp(lambda v: serial_op(v), (vp,), (dvp,))
+    data_d, tangent_d = torch.func.jvp(lambda v: dask_op(v), (vp,), (dvp,))
+    assert rel(data_d, data_s) <= 1e-6
+    assert rel(tangent_d, tangent_s) <= 1e-6
+
+
+def test_simulate_with_client(layered, survey4, client):
+    serial = simulate(layered, survey4, progress=False, **SETTINGS)
+    parallel = simulate(layered, survey4, client=client, **SETTINGS)
+    assert parallel.dims == serial.dims and parallel.shape == serial.shape
+    assert rel(parallel.values, serial.values) <= 1e-6
+    np.testing.assert_array_equal(parallel["source_x"], serial["source_x"])
+
+
+def test_client_must_be_a_dask_client(layered, survey4):
+    with pytest.raises(TypeError, match="dask.distributed.Client"):
+        WaveOperator(survey4, layered, client="tcp://127.0.0.1:8786", **SETTINGS)
+
+
+class KillOnce(distributed.WorkerPlugin):
+    """Kills worker ``address`` when it starts a task whose key starts with ``prefix``, once."""
+
+    def __init__(self, flag: str, prefix: str, address: str) -> None:
+        self.flag, self.prefix, self.address = flag, prefix, address
+
+    def setup(self, worker) -> None:
+        self.worker = worker
+
+    def transition(self, key, start, finish, **kwargs) -> None:
+        if (finish == "executing" and str(key).startswith(self.prefix)
+                and self.worker.address == self.address):
+            try:
+                fd = os.open(self.flag, os.O_CREAT | os.O_EXCL)  # the first one wins
+            except FileExistsError:
+                return
+            os.close(fd)
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def test_killed_worker_is_retried_and_gradient_is_unchanged(serial_op, dask_op, layered,
+                                                            observed, client, tmp_path):
+    vp0 = layered.values
+    _, grad_s = loss_and_grad(serial_op, vp0, observed)
+    vp = torch.tensor(vp0, requires_grad=True)
+    data = dask_op(vp)  # the forward ran on both workers
+    loss = 0.5 * ((data - observed) ** 2).sum()
+    # Kill a worker that holds the model: after the memory manager has dropped extra
+    # replicas it holds the only copy, which Dask must then recompute.
+    client.amm.run_once()
+    holders = client.who_has(data.grad_fn.tapes.vp)[data.grad_fn.tapes.vp.key]
+    flag = tmp_path / "killed"
+    plugin = KillOnce(str(flag), "crfwi-jacobian_adjoint_shots", holders[0])
+    client.register_plugin(plugin, name="kill-once")
+    try:
+        loss.backward()  # a gradient task dies with its worker; Dask re-runs it
+    finally:
+        client.unregister_worker_plugin("kill-once")
+    assert flag.exists(), "no worker was killed: the test did not exercise a retry"
+    assert rel(vp.grad.numpy(), grad_s) <= 1e-6
+    client.wait_for_workers(2, timeout=120)  # the nanny restarts the killed worker
+
+
+def test_problem_accepts_a_client(client, layered):
+    """CRFWIProblem passes client= to its WaveOperator; the client stays out of the attrs."""
+    from devito_crfwi import CRFWIProblem, Survey, simulate, smooth
+
+    survey = Survey.surface(layered, n_shots=2, n_receivers=15, f0=15.0, t_max=0.3)
+    observed = simulate(layered, survey, boundary_width=20)
+    problem = CRFWIProblem(observed, survey, smooth(layered, 30.0), "pixel",
+                           boundary_width=20, client=client)
+    assert problem.operator.client is client
+    result = problem.solve(1, progress=False)
+    assert "client" not in result.attrs["engine_options"]

@@ -1,0 +1,150 @@
+"""The devito-crfwi command line: --help everywhere, simulate, invert from TOML, demo."""
+
+from __future__ import annotations
+
+import csv
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import devito_crfwi as dc
+from devito_crfwi.cli import build_parser, main
+from devito_crfwi.initial_models import smooth
+
+COMMANDS = ["demo", "simulate", "invert", "convert"]
+
+
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_help(command, capsys):
+    argv = ["--help"] if command is None else [command, "--help"]
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: devito-crfwi")
+    if command is None:
+        assert all(name in out for name in COMMANDS)
+    if command == "invert":
+        for key in ("observed", "initial", "frequency_schedule", "[engine]", "checkpoint_dir"):
+            assert key in out
+
+
+def test_every_subcommand_has_a_handler():
+    parser = build_parser()
+    sub = next(a for a in parser._actions if a.dest == "command")
+    assert set(COMMANDS) <= set(sub.choices)
+    for name, subparser in sub.choices.items():
+        assert callable(subparser.get_default("func")), name
+
+
+def test_console_script_runs():
+    script = Path(sys.executable).with_name("devito-crfwi")
+    if not script.exists():
+        pytest.skip("package not installed with its console script")
+    out = subprocess.run([str(script), "demo", "--help"], capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0 and "--output-dir" in out.stdout
+
+
+def test_usage_error_exits_2(capsys):
+    with pytest.raises(SystemExit) as info:
+        main(["simulate"])
+    assert info.value.code == 2
+
+
+def test_simulate(tmp_path, layered, capsys):
+    model = dc.write_segy(layered, tmp_path / "model.sgy")
+    shots = tmp_path / "shots.sgy"
+    argv = ["simulate", str(model), "-o", str(shots), "--shots", "2", "--receivers", "14",
+            "--f0", "15", "--t-max", "0.3", "--no-progress"]
+    assert main(argv) == 0
+    data = dc.read_shots(shots)
+    assert data.shape == (2, 151, 14) and data.attrs["f0"] == 15.0
+    assert float(np.abs(data).max()) > 0
+    assert main(argv) == 1  # exists, no --overwrite
+    assert "exists" in capsys.readouterr().err
+
+
+@pytest.fixture
+def invert_case(tmp_path, layered):
+    survey = dc.Survey.surface(layered, n_shots=2, n_receivers=14, f0=15.0, t_max=0.3)
+    dc.write_shots(dc.simulate(layered, survey), tmp_path / "shots.sgy")
+    dc.write_segy(layered, tmp_path / "true.sgy")
+    dc.write_segy(smooth(layered, 60.0), tmp_path / "initial.sgy")
+    return tmp_path
+
+
+CONFIG = """
+observed = "shots.sgy"
+initial = "initial.sgy"
+true_model = "true.sgy"
+output_dir = "out"
+
+[inversion]
+representation = "pixel"
+iterations = 3
+shots_per_iteration = 1
+frequency_schedule = [[10.0, 1], ["full", 2]]
+bounds = [1500.0, 3000.0]
+checkpoint_dir = "ckpt"
+checkpoint_every = 2
+
+[engine]
+space_order = 8
+"""
+
+
+def test_invert_from_toml(invert_case, layered, capsys):
+    config = invert_case / "run.toml"
+    config.write_text(CONFIG)
+    assert main(["invert", str(config), "--no-progress"]) == 0
+    out = invert_case / "out"
+    inverted = dc.read_segy(out / "inverted.sgy")
+    assert inverted.shape == layered.shape
+    np.testing.assert_allclose(inverted.x, layered.x)
+    assert 1500.0 <= float(inverted.min()) and float(inverted.max()) <= 3000.0
+    with open(out / "history.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["iteration"]) for r in rows] == [0, 1, 2]
+    assert rows[0]["cutoff"] == "10.0" and rows[2]["cutoff"] == "nan"
+    assert {"loss", "time", "ssim", "mse"} <= set(rows[0])
+    assert (out / "summary.png").stat().st_size > 0
+    assert (invert_case / "ckpt" / "crfwi_checkpoint.pt").exists()
+    printed = capsys.readouterr().out
+    assert "before" in printed and "SSIM" in printed
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        ('observed = "shots.sgy"\ninitial = "initial.sgy"\ncolour = 3\n', "unknown key"),
+        ('initial = "initial.sgy"\n', "'observed'"),
+        ('observed = "shots.sgy"\ninitial = "initial.sgy"\n[inversion]\nrepresentation = "x"\n',
+         "representation must be one of"),
+        ('observed = "shots.sgy"\ninitial = "initial.sgy"\n[engine]\nvmax = 3.0\n',
+         "unknown key"),
+        ('observed = "missing.sgy"\ninitial = "initial.sgy"\n', "missing.sgy"),
+        ("observed = \n", "not valid TOML"),
+    ],
+)
+def test_invert_bad_configs_fail_clearly(invert_case, text, match, capsys):
+    config = invert_case / "bad.toml"
+    config.write_text(text)
+    assert main(["invert", str(config), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("devito-crfwi invert: error:") and match in err
+
+
+def test_demo_runs_small(tmp_path, layered, capsys):
+    model = dc.write_segy(layered, tmp_path / "tiny.sgy")
+    argv = ["demo", "--model", str(model), "--coarsen", "1", "--shots", "2", "--f0", "15",
+            "--t-max", "0.3", "--sigma", "40", "--iterations", "2", "--no-progress",
+            "--output-dir", str(tmp_path / "demo")]
+    assert main(argv) == 0
+    assert dc.read_segy(tmp_path / "demo" / "inverted.sgy").shape == layered.shape
+    assert (tmp_path / "demo" / "summary.png").exists()
+    out = capsys.readouterr().out
+    assert "before: MSE" in out and "after: MSE" in out

@@ -1,0 +1,221 @@
+"""The paper benchmark runner on bench/paper/tiny.toml: table, resume, report, CLI, notebook."""
+
+from __future__ import annotations
+
+import math
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from devito_crfwi.experiments import runner as bm
+from devito_crfwi.experiments.report import COLUMNS, _ordering, results_frame
+from devito_crfwi.inversion.filters import butterworth
+from tests.helpers import ROOT, SHARED_MODELS
+
+TINY = ROOT / "bench" / "paper" / "tiny.toml"
+PAPER = ROOT / "bench" / "paper" / "paper.toml"
+NOTEBOOK = ROOT / "notebooks" / "03_benchmark.ipynb"
+
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    """The tiny benchmark, run once: (Benchmark, summaries of the first run)."""
+    out = tmp_path_factory.mktemp("tiny")
+    bench = bm.Benchmark(TINY, output_dir=out, results=out / "RESULTS.md")
+    summaries = bench.run(progress=False)
+    return bench, summaries
+
+
+def test_tiny_table_has_every_column_finite(tiny_run):
+    bench, summaries = tiny_run
+    assert len(summaries) == len(bench.cells()) == 4
+    frame = results_frame(bench)
+    assert list(frame.columns) == COLUMNS
+    assert len(frame) == 4
+    numeric = frame.drop(columns=["model", "scenario", "method"]).to_numpy(dtype=float)
+    assert np.isfinite(numeric).all(), frame
+    # Same budget for every method.
+    assert set(frame["wave_solves"]) == {3 * 2}
+    for s in summaries:
+        assert len(s["ntk_start"]) == len(s["ntk_end"]) == 2
+        assert all(math.isfinite(v) and v > 0 for v in s["ntk_start"] + s["ntk_end"])
+    md = Path(bench.bench["results"]).read_text()
+    for name in ("FWI (ADFWI)", "IG-FWI", "smooth", "nolowfreq", "complete", "```toml"):
+        assert name in md
+    for png in (Path(bench.bench["results"]).parent / "figures").glob("*.png"):
+        assert png.stat().st_size < 200_000
+
+
+def test_rerun_skips_finished_runs(tiny_run):
+    bench, _ = tiny_run
+    jsons = sorted(bench.runs_dir.glob("*.json"))
+    before = {p: p.stat().st_mtime_ns for p in jsons}
+    again = bm.Benchmark(TINY, output_dir=bench.output_dir, results=bench.bench["results"])
+    assert all(again.is_done(c) for c in again.cells())
+    assert again.run(progress=False, report=False) == []
+    assert {p: p.stat().st_mtime_ns for p in jsons} == before
+
+
+def test_killed_run_leaves_no_result_and_is_redone(tiny_run, tmp_path):
+    bench, _ = tiny_run
+    out = tmp_path / "copy"
+    shutil.copytree(bench.output_dir, out)
+    victim = out / "runs" / f"{bm.run_id('synthetic', 'smooth', 'ig')}.json"
+    victim.unlink()  # as if the process died before the run's result was written
+    again = bm.Benchmark(TINY, output_dir=out, results=out / "RESULTS.md")
+    todo = [c for c in again.cells() if not again.is_done(c)]
+    assert todo == [("synthetic", "smooth", "ig")]
+    redone = again.run(progress=False, report=False)
+    assert [(s["scenario"], s["method"]) for s in redone] == [("smooth", "ig")]
+    assert victim.is_file()
+
+
+def test_cell_locked_by_another_process_is_skipped_and_a_dead_ones_lock_is_free(tiny_run,
+                                                                                 tmp_path):
+    import fcntl
+
+    bench, _ = tiny_run
+    out = tmp_path / "copy"
+    shutil.copytree(bench.output_dir, out)
+    cell = ("synthetic", "smooth", "pixel")
+    (out / "runs" / f"{bm.run_id(*cell)}.json").unlink()
+    lock = out / "runs" / f".{bm.run_id(*cell)}.lock"
+    again = bm.Benchmark(TINY, output_dir=out, results=out / "RESULTS.md")
+    with open(lock, "w") as held:  # another worker runs the cell
+        fcntl.flock(held, fcntl.LOCK_EX)
+        assert again.run(progress=False, report=False) == []
+        assert not again.is_done(cell)
+    # The lock file of a killed worker stays behind, unlocked: the cell is free.
+    assert lock.is_file()
+    redone = again.run(progress=False, report=False)
+    assert [(s["scenario"], s["method"]) for s in redone] == [cell[1:]]
+    assert again.is_done(cell) and not lock.exists()
+
+
+def test_cli_workers_share_the_runs(tiny_run, tmp_path, capsys):
+    """--workers 2: two processes split the cells through the locks, with the serial results."""
+    from devito_crfwi.cli import main
+
+    out = tmp_path / "w"
+    assert main(["benchmark", str(TINY), "--output-dir", str(out), "--results",
+                 str(out / "RESULTS.md"), "--workers", "2", "--no-progress"]) == 0
+    assert "4/4 runs finished" in capsys.readouterr().out
+    bench = bm.Benchmark(TINY, output_dir=out, results=out / "RESULTS.md")
+    assert all(bench.is_done(c) for c in bench.cells())
+    assert not list((out / "runs").glob(".*.lock")) and not list(out.rglob("*.tmp"))
+    parallel, serial = results_frame(bench), results_frame(tiny_run[0])
+    np.testing.assert_allclose(parallel["mse"].to_numpy(float), serial["mse"].to_numpy(float),
+                               rtol=1e-4)
+    assert "Status: complete" in (out / "RESULTS.md").read_text()
+
+
+def test_cli_report_only(tiny_run, capsys):
+    from devito_crfwi.cli import main
+
+    bench, _ = tiny_run
+    report = bench.output_dir / "again.md"
+    assert main(["benchmark", str(TINY), "--output-dir", str(bench.output_dir),
+                 "--results", str(report), "--report-only"]) == 0
+    assert "4/4 runs finished" in capsys.readouterr().out
+    assert "| synthetic | smooth |" in report.read_text()
+
+
+def test_report_includes_the_hand_written_reading(tiny_run, tmp_path):
+    bench, _ = tiny_run
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY.read_text().replace("[benchmark]\n",
+                                               '[benchmark]\nreading = "READING.md"\n', 1))
+    (tmp_path / "READING.md").write_text("## Reading\n\nIG wins nothing here.\n")
+    again = bm.Benchmark(config, output_dir=bench.output_dir, results=tmp_path / "RESULTS.md")
+    text = again.report().read_text()
+    assert "IG wins nothing here." in text
+    assert text.index("## Reading") < text.index("## Figures")
+
+
+def test_scenario_frequency_schedule_reaches_the_problem(tmp_path):
+    config = tmp_path / "tiny.toml"
+    config.write_text(TINY.read_text().replace(
+        "highpass_hz = 3.0", "frequency_schedule = [[2.0, 2], [0, 1]]"))
+    bench = bm.Benchmark(config, output_dir=tmp_path / "out")
+    summary = bench.run_cell(("synthetic", "nolowfreq", "pixel"))
+    assert summary["frequency_schedule"] == [[2.0, 2], [None, 1]]
+    assert math.isfinite(summary["mse"])
+
+
+def test_config_errors(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text(TINY.read_text().replace("iterations = 3", "iterations = 3\nitrations = 4"))
+    with pytest.raises(ValueError, match="itrations"):
+        bm.load_config(bad)
+    bad.write_text(TINY.read_text().replace('methods = ["pixel", "ig"]',
+                                            'methods = ["pixel", "nope"]'))
+    with pytest.raises(ValueError, match="nope"):
+        bm.load_config(bad)
+
+
+def test_paper_config_parses_and_orders_priority_cells():
+    bench = bm.Benchmark(PAPER)
+    cells = bench.cells()
+    assert cells[0] == ("marmousi", "smooth", "pixel")
+    assert cells[5:10] == [("marmousi", "constant", m)
+                           for m in ("pixel", "inr", "grid", "lowrank", "ig")]
+    assert cells[10][:2] == ("overthrust", "constant")
+    assert len(cells) == len(set(cells)) == 2 * 6 * 5
+
+
+def test_highpass_removes_low_and_keeps_high_frequencies():
+    dt, n = 0.004, 1000
+    t = torch.arange(n, dtype=torch.float64) * dt
+    low = torch.sin(2 * torch.pi * 0.5 * t)
+    high = torch.sin(2 * torch.pi * 10.0 * t)
+    out = butterworth((low + high)[None, :, None], 3.0, dt, kind="highpass")[0, :, 0]
+    core = slice(200, 800)
+    assert torch.allclose(out[core], high[core], atol=0.03)
+
+
+def test_noise_has_the_requested_snr():
+    data = np.random.default_rng(0).standard_normal((4, 500, 30)).astype(np.float32)
+    noisy = bm.add_noise(data, 10.0, seed=1)
+    snr = 10 * np.log10(np.mean(data**2) / np.mean((noisy - data) ** 2))
+    assert abs(snr - 10.0) < 0.1
+    assert np.array_equal(noisy, bm.add_noise(data, 10.0, seed=1))
+
+
+def test_ordering_against_the_paper():
+    paper = bm.PAPER_TABLE1[("marmousi", "smooth")]
+    ours, theirs, agree = _ordering(dict(paper), paper)
+    assert ours == theirs and agree == "10/10"
+    _, _, agree = _ordering({"pixel": 1.0, "ig": 2.0}, paper)
+    assert agree == "0/1"
+
+
+@pytest.mark.shared
+@pytest.mark.skipif(not (SHARED_MODELS / "manifest.json").is_file(),
+                    reason=f"needs the shared models in {SHARED_MODELS} (absent here)")
+def test_shared_models_resample_to_the_benchmark_grid():
+    spec = {"spacing": 200.0}
+    marm = bm.prepare_model("marmousi", spec, str(SHARED_MODELS))
+    over = bm.prepare_model("overthrust", spec, str(SHARED_MODELS))
+    assert marm.shape == (46, 17) and over.shape == (51, 18)
+    assert float(marm.x[1] - marm.x[0]) == 200.0
+    for vp in (marm, over):
+        assert np.isfinite(vp.values).all() and 1400 < float(vp.min()) < float(vp.max()) < 6100
+        init = bm.initial_model(vp, {"initial": "constant"}, {"constant": 2500.0})
+        water = np.asarray(vp)[:, 0] == np.asarray(init)[:, 0]
+        assert water.all()  # the water layer is kept in the initial model
+
+
+def test_notebook_runs_on_the_tiny_results(tiny_run, tmp_path, monkeypatch):
+    from tests.helpers import run_notebook
+
+    bench, _ = tiny_run
+    monkeypatch.setenv("DEVITO_CRFWI_BENCH_CONFIG", str(TINY))
+    monkeypatch.setenv("DEVITO_CRFWI_BENCH_OUT", str(bench.output_dir))
+    monkeypatch.setenv("DEVITO_CRFWI_BENCH_RUN", "1")  # all finished: runs nothing
+    _, text, images = run_notebook(NOTEBOOK, tmp_path, monkeypatch, timeout=300)
+    assert images >= 4
+    assert "4 of 4 runs finished" in text
