@@ -6,7 +6,7 @@ import sys
 import warnings
 from pathlib import Path
 
-_PACKAGE = str(Path(__file__).resolve().parent)
+_PACKAGE = str(Path(__file__).resolve().parents[1])  # devito_crfwi/
 
 
 def warn(message: str, category: type[Warning] = UserWarning) -> None:

@@ -121,7 +121,7 @@ class ModelJacobian:
         if self._tapes is None or not self._replayable:
             _, self._tapes = self.propagator.record(self.vp, self.shots)
         residual = np.asarray(residual, dtype=np.float64).reshape(self.data_shape)
-        return self.propagator.adjoint(self.vp, self._tapes, residual).reshape(-1)
+        return self.propagator.jacobian_adjoint(self.vp, self._tapes, residual).reshape(-1)
 
     def release(self) -> None:
         """Free the recorded wavefields (they are recorded again when needed)."""
