@@ -12,7 +12,6 @@ import math
 from typing import Any, Literal
 
 import numpy as np
-from skimage.metrics import structural_similarity
 
 Units = Literal["m/s", "km/s"]
 _SCALE = {"m/s": 1.0, "km/s": 1e-3}
@@ -107,6 +106,8 @@ def ssim(estimate: Any, true: Any) -> float:
         Mean SSIM with ``data_range = max(true) - min(true)``; 1 for identical models.
     """
     est, ref = _pair(estimate, true)
+    from skimage.metrics import structural_similarity  # scikit-image loads on first use
+
     return float(structural_similarity(est, ref, data_range=_data_range(ref)))
 
 

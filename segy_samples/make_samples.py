@@ -20,6 +20,8 @@ import numpy as np
 import xarray as xr
 
 HERE = Path(__file__).resolve().parent
+# The files travel in the wheel as package data; segy_samples/*.sgy are links to them.
+PACKAGED = HERE.parent / "devito_crfwi" / "io" / "samples"
 MODEL_FILE = "layered_salt.sgy"
 SHOTS_FILE = "layered_salt_shots.sgy"
 
@@ -96,7 +98,8 @@ def resample_gathers(gathers: xr.DataArray, dt: float, cutoff: float) -> xr.Data
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=HERE, help="output folder (default: here)")
+    parser.add_argument("--out", type=Path, default=PACKAGED,
+                        help="output folder (default: devito_crfwi/io/samples)")
     parser.add_argument("--shots", action="store_true", help="also model the shot gathers")
     parser.add_argument("--overwrite", action="store_true", help="replace existing files")
     args = parser.parse_args(argv)

@@ -17,7 +17,6 @@ from typing import Any
 import numpy as np
 
 PROG = "devito-crfwi"
-SAMPLE_MODEL = Path(__file__).resolve().parents[1] / "segy_samples" / "layered_salt.sgy"
 
 # The demo: the bundled 200 x 80 model at 20 m, decimated to 40 m, a 3 Hz surface survey and
 # IG-FWI from a 300 m smoothed model (water kept). Sized to run in a few minutes on 2 cores.
@@ -178,7 +177,7 @@ def run_demo(args: argparse.Namespace) -> int:
     from ..physics import Survey
 
     start = time.perf_counter()
-    path = args.model or SAMPLE_MODEL
+    path = args.model or io.sample_path("layered_salt.sgy")
     if not path.exists():
         raise CLIError(f"{path} not found: pass --model <file.sgy>")
     if args.coarsen < 1:

@@ -14,6 +14,7 @@ m, s, m/s.
 from .convert import add_convert_parser, convert_binary, run_convert
 from .datasets import MODELS, ModelInfo, list_models, load_model, model_info
 from .errors import SegyError
+from .sample_data import sample_path
 from .segy_model import read_segy, write_segy
 from .segy_shots import read_shots, write_shots
 
@@ -29,6 +30,7 @@ __all__ = [
     "read_segy",
     "read_shots",
     "run_convert",
+    "sample_path",
     "write_segy",
     "write_shots",
 ]
