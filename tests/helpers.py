@@ -27,6 +27,16 @@ def model_dataarray(values: np.ndarray, spacing: float, origin=(0.0, 0.0)) -> xr
     )
 
 
+# A raw binary grid for the convert tests: 7 x 4 cells.
+NX, NZ = 7, 4
+
+
+def grid_kms() -> np.ndarray:
+    """An (x, z) grid in km/s whose values encode their position."""
+    ix, iz = np.meshgrid(np.arange(NX), np.arange(NZ), indexing="ij")
+    return (1.5 + 0.1 * ix + 0.01 * iz).astype(np.float32)
+
+
 def smooth_perturbation(shape, rng, amplitude=50.0):
     """A random perturbation (x, z) in m/s, smooth so it is well resolved."""
     from scipy.ndimage import gaussian_filter

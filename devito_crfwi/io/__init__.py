@@ -11,7 +11,7 @@ m, s, m/s.
 * :class:`SegyError`: every malformed or unreadable file.
 """
 
-from .convert import add_convert_parser, convert_binary, run_convert
+from .convert import convert_binary
 from .datasets import MODELS, ModelInfo, list_models, load_model, model_info
 from .errors import SegyError
 from .sample_data import sample_path
@@ -22,14 +22,12 @@ __all__ = [
     "MODELS",
     "ModelInfo",
     "SegyError",
-    "add_convert_parser",
     "convert_binary",
     "list_models",
     "load_model",
     "model_info",
     "read_segy",
     "read_shots",
-    "run_convert",
     "sample_path",
     "write_segy",
     "write_shots",

@@ -2,20 +2,11 @@
 
 from __future__ import annotations
 
-import argparse
-
 import numpy as np
 import pytest
 
-from devito_crfwi.io import add_convert_parser, convert_binary, read_segy
-
-NX, NZ = 7, 4
-
-
-def grid_kms() -> np.ndarray:
-    """An (x, z) grid in km/s whose values encode their position."""
-    ix, iz = np.meshgrid(np.arange(NX), np.arange(NZ), indexing="ij")
-    return (1.5 + 0.1 * ix + 0.01 * iz).astype(np.float32)
+from devito_crfwi.io import convert_binary, read_segy
+from tests.helpers import NX, NZ, grid_kms
 
 
 @pytest.mark.parametrize("order", ["xz", "zx"])
@@ -103,32 +94,3 @@ def test_bad_arguments(tmp_path, kwargs, message):
 def test_missing_input(tmp_path):
     with pytest.raises(FileNotFoundError, match="no such file"):
         convert_binary(tmp_path / "none.bin", tmp_path / "o.sgy", shape=(2, 2), spacing=(1, 1))
-
-
-def _cli() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="devito-crfwi")
-    add_convert_parser(parser.add_subparsers(dest="command", required=True))
-    return parser
-
-
-def test_cli_command(tmp_path, capsys):
-    grid_kms().T.astype("<f4").tofile(tmp_path / "in.bin")
-    out = tmp_path / "out.sgy"
-    argv = ["convert", str(tmp_path / "in.bin"), "--shape", str(NX), str(NZ)]
-    argv += ["--spacing", "12.5", "5", "--order", "zx", "--units", "km/s", "-o", str(out)]
-    args = _cli().parse_args(argv)
-    assert args.func(args) == 0
-    assert "wrote" in capsys.readouterr().out
-    np.testing.assert_allclose(read_segy(out).values, grid_kms() * 1000.0, rtol=1e-6)
-    assert args.func(args) == 1  # exists, no --overwrite
-    assert "already exists" in capsys.readouterr().err
-    args = _cli().parse_args([*argv, "--overwrite"])
-    assert args.func(args) == 0
-
-
-def test_cli_help_lists_the_options(capsys):
-    with pytest.raises(SystemExit):
-        _cli().parse_args(["convert", "--help"])
-    text = capsys.readouterr().out
-    for option in ("--shape NX NZ", "--spacing DX DZ", "--order", "--units", "-o OUTPUT"):
-        assert option in text

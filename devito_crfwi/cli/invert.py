@@ -1,0 +1,167 @@
+"""``devito-crfwi invert CONFIG.toml``: CR-FWI of SEG-Y shot gathers set up by a TOML file."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..io.config import FULL_BAND, check_table, read_toml
+from .errors import CLIError
+from .outputs import report, write_outputs
+
+INVERT_HELP = """\
+The TOML configuration (paths are relative to the file):
+
+  observed = "shots.sgy"        # required: shot gathers (read_shots); they fix the survey
+  initial = "initial.sgy"       # required: initial model (read_segy)
+  true_model = "true.sgy"       # optional: report MSE/RMSE/PSNR/SSIM against it
+  output_dir = "invert_output"  # optional: default; --output-dir wins
+  f0 = 6.0                      # Hz, Ricker peak of the source; default the shot file's f0
+  initial_smooth = 300.0        # optional: smooth the initial model first (sigma, m)
+  water_velocity = 1500.0       # optional: hold the initial model's water layer fixed
+
+  [inversion]                   # all optional; see devito_crfwi.CRFWIProblem
+  representation = "ig"         # pixel | inr | fourier | grid | ig | lowrank
+  iterations = 100
+  loss = "l2"                   # l2 | l1 | ncc
+  optimizer = "adam"            # adam | adamw | sgd | rmsprop | lbfgs
+  lr = 1e-3                     # default: the representation's default rate
+  shots_per_iteration = 4       # default: all shots
+  frequency_schedule = [[3.0, 30], [6.0, 30], ["full", 40]]   # (cutoff Hz, iterations)
+  bounds = [1400.0, 5000.0]     # m/s; default 0.8 min(initial) .. 1.25 max(initial)
+  seed = 0
+  checkpoint_dir = "checkpoints"
+  checkpoint_every = 10
+  resume = false
+
+  [representation_options]      # keyword arguments of the representation, e.g. alpha = 0.5
+  [engine]                      # space_order, boundary_width, free_surface, dt, checkpoints,
+                                # memory_limit (see devito_crfwi.WaveOperator)
+
+Writes inverted.sgy, history.csv (iteration, loss, time and metrics) and summary.png into the
+output folder.
+"""
+
+# The keys of each table and their kinds (devito_crfwi.io.config.KINDS).
+_TOP_SCHEMA = {"observed": "str", "initial": "str", "true_model": "str", "output_dir": "str",
+               "f0": "number", "initial_smooth": "number", "water_velocity": "number",
+               "inversion": "table", "representation_options": "table", "engine": "table"}
+_INVERSION_SCHEMA = {"representation": "str", "iterations": "int", "loss": "str",
+                     "optimizer": "str", "lr": "number", "shots_per_iteration": "int",
+                     "frequency_schedule": "schedule", "bounds": "number_pair", "seed": "int",
+                     "checkpoint_dir": "str", "checkpoint_every": "int", "resume": "bool"}
+_ENGINE_SCHEMA = {"space_order": "int", "boundary_width": "int", "free_surface": "bool",
+                  "dt": "number", "checkpoints": "int", "memory_limit": "int"}
+
+
+def survey_from_shots(observed, f0: float | None = None):
+    """The :class:`~devito_crfwi.Survey` that recorded gathers read with ``read_shots``.
+
+    Positions come from the coords, dt and t_max from the time axis, ``f0`` (Hz) from the
+    argument or ``observed.attrs["f0"]``; the source is a Ricker wavelet of ``f0``.
+    """
+    from ..physics import Survey
+
+    f0 = observed.attrs.get("f0") if f0 is None else f0
+    if f0 is None:
+        raise CLIError("the shot file does not state f0: give f0 (Hz) in the configuration")
+    time_axis = np.asarray(observed["time"], dtype=np.float64)
+    dt = float(observed.attrs.get("dt", time_axis[1] - time_axis[0]))
+    sources = np.stack([np.asarray(observed["source_x"]), np.asarray(observed["source_z"])], -1)
+    receivers = np.stack(
+        [np.asarray(observed["receiver_x"]), np.asarray(observed["receiver_z"])], -1
+    )
+    return Survey(sources, receivers, f0=float(f0), t_max=float(time_axis[-1]), dt=dt)
+
+
+def add_invert_parser(subparsers) -> argparse.ArgumentParser:
+    parser = subparsers.add_parser(
+        "invert",
+        help="CR-FWI of SEG-Y shot gathers from a TOML configuration",
+        description="Invert SEG-Y shot gathers with CRFWIProblem, set up by a TOML file.",
+        epilog=INVERT_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("config", type=Path, help="TOML configuration (keys below)")
+    parser.add_argument("--output-dir", type=Path, default=None,
+                        help="output folder (default: output_dir of the file, else "
+                             "invert_output next to it)")
+    parser.add_argument("--iterations", type=int, default=None,
+                        help="override [inversion] iterations")
+    parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run_invert)
+    return parser
+
+
+def load_config(path: Path) -> dict[str, Any]:
+    """Read and check an ``invert`` configuration; paths are resolved against its folder.
+
+    Every key is checked for its name and type (the file, table and key are named in the
+    error); a frequency schedule's full band is spelled ``"full"`` as in the benchmark configs.
+    """
+    config = read_toml(path)
+    check_table(config, _TOP_SCHEMA, str(path), required=("observed", "initial"))
+    check_table(config.get("inversion", {}), _INVERSION_SCHEMA, f"{path} [inversion]")
+    check_table(config.get("engine", {}), _ENGINE_SCHEMA, f"{path} [engine]")
+    base = path.resolve().parent
+    for key in ("observed", "initial", "true_model", "output_dir"):
+        if key in config:
+            config[key] = base / config[key]
+    inversion = config.setdefault("inversion", {})
+    if "checkpoint_dir" in inversion:
+        inversion["checkpoint_dir"] = base / inversion["checkpoint_dir"]
+    if "frequency_schedule" in inversion:
+        inversion["frequency_schedule"] = [
+            (None if cutoff == FULL_BAND else cutoff, n)
+            for cutoff, n in inversion["frequency_schedule"]
+        ]
+    if inversion.get("iterations", 1) < 1:
+        raise CLIError(f"{path} [inversion]: iterations must be >= 1, "
+                       f"got {inversion['iterations']}")
+    return config
+
+
+def run_invert(args: argparse.Namespace) -> int:
+    from .. import initial_models as models
+    from .. import io
+    from ..inversion import CRFWIProblem
+
+    if args.iterations is not None and args.iterations < 1:  # 0 is an answer, not "unset"
+        raise CLIError(f"--iterations must be >= 1, got {args.iterations}")
+    config = load_config(args.config)
+    inversion = dict(config["inversion"])
+    observed = io.read_shots(config["observed"])
+    survey = survey_from_shots(observed, config.get("f0"))
+    initial = io.read_segy(config["initial"])
+    if "initial_smooth" in config:
+        initial = models.smooth(initial, config["initial_smooth"])
+    true = io.read_segy(config["true_model"]) if "true_model" in config else None
+    mask = None
+    if "water_velocity" in config:
+        mask = models.water_mask(initial, config["water_velocity"])
+    iterations = inversion.pop("iterations", 100)
+    if args.iterations is not None:
+        iterations = args.iterations
+    solve_options = {k: inversion.pop(k) for k in ("checkpoint_dir", "checkpoint_every", "resume")
+                     if k in inversion}
+    if "bounds" in inversion:
+        inversion["bounds"] = tuple(inversion["bounds"])
+    problem = CRFWIProblem(
+        observed, survey, initial, inversion.pop("representation", "ig"),
+        water_mask=mask, true_model=true,
+        representation_options=config.get("representation_options") or None,
+        **inversion, **config.get("engine", {}),
+    )
+    print(f"inverting {config['observed'].name}: {survey.n_shots} shots, "
+          f"{survey.n_receivers} receivers, {iterations} iterations of "
+          f"{problem.representation_name!r}")
+    result = problem.solve(iterations, progress=not args.no_progress, **solve_options)
+    print(f"loss {result['loss'].values[0]:.4g} -> {result['loss'].values[-1]:.4g}")
+    report(result)
+    out = args.output_dir or config.get("output_dir") or args.config.resolve().parent / (
+        "invert_output")
+    write_outputs(result, Path(out), true, initial)
+    return 0

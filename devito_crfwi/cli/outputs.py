@@ -1,0 +1,42 @@
+"""What the demo and ``invert`` print and write: metrics lines, history.csv, SEG-Y, figure."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import numpy as np
+
+
+def metrics_line(label: str, scores: dict[str, float]) -> str:
+    return (f"{label:>9}: MSE {scores['mse']:.4g} (m/s)^2, RMSE {scores['rmse']:.1f} m/s, "
+            f"PSNR {scores['psnr']:.2f} dB, SSIM {scores['ssim']:.4f}")
+
+
+def _write_history(result, path: Path) -> None:
+    names = [n for n in ("loss", "time", "cutoff", "mse", "rmse", "psnr", "ssim") if n in result]
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["iteration", *names])
+        for i, it in enumerate(np.asarray(result["iteration"])):
+            writer.writerow([int(it), *(repr(float(result[n].values[i])) for n in names)])
+
+
+def write_outputs(result, out: Path, true, initial) -> None:
+    from ..io import write_segy
+    from ..plot import save_summary_figure
+
+    out.mkdir(parents=True, exist_ok=True)
+    write_segy(result["vp"], out / "inverted.sgy", overwrite=True)
+    _write_history(result, out / "history.csv")
+    save_summary_figure(out / "summary.png", true, initial, result)
+    print(f"wrote {out / 'inverted.sgy'}, {out / 'history.csv'} and {out / 'summary.png'}")
+
+
+def report(result) -> None:
+    if "ssim" not in result:
+        return
+    before = {k: result.attrs[f"initial_{k}"] for k in ("mse", "rmse", "psnr", "ssim")}
+    after = {k: float(result[k].values[-1]) for k in ("mse", "rmse", "psnr", "ssim")}
+    print(metrics_line("before", before))
+    print(metrics_line("after", after))

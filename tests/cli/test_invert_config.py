@@ -1,0 +1,55 @@
+"""The ``invert`` TOML: every key type-checked, named in the error; booleans only booleans."""
+
+from __future__ import annotations
+
+import pytest
+
+from devito_crfwi.cli import main
+from devito_crfwi.cli.invert import load_config
+
+HEAD = 'observed = "shots.sgy"\ninitial = "initial.sgy"\n'
+
+
+@pytest.mark.parametrize(
+    "text, match",
+    [
+        (HEAD + "f0 = \"six\"\n", "f0 must be a number, got 'six'"),
+        (HEAD + "f0 = true\n", "f0 must be a number, got True"),
+        ('observed = 3\ninitial = "initial.sgy"\n', "observed must be a string, got 3"),
+        (HEAD + "[inversion]\nresume = \"yes\"\n", "[inversion]: resume must be true or false"),
+        (HEAD + "[inversion]\niterations = 2.5\n", "iterations must be an integer, got 2.5"),
+        (HEAD + "[inversion]\nbounds = 1500\n", "bounds must be a pair of numbers"),
+        (HEAD + "[inversion]\nfrequency_schedule = [3, 10]\n", "frequency_schedule must be"),
+        (HEAD + "[inversion]\nfrequency_schedule = [[0, 10]]\n", "cutoff_hz > 0"),
+        (HEAD + "[inversion]\niterations = 0\n", "iterations must be >= 1, got 0"),
+        (HEAD + "[engine]\nfree_surface = \"no\"\n", "[engine]: free_surface must be true or"),
+        (HEAD + "inversion = 3\n", "inversion must be a table, got 3"),
+    ],
+)
+def test_wrong_types_name_the_key(tmp_path, text, match):
+    path = tmp_path / "run.toml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match="run.toml") as info:
+        load_config(path)
+    assert match in str(info.value)
+
+
+def test_full_band_spelling_and_paths(tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_text(HEAD + '[inversion]\nfrequency_schedule = [[3.0, 10], ["full", 5]]\n')
+    config = load_config(path)
+    assert config["inversion"]["frequency_schedule"] == [(3.0, 10), (None, 5)]
+    assert config["observed"] == tmp_path.resolve() / "shots.sgy"
+
+
+def test_iterations_zero_on_the_command_line_is_refused(tmp_path, capsys):
+    path = tmp_path / "run.toml"
+    path.write_text(HEAD)
+    (tmp_path / "shots.sgy").write_bytes(b"")  # never read: the check comes first
+    assert main(["invert", str(path), "--iterations", "0", "--no-progress"]) == 1
+    assert "--iterations must be >= 1, got 0" in capsys.readouterr().err
+
+
+def test_a_folder_as_config_is_named(tmp_path, capsys):
+    assert main(["invert", str(tmp_path), "--no-progress"]) == 1
+    assert f"{tmp_path} is a folder" in capsys.readouterr().err
