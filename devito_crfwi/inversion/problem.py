@@ -28,6 +28,12 @@ from .. import metrics as _metrics
 from ..bridge import WaveOperator
 from ..physics import Survey
 from ..representations import DEFAULT_LEARNING_RATES, make_representation
+from .checkpoint import (
+    CHECKPOINT_FORMAT,
+    checkpoint_path,
+    read_checkpoint,
+    write_checkpoint,
+)
 from .checks import (
     check_initial,
     check_observed,
@@ -40,8 +46,6 @@ from .losses import LOSSES
 
 __all__ = ["CRFWIProblem", "OPTIMIZERS"]
 
-CHECKPOINT_NAME = "crfwi_checkpoint.pt"
-_CHECKPOINT_FORMAT = 1
 # Default bounds: this far below the initial model's minimum and above its maximum.
 BOUND_LOW, BOUND_HIGH = 0.8, 1.25
 _ENGINE_OPTIONS = ("space_order", "boundary_width", "free_surface", "dt", "checkpoints",
@@ -221,6 +225,7 @@ class CRFWIProblem:
 
         self._rng = np.random.default_rng(self.seed)
         self.iteration = 0
+        self._written: set[Path] = set()  # checkpoints this problem wrote (may overwrite)
         self._history: dict[str, list[float]] = {"loss": [], "time": []}
         if self.frequency_schedule:
             self._history["cutoff"] = []
@@ -362,7 +367,7 @@ class CRFWIProblem:
     # -- checkpoints -------------------------------------------------------------------------
     def _state(self, callbacks) -> dict[str, Any]:
         return {
-            "format": _CHECKPOINT_FORMAT,
+            "format": CHECKPOINT_FORMAT,
             "fingerprint": json.dumps(self._fingerprint(), sort_keys=True),
             "iteration": self.iteration,
             "representation": self.representation.state_dict(),
@@ -376,27 +381,14 @@ class CRFWIProblem:
         }
 
     def save_checkpoint(self, path: str | os.PathLike, callbacks: Sequence = ()) -> Path:
-        """Write the state atomically (temporary file, then ``os.replace``) to ``path``."""
-        path = Path(path)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        try:
-            with open(tmp, "wb") as handle:
-                torch.save(self._state(callbacks), handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(tmp, path)
-        finally:
-            if tmp.exists():
-                tmp.unlink()
+        """Write the state to ``path`` atomically (the file it replaces stays as ``*.prev.pt``)."""
+        path = write_checkpoint(self._state(callbacks), path)
+        self._written.add(Path(path).resolve())
         return path
 
     def load_checkpoint(self, path: str | os.PathLike, callbacks: Sequence = ()) -> None:
         """Restore a state written by :meth:`save_checkpoint` for this same problem."""
-        state = torch.load(Path(path), weights_only=True)
-        if state.get("format") != _CHECKPOINT_FORMAT:
-            raise ValueError(
-                f"{path}: not a CRFWIProblem checkpoint (format {state.get('format')!r})"
-            )
+        state = read_checkpoint(path)
         saved = json.loads(state["fingerprint"])
         now = self._fingerprint()
         differ = sorted(k for k in now.keys() | saved.keys() if now.get(k) != saved.get(k))
@@ -510,15 +502,19 @@ class CRFWIProblem:
         for cb in callbacks:
             if not callable(cb):
                 raise TypeError(f"callback must be callable, got {type(cb).__name__}")
-        path = None
-        if checkpoint_dir is not None:
-            Path(checkpoint_dir).mkdir(parents=True, exist_ok=True)
-            path = Path(checkpoint_dir) / CHECKPOINT_NAME
+        if not isinstance(resume, bool):
+            raise TypeError(f"resume must be True or False, got {resume!r}")
+        path = None if checkpoint_dir is None else checkpoint_path(checkpoint_dir)
         if resume:
             if path is None:
                 raise ValueError("resume=True needs checkpoint_dir")
             if path.exists():
                 self.load_checkpoint(path, callbacks)
+        elif path is not None and path.exists() and path.resolve() not in self._written:
+            raise FileExistsError(
+                f"{path} holds the checkpoint of an earlier run: pass resume=True to continue "
+                "it, or give another checkpoint_dir (it is never overwritten)"
+            )
         if self.iteration > iterations:
             raise ValueError(
                 f"iterations = {iterations} is below the {self.iteration} iterations already run"
@@ -533,6 +529,12 @@ class CRFWIProblem:
                     self.iteration % int(checkpoint_every) == 0 or self.iteration == iterations
                 ):
                     self.save_checkpoint(path, callbacks)
+        except KeyboardInterrupt:
+            # Ctrl-C: keep every finished iteration; resume=True continues from here.
+            if path is not None:
+                self.save_checkpoint(path, callbacks)
+                bar.write(f"interrupted: {self.iteration} iterations saved in {path}")
+            raise
         finally:
             bar.close()
         if path is not None and not path.exists():
@@ -553,12 +555,14 @@ class CRFWIProblem:
             loss = self._step(shots, cutoff)
             if not math.isfinite(loss):
                 raise FloatingPointError(f"the loss is {loss} at iteration {it}")
-        except FloatingPointError as err:
+        except (FloatingPointError, KeyboardInterrupt) as err:
             # Back to the state before this iteration: it is the last good one.
             self._rng.bit_generator.state = rng_state
             self.representation.load_state_dict(params)
             if opt_state is not None:
                 self.optimizer.load_state_dict(opt_state)
+            if isinstance(err, KeyboardInterrupt):
+                raise  # solve() saves the restored state
             where = ""
             if path is not None:
                 self.save_checkpoint(path, callbacks)

@@ -16,9 +16,10 @@ import torch
 import xarray as xr
 
 from devito_crfwi.initial_models import smooth
+from devito_crfwi.inversion.checkpoint import CHECKPOINT_NAME
 from devito_crfwi.inversion.filters import butterworth
 from devito_crfwi.inversion.losses import l1_loss, l2_loss, ncc_loss
-from devito_crfwi.inversion.problem import CHECKPOINT_NAME, CRFWIProblem
+from devito_crfwi.inversion.problem import CRFWIProblem
 from devito_crfwi.representations import Pixel
 from tests.helpers import ROOT, crosswell, model_dataarray
 
