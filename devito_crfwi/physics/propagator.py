@@ -150,6 +150,13 @@ class Propagator:
         self._revolve: tuple | None = None
         self._stored: list[SegmentRunner] = []  # full-storage buffers, reused across calls
 
+    def __getstate__(self) -> dict:
+        # Bound operators hold ctypes arguments and the pooled buffers; both are caches that
+        # the next call rebuilds, so pickles and deep copies leave them out.
+        state = self.__dict__.copy()
+        state.update(_bound={}, _sparse={}, _revolve=None, _stored=[])
+        return state
+
     @classmethod
     def from_model(
         cls,
