@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from ..io.atomic import check_target
+
 
 def add_simulate_parser(subparsers) -> argparse.ArgumentParser:
     parser = subparsers.add_parser(
@@ -38,6 +40,8 @@ def run_simulate(args: argparse.Namespace) -> int:
     from ..bridge.modelling import simulate
     from ..physics import Survey
 
+    # Fail on an unwritable output before the modelling, not after it.
+    check_target(args.output, overwrite=args.overwrite)
     vp = io.read_segy(args.model)
     survey = Survey.surface(vp, n_shots=args.shots, n_receivers=args.receivers, f0=args.f0,
                             t_max=args.t_max, dt=args.dt, source_depth=args.source_depth,

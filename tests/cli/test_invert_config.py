@@ -53,3 +53,16 @@ def test_iterations_zero_on_the_command_line_is_refused(tmp_path, capsys):
 def test_a_folder_as_config_is_named(tmp_path, capsys):
     assert main(["invert", str(tmp_path), "--no-progress"]) == 1
     assert f"{tmp_path} is a folder" in capsys.readouterr().err
+
+
+def test_simulate_checks_the_output_before_modelling(tmp_path, capsys, monkeypatch):
+    import devito_crfwi.bridge.modelling as modelling
+
+    def never(*args, **kwargs):
+        raise AssertionError("modelled before checking the output")
+
+    monkeypatch.setattr(modelling, "simulate", never)
+    argv = ["simulate", str(tmp_path / "model.sgy"), "-o", str(tmp_path / "missing" / "s.sgy"),
+            "--shots", "1", "--receivers", "3", "--f0", "10", "--t-max", "0.2"]
+    assert main(argv) == 1
+    assert f"folder {tmp_path / 'missing'} does not exist" in capsys.readouterr().err
