@@ -58,8 +58,12 @@ def simulate(vp: xr.DataArray, survey: Survey, *, shots=None, progress: bool | N
         float32; coords time (s), source_x/source_z (shot), receiver_x/receiver_z;
         attrs f0 (Hz), dt (s), units.
     """
+    idx = np.arange(survey.n_shots) if shots is None else np.asarray(shots).reshape(-1)
+    if idx.size == 0:
+        raise ValueError("shots is empty: give shot indices, or None for all shots")
+    if idx.dtype.kind not in "iu":
+        raise TypeError(f"shots must be integer indices, got {np.asarray(shots).tolist()!r}")
     propagator = Propagator.from_model(vp, survey, **engine_options)
-    idx = np.arange(survey.n_shots) if shots is None else np.asarray(shots, dtype=int)
     values = np.asarray(vp)
     if client is not None:
         executor = make_executor(propagator, client, model=vp, settings=engine_options)

@@ -59,6 +59,9 @@ def check_observed(observed, survey: Survey) -> np.ndarray:
         )
     if not np.all(np.isfinite(values)):
         raise ValueError("observed data contain NaN or Inf")
+    if not np.any(values):
+        raise ValueError("observed data are all zero: nothing to fit (the relative misfits "
+                         "divide by the data's energy); check the file or the modelling")
     return values
 
 
