@@ -65,7 +65,12 @@ def survey_from_shots(observed, f0: float | None = None):
     """
     from ..physics import Survey
 
-    f0 = observed.attrs.get("f0") if f0 is None else f0
+    recorded = observed.attrs.get("f0")
+    if f0 is not None and recorded is not None and not np.isclose(f0, recorded, rtol=1e-3):
+        raise CLIError(f"f0 = {f0:g} Hz contradicts the shot file's f0 = {recorded:g} Hz: the "
+                       "modelled source must be the recorded one; remove f0 from the "
+                       "configuration (or fix the file)")
+    f0 = recorded if f0 is None else f0
     if f0 is None:
         raise CLIError("the shot file does not state f0: give f0 (Hz) in the configuration")
     time_axis = np.asarray(observed["time"], dtype=np.float64)
