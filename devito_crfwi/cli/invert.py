@@ -6,8 +6,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from ..io.config import FULL_BAND, check_table, read_toml
 from .errors import CLIError
 from .outputs import report, write_outputs
@@ -55,31 +53,6 @@ _INVERSION_SCHEMA = {"representation": "str", "iterations": "int", "loss": "str"
                      "checkpoint_dir": "str", "checkpoint_every": "int", "resume": "bool"}
 _ENGINE_SCHEMA = {"space_order": "int", "boundary_width": "int", "free_surface": "bool",
                   "dt": "number", "checkpoints": "int", "memory_limit": "int"}
-
-
-def survey_from_shots(observed, f0: float | None = None):
-    """The :class:`~devito_crfwi.Survey` that recorded gathers read with ``read_shots``.
-
-    Positions come from the coords, dt and t_max from the time axis, ``f0`` (Hz) from the
-    argument or ``observed.attrs["f0"]``; the source is a Ricker wavelet of ``f0``.
-    """
-    from ..physics import Survey
-
-    recorded = observed.attrs.get("f0")
-    if f0 is not None and recorded is not None and not np.isclose(f0, recorded, rtol=1e-3):
-        raise CLIError(f"f0 = {f0:g} Hz contradicts the shot file's f0 = {recorded:g} Hz: the "
-                       "modelled source must be the recorded one; remove f0 from the "
-                       "configuration (or fix the file)")
-    f0 = recorded if f0 is None else f0
-    if f0 is None:
-        raise CLIError("the shot file does not state f0: give f0 (Hz) in the configuration")
-    time_axis = np.asarray(observed["time"], dtype=np.float64)
-    dt = float(observed.attrs.get("dt", time_axis[1] - time_axis[0]))
-    sources = np.stack([np.asarray(observed["source_x"]), np.asarray(observed["source_z"])], -1)
-    receivers = np.stack(
-        [np.asarray(observed["receiver_x"]), np.asarray(observed["receiver_z"])], -1
-    )
-    return Survey(sources, receivers, f0=float(f0), t_max=float(time_axis[-1]), dt=dt)
 
 
 def add_invert_parser(subparsers) -> argparse.ArgumentParser:
@@ -133,13 +106,14 @@ def run_invert(args: argparse.Namespace) -> int:
     from .. import initial_models as models
     from .. import io
     from ..inversion import CRFWIProblem
+    from ..physics import Survey
 
     if args.iterations is not None and args.iterations < 1:  # 0 is an answer, not "unset"
         raise CLIError(f"--iterations must be >= 1, got {args.iterations}")
     config = load_config(args.config)
     inversion = dict(config["inversion"])
     observed = io.read_shots(config["observed"])
-    survey = survey_from_shots(observed, config.get("f0"))
+    survey = Survey.from_shots(observed, config.get("f0"))
     initial = io.read_segy(config["initial"])
     if "initial_smooth" in config:
         initial = models.smooth(initial, config["initial_smooth"])

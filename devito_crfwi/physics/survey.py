@@ -221,3 +221,29 @@ class Survey:
         survey = cls(src, rec, f0, t_max, dt, wavelet)
         survey.check_inside(((x[0], x[-1]), (z[0], z[-1])))
         return survey
+
+    @classmethod
+    def from_shots(cls, observed, f0: float | None = None) -> Survey:
+        """The survey that recorded gathers ``observed`` (as :func:`~devito_crfwi.read_shots`
+        returns them: (shot, time, receiver) with source/receiver coords in m).
+
+        Positions come from the coords, dt and t_max from the time axis (s), ``f0`` (Hz) from
+        the argument or ``observed.attrs["f0"]``; the source is a Ricker wavelet of ``f0``. An
+        ``f0`` that contradicts the file's is refused: the modelled source must be the
+        recorded one.
+        """
+        recorded = observed.attrs.get("f0")
+        if f0 is not None and recorded is not None and not np.isclose(f0, recorded, rtol=1e-3):
+            raise ValueError(f"f0 = {f0:g} Hz contradicts the shot file's f0 = {recorded:g} Hz: "
+                             "the modelled source must be the recorded one; leave f0 out (or "
+                             "fix the file)")
+        f0 = recorded if f0 is None else f0
+        if f0 is None:
+            raise ValueError("the gathers do not state f0 (attrs['f0']): give f0 in Hz")
+        time_axis = np.asarray(observed["time"], dtype=np.float64)
+        dt = float(observed.attrs.get("dt", time_axis[1] - time_axis[0]))
+        sources = np.stack([np.asarray(observed["source_x"]),
+                            np.asarray(observed["source_z"])], -1)
+        receivers = np.stack([np.asarray(observed["receiver_x"]),
+                              np.asarray(observed["receiver_z"])], -1)
+        return cls(sources, receivers, f0=float(f0), t_max=float(time_axis[-1]), dt=dt)

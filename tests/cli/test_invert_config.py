@@ -70,10 +70,8 @@ def test_simulate_checks_the_output_before_modelling(tmp_path, capsys, monkeypat
 
 
 def test_an_f0_that_contradicts_the_shot_file_is_refused(layered):
-    from devito_crfwi.cli.invert import survey_from_shots
-
     survey = dc.Survey.surface(layered, n_shots=1, n_receivers=4, f0=15.0, t_max=0.2)
     observed = dc.simulate(layered, survey)
-    assert survey_from_shots(observed, 15.0).f0 == 15.0
+    assert dc.Survey.from_shots(observed, 15.0).f0 == 15.0
     with pytest.raises(ValueError, match="f0 = 10 Hz contradicts the shot file's f0 = 15 Hz"):
-        survey_from_shots(observed, 10.0)
+        dc.Survey.from_shots(observed, 10.0)
