@@ -8,8 +8,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import pytest
-
 import devito_crfwi
 
 PACKAGE = Path(devito_crfwi.__file__).resolve().parent
@@ -115,7 +113,6 @@ def test_layers_import_one_way():
             assert other == layer or other in ALLOWED[layer], f"{module} imports {target}"
 
 
-@pytest.mark.xfail(strict=True, reason="experiments.runner <-> report: being split")
 def test_no_import_cycle():
     graph = _imports()
     # Package __init__ files re-export their children: those edges point down, never up.

@@ -10,7 +10,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ..experiments.runner import add_benchmark_parser
+from .benchmark import add_benchmark_parser
 from .convert import add_convert_parser
 from .demo import add_demo_parser
 from .invert import add_invert_parser

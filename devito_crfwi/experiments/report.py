@@ -17,8 +17,9 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from ..io.atomic import write_atomic
 from ..ntk import mean_log10_decay
-from .runner import METHODS, PAPER_TABLE1, _write_atomic, run_id
+from .paper import METHODS, PAPER_TABLE1, run_id
 
 COLUMNS = ["model", "scenario", "method", "mse", "ssim", "psnr", "misfit", "wall_s",
            "wave_solves", "initial_mse", "ntk_decay_start", "ntk_decay_end"]
@@ -82,7 +83,7 @@ def _figures(bench, frame: pd.DataFrame, folder: Path) -> list[Path]:
         fig.tight_layout(pad=pad)
         path = folder / f"{name}_{stem}.png"
         # Atomic: parallel workers re-write the same figures.
-        _write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format="png"))
+        write_atomic(path, lambda tmp: fig.savefig(tmp, dpi=dpi, format="png"))
         written.append(path)
 
     folder.mkdir(parents=True, exist_ok=True)
@@ -233,7 +234,7 @@ def write_report(bench) -> Path:
     for path in figures:
         lines.append(f"![{path.stem}](figures/{path.name})")
     lines += ["", "## Config", "", "```toml", b["config_text"].rstrip(), "```", ""]
-    _write_atomic(out, lambda tmp: tmp.write_text("\n".join(lines)))
-    _write_atomic(out.parent / f"{b['name']}_results.json",
+    write_atomic(out, lambda tmp: tmp.write_text("\n".join(lines)))
+    write_atomic(out.parent / f"{b['name']}_results.json",
                   lambda tmp: tmp.write_text(json.dumps(bench.summaries(), indent=1)))
     return out

@@ -6,7 +6,7 @@ is one :class:`~devito_crfwi.CRFWIProblem` run with the same budget of wave-equa
 finished run is written atomically to ``<output_dir>/runs/<model>__<scenario>__<method>.nc``
 (the final model and the histories) and ``.json`` (the summary); a rerun skips cells that have
 their ``.json``, and an interrupted cell resumes from its checkpoint. The report
-(:mod:`devito_crfwi.benchmark_report`) turns the summaries into a markdown table and figures.
+(:mod:`devito_crfwi.experiments.report`) turns the summaries into a markdown table and figures.
 
 Scenarios (``[scenarios.<name>]`` keys):
 
@@ -19,13 +19,13 @@ Scenarios (``[scenarios.<name>]`` keys):
   misfit never sees them.
 - ``shot_fraction``: keep every ``1/shot_fraction``-th shot (e.g. 0.25: a quarter).
 - ``frequency_schedule``: multiscale inversion, ``[[cutoff_hz, iterations], ...]`` low-passing
-  observed and modelled data alike (see :class:`~devito_crfwi.CRFWIProblem`); a cutoff of 0
-  means the full band (TOML has no null).
+  observed and modelled data alike (see :class:`~devito_crfwi.CRFWIProblem`); the cutoff
+  ``"full"`` means the full band (TOML has no null), as in ``devito-crfwi invert``.
 """
+
 
 from __future__ import annotations
 
-import argparse
 import fcntl
 import json
 import os
@@ -44,183 +44,15 @@ from .. import initial_models as _models
 from .. import metrics as _metrics
 from ..inversion.filters import butterworth
 from ..inversion.losses import LOSSES
+from ..io.atomic import write_atomic
+from ..io.config import FULL_BAND
+from .config import load_config
+from .paper import METHODS, PAPER_TABLE1, run_id
+from .report import write_report
+from .scenarios import HighpassLoss, add_noise, initial_model, prepare_model, synthetic_model
 
-__all__ = ["PAPER_TABLE1", "Benchmark", "add_benchmark_parser", "load_config",
-           "synthetic_model"]
-
-METHODS = {"pixel": "FWI (ADFWI)", "inr": "IFWI", "grid": "MPE-FWI", "lowrank": "LR-FWI",
-           "ig": "IG-FWI"}
-"""Method name (representation) -> the paper's name."""
-
-PAPER_TABLE1: dict[tuple[str, str], dict[str, float]] = {
-    ("marmousi", "smooth"): {"pixel": .2132, "inr": .1907, "grid": .1427, "lowrank": .1638,
-                             "ig": .1423},
-    ("marmousi", "constant"): {"pixel": 1.1522, "inr": .9474, "grid": 2.2266, "lowrank": .2893,
-                               "ig": .2961},
-    ("marmousi", "nolowfreq"): {"pixel": .4975, "inr": .3358, "grid": .3322, "lowrank": .2276,
-                                "ig": .1846},
-    ("marmousi", "sparse"): {"pixel": .4730, "inr": .3483, "grid": .3338, "lowrank": .2641,
-                             "ig": .1654},
-    ("overthrust", "constant"): {"pixel": 1.3364, "inr": .6432, "grid": 1.2887,
-                                 "lowrank": .1592, "ig": .5724},
-}
-"""MSE in (km/s)² of the paper's Table 1 (lower is better; ADFWI = conventional FWI)."""
-
-_SCENARIO_KEYS = {"initial", "sigma", "noise_snr_db", "highpass_hz", "shot_fraction",
-                  "frequency_schedule"}
-_MODEL_KEYS = {"spacing", "f0", "t_max", "n_shots", "n_receivers", "constant", "linear",
-               "bounds", "shape", "crop_x"}
-_METHOD_KEYS = {"representation", "lr", "options"}
-_TOP_KEYS = {"benchmark", "models", "scenarios", "methods"}
-_BENCH_KEYS = {"name", "data_dir", "output_dir", "results", "models", "scenarios", "methods",
-               "iterations", "shots_per_iteration", "seed", "ntk_k", "ntk_shots",
-               "checkpoint_every", "engine", "notes", "order", "reading"}
-
-
-# -- configuration ---------------------------------------------------------------------------
-def _check(table: dict, allowed: set[str], where: str) -> None:
-    unknown = sorted(set(table) - allowed)
-    if unknown:
-        raise ValueError(f"{where}: unknown key(s) {unknown}; allowed: {sorted(allowed)}")
-
-
-def load_config(path: str | os.PathLike) -> dict[str, Any]:
-    """Read and check a benchmark TOML; relative paths become relative to the file."""
-    import tomllib  # Python >= 3.11
-
-    path = Path(path)
-    try:
-        with open(path, "rb") as handle:
-            cfg = tomllib.load(handle)
-    except OSError as err:
-        raise OSError(f"cannot read the benchmark config {path}: {err}") from err
-    except tomllib.TOMLDecodeError as err:
-        raise ValueError(f"{path}: not valid TOML: {err}") from err
-    _check(cfg, _TOP_KEYS, str(path))
-    bench = dict(cfg.get("benchmark", {}))
-    _check(bench, _BENCH_KEYS, f"{path} [benchmark]")
-    for key in ("models", "scenarios", "methods"):
-        names = bench.get(key) or list(cfg.get(key, {}))
-        if not names:
-            raise ValueError(f"{path}: [benchmark] {key} is empty")
-        for name in names:
-            if name not in cfg.get(key, {}):
-                raise ValueError(f"{path}: {key[:-1]} {name!r} has no [{key}.{name}] table")
-        bench[key] = list(names)
-    for pair in bench.get("order", []):
-        if (len(pair) != 2 or pair[0] not in bench["models"]
-                or pair[1] not in bench["scenarios"]):
-            raise ValueError(f"{path}: [benchmark] order entries must be [model, scenario] of "
-                             f"the benchmark's models and scenarios, got {pair!r}")
-    for name, table in cfg.get("models", {}).items():
-        _check(table, _MODEL_KEYS, f"{path} [models.{name}]")
-    for name, table in cfg.get("scenarios", {}).items():
-        _check(table, _SCENARIO_KEYS, f"{path} [scenarios.{name}]")
-        if table.get("initial", "smooth") not in ("smooth", "constant", "linear"):
-            raise ValueError(f"{path} [scenarios.{name}]: initial must be smooth, constant or "
-                             f"linear, got {table['initial']!r}")
-    for name, table in cfg.get("methods", {}).items():
-        _check(table, _METHOD_KEYS, f"{path} [methods.{name}]")
-    base = path.resolve().parent
-    for key, default in (("output_dir", "runs"), ("results", "RESULTS.md"),
-                         ("data_dir", "../../../shared/data/models")):
-        bench[key] = str((base / bench.get(key, default)).resolve())
-    if "reading" in bench:
-        bench["reading"] = str((base / bench["reading"]).resolve())
-    bench.setdefault("name", path.stem)
-    bench.setdefault("iterations", 50)
-    bench.setdefault("shots_per_iteration", 2)
-    bench.setdefault("seed", 0)
-    bench.setdefault("ntk_k", 0)
-    bench.setdefault("checkpoint_every", 10)
-    bench["config_path"] = str(path.resolve())
-    bench["config_text"] = path.read_text()
-    return {"benchmark": bench, "models": cfg.get("models", {}),
-            "scenarios": cfg.get("scenarios", {}), "methods": cfg.get("methods", {})}
-
-
-# -- models and data -------------------------------------------------------------------------
-def synthetic_model(nx: int = 40, nz: int = 20, spacing: float = 50.0) -> xr.DataArray:
-    """A small layered model with a water layer and a fast lens: xr.DataArray (x, z), m/s."""
-    x = np.arange(nx) * spacing
-    z = np.arange(nz) * spacing
-    zz = z[None, :] / z[-1] + 0.1 * np.sin(2 * np.pi * x[:, None] / x[-1])
-    values = 1800.0 + 1700.0 * np.clip(zz, 0, 1)
-    lens = np.exp(-(((x[:, None] - x[nx // 2]) / (0.15 * x[-1])) ** 2
-                    + ((z[None, :] - z[nz // 2]) / (0.15 * z[-1])) ** 2))
-    values = values + 600.0 * lens
-    values[:, : max(2, nz // 10)] = 1500.0
-    return xr.DataArray(values.astype(np.float32), dims=("x", "z"),
-                        coords={"x": x, "z": z}, attrs={"units": "m/s", "name": "synthetic"})
-
-
-def prepare_model(name: str, spec: dict, data_dir: str) -> xr.DataArray:
-    """The true model of a benchmark: a shared model resampled to ``spacing`` (m), or synthetic."""
-    if name == "synthetic":
-        nx, nz = spec.get("shape", (40, 20))
-        return synthetic_model(int(nx), int(nz), float(spec.get("spacing", 50.0)))
-    from ..io import load_model
-
-    vp = load_model(name, data_dir)
-    if "crop_x" in spec:
-        lo, hi = spec["crop_x"]
-        vp = vp.sel(x=slice(float(lo), float(hi)))
-    step = float(spec.get("spacing", 40.0))
-    x = np.arange(float(vp.x[0]), float(vp.x[-1]) + 1e-6, step)
-    z = np.arange(float(vp.z[0]), float(vp.z[-1]) + 1e-6, step)
-    out = vp.interp(x=x, z=z, method="linear").astype(np.float32)
-    out.attrs = dict(vp.attrs) | {"resampled_to_m": step}
-    return out
-
-
-class HighpassLoss:
-    """Relative L2 misfit of high-passed modelled data against (already high-passed) observed."""
-
-    def __init__(self, cutoff: float, dt: float) -> None:
-        self.cutoff, self.dt = float(cutoff), float(dt)
-        self.__name__ = f"l2_highpass_{self.cutoff:g}Hz"
-
-    def __call__(self, pred: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
-        return LOSSES["l2"](butterworth(pred, self.cutoff, self.dt, kind="highpass"), obs)
-
-
-def add_noise(data: np.ndarray, snr_db: float, seed: int) -> np.ndarray:
-    """White Gaussian noise at ``snr_db`` (power of all data over power of the noise)."""
-    rng = np.random.default_rng(seed)
-    power = float(np.mean(np.asarray(data, dtype=np.float64) ** 2))
-    sigma = np.sqrt(power / 10 ** (snr_db / 10))
-    return (data + sigma * rng.standard_normal(data.shape)).astype(data.dtype)
-
-
-def initial_model(vp: xr.DataArray, scenario: dict, spec: dict) -> xr.DataArray:
-    """The scenario's initial model; the water layer of ``vp`` is kept in every case."""
-    water = np.asarray(_models.water_mask(vp))
-    kind = scenario.get("initial", "smooth")
-    if kind == "smooth":
-        return _models.smooth(vp, float(scenario.get("sigma", 300.0)), keep=water)
-    if kind == "constant":
-        value = float(spec.get("constant", 2500.0))
-        out = _models.constant(vp, value)
-        return out.copy(data=np.where(water, np.asarray(vp), value).astype(np.float32))
-    v_top, v_bottom = spec.get("linear", (1800.0, 4000.0))
-    if water.any():
-        return _models.linear_gradient(vp, v_top, v_bottom, water_velocity=1500.0)
-    return _models.linear_gradient(vp, v_top, v_bottom)
-
-
-# -- the runner ------------------------------------------------------------------------------
-def _write_atomic(path: Path, writer) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        writer(tmp)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
-def run_id(model: str, scenario: str, method: str) -> str:
-    return f"{model}__{scenario}__{method}"
+__all__ = ["METHODS", "PAPER_TABLE1", "Benchmark", "add_noise", "initial_model", "load_config",
+           "prepare_model", "run_id", "run_workers", "synthetic_model"]
 
 
 def _claim(lock: Path) -> int | None:
@@ -302,7 +134,7 @@ class Benchmark:
                 cache.parent.mkdir(parents=True, exist_ok=True)
                 observed = simulate(vp, survey, progress=False,
                                     **self.bench.get("engine", {}))
-                _write_atomic(cache, lambda p: observed.to_netcdf(p))
+                write_atomic(cache, lambda p: observed.to_netcdf(p))
             self._cache[model] = (vp, survey, observed)
         return self._cache[model]
 
@@ -339,8 +171,8 @@ class Benchmark:
         rep = meth.get("representation", method)
         lo, hi = spec.get("bounds", (0.9 * float(vp.min()), 1.1 * float(vp.max())))
         spi = min(int(b["shots_per_iteration"]), survey.n_shots)
-        schedule = [(float(c) or None, int(n))
-                    for c, n in self.config["scenarios"][scenario].get("frequency_schedule", [])]
+        stages = self.config["scenarios"][scenario].get("frequency_schedule", [])
+        schedule = [(None if c == FULL_BAND else float(c), int(n)) for c, n in stages]
         problem = CRFWIProblem(
             data, survey, initial, rep, loss=loss, lr=meth.get("lr"),
             shots_per_iteration=spi, frequency_schedule=schedule or None, bounds=(lo, hi),
@@ -385,8 +217,8 @@ class Benchmark:
         ds.attrs = {k: v for k, v in ds.attrs.items() if isinstance(v, int | float | str)}
         ds.attrs["summary"] = json.dumps(summary)
         self.runs_dir.mkdir(parents=True, exist_ok=True)
-        _write_atomic(self.runs_dir / f"{run_id(*cell)}.nc", lambda p: ds.to_netcdf(p))
-        _write_atomic(self.runs_dir / f"{run_id(*cell)}.json",
+        write_atomic(self.runs_dir / f"{run_id(*cell)}.nc", lambda p: ds.to_netcdf(p))
+        write_atomic(self.runs_dir / f"{run_id(*cell)}.json",
                       lambda p: p.write_text(json.dumps(summary, indent=1)))
         return summary
 
@@ -454,7 +286,7 @@ class Benchmark:
         summary = {"model": model, "scenario": scenario, "method": method,
                    "error": str(err), "mse": float("nan")}
         self.runs_dir.mkdir(parents=True, exist_ok=True)
-        _write_atomic(self.runs_dir / f"{run_id(*cell)}.json",
+        write_atomic(self.runs_dir / f"{run_id(*cell)}.json",
                       lambda p: p.write_text(json.dumps(summary, indent=1)))
         return summary
 
@@ -468,7 +300,6 @@ class Benchmark:
         return out
 
     def report(self) -> Path:
-        from .report import write_report
 
         return write_report(self)
 
@@ -480,26 +311,6 @@ class Benchmark:
 
 
 # -- command line ----------------------------------------------------------------------------
-def add_benchmark_parser(subparsers) -> argparse.ArgumentParser:
-    parser = subparsers.add_parser(
-        "benchmark", help="run the paper's comparisons from a TOML config (resumable)",
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument("config", type=Path, help="benchmark TOML (see bench/paper/*.toml)")
-    parser.add_argument("--output-dir", type=Path, default=None,
-                        help="folder of runs/ and figures (default: the config's output_dir)")
-    parser.add_argument("--results", type=Path, default=None,
-                        help="the markdown report (default: the config's results)")
-    parser.add_argument("--report-only", action="store_true",
-                        help="only (re)write RESULTS.md and the figures from finished runs")
-    parser.add_argument("--workers", type=int, default=1,
-                        help="worker processes, one thread each (default 1: run here); "
-                             "e.g. the number of cores when the grids are small")
-    parser.add_argument("--no-progress", action="store_true", help="no progress bars")
-    parser.add_argument("--inner-progress", action="store_true",
-                        help="a progress bar per run too")
-    parser.set_defaults(func=run_benchmark)
-    return parser
 
 
 def run_workers(bench: Benchmark, argv: list[str], n: int, *, progress: bool = True,
@@ -548,18 +359,3 @@ def run_workers(bench: Benchmark, argv: list[str], n: int, *, progress: bool = T
     if failed:
         raise RuntimeError(f"{len(failed)} benchmark worker(s) failed (exit codes {failed}); "
                            "their errors are on stderr above")
-
-
-def run_benchmark(args: argparse.Namespace) -> int:
-    bench = Benchmark(args.config, output_dir=args.output_dir, results=args.results)
-    if not args.report_only and args.workers > 1:
-        argv = [str(args.config)]
-        for flag, value in (("--output-dir", args.output_dir), ("--results", args.results)):
-            if value is not None:
-                argv += [flag, str(value)]
-        run_workers(bench, argv, args.workers, progress=not args.no_progress)
-    elif not args.report_only:
-        bench.run(progress=not args.no_progress, inner_progress=args.inner_progress)
-    path = bench.report()
-    print(f"{len(bench.summaries())}/{len(bench.cells())} runs finished; report: {path}")
-    return 0

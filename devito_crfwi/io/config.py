@@ -41,6 +41,9 @@ KINDS: Mapping[str, tuple[Callable[[Any], bool], str]] = {
     "table": (lambda v: isinstance(v, dict), "a table"),
     "str_list": (lambda v: isinstance(v, list) and all(isinstance(s, str) for s in v),
                  "a list of strings"),
+    "list": (lambda v: isinstance(v, list), "a list"),
+    "int_pair": (lambda v: isinstance(v, list) and len(v) == 2 and all(
+        isinstance(i, int) and not isinstance(i, bool) for i in v), "a pair of integers [a, b]"),
     "number_pair": (lambda v: isinstance(v, list) and len(v) == 2 and all(map(_number, v)),
                     "a pair of numbers [a, b]"),
     "schedule": (_schedule, f'a list of [cutoff_hz > 0 or "{FULL_BAND}", iterations] pairs'),

@@ -139,7 +139,7 @@ def test_report_includes_the_hand_written_reading(tiny_run, tmp_path):
 def test_scenario_frequency_schedule_reaches_the_problem(tmp_path):
     config = tmp_path / "tiny.toml"
     config.write_text(TINY.read_text().replace(
-        "highpass_hz = 3.0", "frequency_schedule = [[2.0, 2], [0, 1]]"))
+        "highpass_hz = 3.0", 'frequency_schedule = [[2.0, 2], ["full", 1]]'))
     bench = bm.Benchmark(config, output_dir=tmp_path / "out")
     summary = bench.run_cell(("synthetic", "nolowfreq", "pixel"))
     assert summary["frequency_schedule"] == [[2.0, 2], [None, 1]]
