@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..physics import Propagator, Survey, operators_built
+from ..physics import EngineSettings, Propagator, Survey, operators_built
 
 # Propagators one worker process keeps (one per geometry, settings and dtype).
 WORKER_CACHE_SIZE = 4
@@ -56,8 +56,7 @@ class PropagatorSpec:
     model : xr.DataArray (x, z), m/s
         The model that fixes the grid, the sponge and (unless ``vmax`` is set) the time step.
     survey : Survey
-    settings : tuple of (name, value)
-        Keywords of :meth:`Propagator.from_model` (``space_order``, ``vmax``...).
+    settings : EngineSettings
     dtype : str
         ``"float32"`` or ``"float64"``.
     key : str
@@ -66,15 +65,15 @@ class PropagatorSpec:
 
     model: object
     survey: Survey
-    settings: tuple
+    settings: EngineSettings
     dtype: str
     key: str
 
     @classmethod
-    def create(cls, model, survey: Survey, settings: dict, dtype) -> PropagatorSpec:
-        """A spec for ``Propagator.from_model(model, survey, dtype=dtype, **settings)``."""
+    def create(cls, model, survey: Survey, settings: EngineSettings, dtype) -> PropagatorSpec:
+        """A spec for ``Propagator.from_model(model, survey, settings, dtype=dtype)``."""
         dtype = np.dtype(dtype).name
-        items = tuple(sorted((k, v) for k, v in settings.items() if k not in ("dtype",)))
+        items = tuple(sorted(settings.as_dict().items()))
         h = hashlib.blake2b(digest_size=16)
         for arr in (np.asarray(model), np.asarray(model["x"]), np.asarray(model["z"]),
                     survey.source_positions, survey.receiver_positions,
@@ -82,7 +81,7 @@ class PropagatorSpec:
             h.update(str((arr.dtype, arr.shape)).encode())
             h.update(np.ascontiguousarray(arr).tobytes())
         h.update(repr((survey.f0, survey.t_max, survey.dt, items, dtype)).encode())
-        return cls(model, survey, items, dtype, h.hexdigest())
+        return cls(model, survey, settings, dtype, h.hexdigest())
 
     def __eq__(self, other) -> bool:
         return isinstance(other, PropagatorSpec) and other.key == self.key
@@ -95,8 +94,7 @@ class PropagatorSpec:
 
     def build(self) -> Propagator:
         """A new propagator for this spec (compiled operators are shared per process)."""
-        return Propagator.from_model(self.model, self.survey, dtype=self.dtype,
-                                     **dict(self.settings))
+        return Propagator.from_model(self.model, self.survey, self.settings, dtype=self.dtype)
 
 
 # -- worker side: one propagator per spec, per process -----------------------------------
@@ -285,7 +283,7 @@ class DaskExecutor:
 
 
 def make_executor(propagator: Propagator, client=None, *, model=None,
-                  settings: dict | None = None):
+                  settings: EngineSettings | None = None):
     """A :class:`SerialExecutor`, or a :class:`DaskExecutor` when ``client`` is given.
 
     ``model`` and ``settings`` are what built ``propagator`` (``Propagator.from_model``);
@@ -295,5 +293,6 @@ def make_executor(propagator: Propagator, client=None, *, model=None,
         return SerialExecutor(propagator)
     if not hasattr(client, "scatter") or not hasattr(client, "submit"):
         raise TypeError(f"client must be a dask.distributed.Client, got {type(client).__name__}")
-    spec = PropagatorSpec.create(model, propagator.survey, settings or {}, propagator.dtype)
+    spec = PropagatorSpec.create(model, propagator.survey, settings or EngineSettings(),
+                                 propagator.dtype)
     return DaskExecutor(client, spec, propagator)

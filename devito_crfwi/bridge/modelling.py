@@ -6,7 +6,7 @@ import numpy as np
 import xarray as xr
 from tqdm.auto import tqdm
 
-from ..physics import Propagator, Survey
+from ..physics import EngineSettings, Propagator, Survey
 from .executors import make_executor
 
 
@@ -50,7 +50,7 @@ def simulate(vp: xr.DataArray, survey: Survey, *, shots=None, progress: bool | N
         Model the shots in parallel on this Dask cluster (one batch per worker thread).
     **engine_options
         ``space_order``, ``boundary_width``, ``free_surface``, ``dt`` ... (see
-        :meth:`~devito_crfwi.physics.Propagator.from_model`).
+        :class:`~devito_crfwi.physics.EngineSettings`).
 
     Returns
     -------
@@ -63,10 +63,11 @@ def simulate(vp: xr.DataArray, survey: Survey, *, shots=None, progress: bool | N
         raise ValueError("shots is empty: give shot indices, or None for all shots")
     if idx.dtype.kind not in "iu":
         raise TypeError(f"shots must be integer indices, got {np.asarray(shots).tolist()!r}")
-    propagator = Propagator.from_model(vp, survey, **engine_options)
+    settings = EngineSettings.create(**engine_options)
+    propagator = Propagator.from_model(vp, survey, settings)
     values = np.asarray(vp)
     if client is not None:
-        executor = make_executor(propagator, client, model=vp, settings=engine_options)
+        executor = make_executor(propagator, client, model=vp, settings=settings)
         data, _ = executor.forward(values, idx, False)
         return shots_dataarray(data, survey, idx)
     if progress is None:

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from ..physics import Propagator, Survey
+from ..physics import EngineSettings, Propagator, Survey
 from .autograd import WaveFunction
 from .executors import make_executor
 
@@ -52,7 +52,7 @@ class WaveOperator(torch.nn.Module):
                  client=None) -> None:
         super().__init__()
         self.survey = survey
-        self._settings = dict(
+        self.settings = EngineSettings(
             space_order=space_order, boundary_width=boundary_width,
             free_surface=free_surface, vmax=vmax, dt=dt, checkpoints=checkpoints,
             memory_limit=memory_limit,
@@ -68,7 +68,7 @@ class WaveOperator(torch.nn.Module):
         dtype = np.dtype(dtype)
         if dtype not in self._propagators:
             self._propagators[dtype] = Propagator.from_model(
-                self._model, self.survey, dtype=dtype, **self._settings
+                self._model, self.survey, self.settings, dtype=dtype
             )
         return self._propagators[dtype]
 
@@ -77,7 +77,7 @@ class WaveOperator(torch.nn.Module):
         dtype = np.dtype(dtype)
         if dtype not in self._executors:
             self._executors[dtype] = make_executor(
-                self.propagator(dtype), self.client, model=self._model, settings=self._settings
+                self.propagator(dtype), self.client, model=self._model, settings=self.settings
             )
         return self._executors[dtype]
 

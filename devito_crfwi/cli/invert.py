@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..io.config import FULL_BAND, check_table, read_toml
+from ..physics import EngineSettings
 from .errors import CLIError
 from .outputs import report, write_outputs
 
@@ -37,7 +38,7 @@ The TOML configuration (paths are relative to the file):
 
   [representation_options]      # keyword arguments of the representation, e.g. alpha = 0.5
   [engine]                      # space_order, boundary_width, free_surface, dt, checkpoints,
-                                # memory_limit (see devito_crfwi.WaveOperator)
+                                # memory_limit (see devito_crfwi.physics.EngineSettings)
 
 Writes inverted.sgy, history.csv (iteration, loss, time and metrics) and summary.png into the
 output folder.
@@ -51,8 +52,6 @@ _INVERSION_SCHEMA = {"representation": "str", "iterations": "int", "loss": "str"
                      "optimizer": "str", "lr": "number", "shots_per_iteration": "int",
                      "frequency_schedule": "schedule", "bounds": "number_pair", "seed": "int",
                      "checkpoint_dir": "str", "checkpoint_every": "int", "resume": "bool"}
-_ENGINE_SCHEMA = {"space_order": "int", "boundary_width": "int", "free_surface": "bool",
-                  "dt": "number", "checkpoints": "int", "memory_limit": "int"}
 
 
 def add_invert_parser(subparsers) -> argparse.ArgumentParser:
@@ -83,7 +82,14 @@ def load_config(path: Path) -> dict[str, Any]:
     config = read_toml(path)
     check_table(config, _TOP_SCHEMA, str(path), required=("observed", "initial"))
     check_table(config.get("inversion", {}), _INVERSION_SCHEMA, f"{path} [inversion]")
-    check_table(config.get("engine", {}), _ENGINE_SCHEMA, f"{path} [engine]")
+    engine = config.get("engine", {})
+    if "vmax" in engine:
+        raise CLIError(f"{path} [engine]: unknown key(s) ['vmax']: the highest velocity is "
+                       "[inversion] bounds[1]")
+    try:  # the engine's own checks: names and types of its fields
+        EngineSettings.create(**engine)
+    except (TypeError, ValueError) as err:
+        raise CLIError(f"{path} [engine]: {err}") from None
     base = path.resolve().parent
     for key in ("observed", "initial", "true_model", "output_dir"):
         if key in config:

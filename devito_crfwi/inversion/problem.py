@@ -26,7 +26,7 @@ from tqdm.auto import tqdm
 
 from .. import metrics as _metrics
 from ..bridge import WaveOperator
-from ..physics import Survey
+from ..physics import EngineSettings, Survey
 from ..representations import DEFAULT_LEARNING_RATES, make_representation
 from .checkpoint import (
     CHECKPOINT_FORMAT,
@@ -48,8 +48,8 @@ __all__ = ["CRFWIProblem", "OPTIMIZERS"]
 
 # Default bounds: this far below the initial model's minimum and above its maximum.
 BOUND_LOW, BOUND_HIGH = 0.8, 1.25
-_ENGINE_OPTIONS = ("space_order", "boundary_width", "free_surface", "dt", "checkpoints",
-                   "memory_limit", "client")
+# Every engine setting but vmax, which is bounds[1]; and the Dask client.
+_ENGINE_OPTIONS = tuple(n for n in EngineSettings.fields() if n != "vmax") + ("client",)
 
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
@@ -107,8 +107,10 @@ class CRFWIProblem:
     representation_options : dict, optional
         Keyword arguments of the named representation (e.g. ``{"alpha": 0.5}``).
     **engine_options
-        ``space_order``, ``boundary_width``, ``free_surface``, ``dt``, ``checkpoints``,
-        ``memory_limit`` of :class:`~devito_crfwi.WaveOperator`.
+        Fields of :class:`~devito_crfwi.physics.EngineSettings` but ``vmax`` (which is
+        ``bounds[1]``): ``space_order``, ``boundary_width``, ``free_surface``, ``dt``,
+        ``checkpoints``, ``memory_limit``; and ``client`` (Dask), as for
+        :class:`~devito_crfwi.WaveOperator`.
 
     Attributes
     ----------

@@ -4,9 +4,11 @@ from . import _devito  # noqa: F401  (Devito settings before anything compiles)
 from .grid import ModelGrid, default_boundary_width, validate_velocity
 from .operators import operators_built
 from .propagator import MemoryPlan, Propagator
+from .settings import EngineSettings
 from .survey import Survey, ricker
 
 __all__ = [
+    "EngineSettings",
     "MemoryPlan",
     "ModelGrid",
     "Propagator",

@@ -37,6 +37,7 @@ from .operators import (
     sparse_points,
     wavefield,
 )
+from .settings import EngineSettings
 from .survey import Survey
 
 
@@ -70,23 +71,18 @@ class Propagator:
     Parameters
     ----------
     grid : ModelGrid
+        The padded grid (its sponge width and free surface are those of ``settings``).
     survey : Survey
     vp_reference : ndarray (x, z), m/s
         Model that sets the sponge's damping (kept fixed so derivatives are exact).
-    space_order : int
-        Spatial order of the Laplacian stencil (even, 2..16).
-    vmax : float, m/s, optional
-        Highest velocity any model may reach; sets the time step. Default: the
-        reference model's maximum.
-    dt : float, s, optional
-        Explicit simulation time step; ``ValueError`` if it breaks the CFL limit.
+    settings : EngineSettings
+        Stencil order, ``vmax`` (default: the reference model's maximum; sets the time
+        step), an explicit ``dt`` (``ValueError`` if it breaks the CFL limit), and the
+        gradient memory mode: ``checkpoints`` (revolve snapshots per shot) or
+        ``memory_limit`` (bytes for one call's tapes: full storage when it fits, otherwise
+        the revolve plan with the fewest bytes; every plan costs about the same time).
     dtype : numpy dtype
         Precision of the simulation (float32 or float64).
-    checkpoints : int, optional
-        Use revolve checkpointing with this many snapshots per shot for gradients.
-    memory_limit : int, bytes, optional
-        Budget for gradient tapes of one call: full storage when it fits, otherwise
-        the revolve plan with the fewest bytes (every plan costs about the same time).
     """
 
     def __init__(
@@ -95,19 +91,12 @@ class Propagator:
         survey: Survey,
         *,
         vp_reference: np.ndarray,
-        space_order: int = 8,
-        vmax: float | None = None,
-        dt: float | None = None,
+        settings: EngineSettings | None = None,
         dtype=np.float32,
-        checkpoints: int | None = None,
-        memory_limit: int | None = None,
     ) -> None:
-        if space_order not in range(2, 17, 2):
-            raise ValueError(f"space_order must be even in 2..16, got {space_order}")
-        if checkpoints is not None and int(checkpoints) < 1:
-            raise ValueError(f"checkpoints must be >= 1, got {checkpoints}")
-        if memory_limit is not None and memory_limit <= 0:
-            raise ValueError(f"memory_limit must be a positive number of bytes, got {memory_limit}")
+        settings = settings or EngineSettings()
+        space_order, vmax, dt = settings.space_order, settings.vmax, settings.dt
+        self.settings = settings
         self.dtype = np.dtype(dtype)
         if self.dtype not in (np.float32, np.float64):
             raise ValueError(f"dtype must be float32 or float64, got {self.dtype}")
@@ -116,8 +105,8 @@ class Propagator:
         self.grid = grid
         self.survey = survey
         self.space_order = space_order
-        self.checkpoints = checkpoints
-        self.memory_limit = memory_limit
+        self.checkpoints = settings.checkpoints
+        self.memory_limit = settings.memory_limit
         self.vmax = float(vp_reference.max() if vmax is None else vmax)
         dt_stable = grid.max_stable_dt(self.vmax, space_order)
         if dt is None:
@@ -158,33 +147,27 @@ class Propagator:
         return state
 
     @classmethod
-    def from_model(
-        cls,
-        vp,
-        survey: Survey,
-        *,
-        space_order: int = 8,
-        boundary_width: int | None = None,
-        free_surface: bool = False,
-        vmax: float | None = None,
-        dtype=np.float32,
-        **kwargs,
-    ) -> Propagator:
+    def from_model(cls, vp, survey: Survey, settings: EngineSettings | None = None, *,
+                   dtype=np.float32, **options) -> Propagator:
         """A propagator on the grid of ``vp`` (``xr.DataArray`` (x, z), m/s, coords in m).
 
-        ``boundary_width`` is the sponge width in cells (default: half the longest
-        dominant wavelength, at least 20). Warns when the grid under-samples the
-        shortest wavelength. Other keywords go to :class:`Propagator`.
+        ``settings`` (an :class:`EngineSettings`), with any of its fields given as keywords
+        (``space_order``, ``boundary_width``, ``free_surface``, ``vmax``, ``dt``,
+        ``checkpoints``, ``memory_limit``) replacing its values. Warns when the grid
+        under-samples the shortest wavelength.
         """
+        settings = EngineSettings.create(settings, **options)
         values = validate_velocity(np.asarray(vp), tuple(vp.shape))
-        vmax = float(values.max()) if vmax is None else float(vmax)
+        vmax = float(values.max()) if settings.vmax is None else settings.vmax
+        boundary_width = settings.boundary_width
         if boundary_width is None:
             spacing = ModelGrid.from_dataarray(vp, nbl=0).spacing
             boundary_width = default_boundary_width(spacing, vmax, survey.f0)
-        grid = ModelGrid.from_dataarray(vp, nbl=boundary_width, free_surface=free_surface)
+        grid = ModelGrid.from_dataarray(vp, nbl=boundary_width,
+                                        free_surface=settings.free_surface)
         grid.check_dispersion(float(values.min()), survey.f0)
-        return cls(grid, survey, vp_reference=values, space_order=space_order, vmax=vmax,
-                   dtype=dtype, **kwargs)
+        return cls(grid, survey, vp_reference=values,
+                   settings=EngineSettings.create(settings, vmax=vmax), dtype=dtype)
 
     # -- small helpers ------------------------------------------------------------------
     def _op(self, kind: str):

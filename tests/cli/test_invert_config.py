@@ -23,7 +23,10 @@ HEAD = 'observed = "shots.sgy"\ninitial = "initial.sgy"\n'
         (HEAD + "[inversion]\nfrequency_schedule = [3, 10]\n", "frequency_schedule must be"),
         (HEAD + "[inversion]\nfrequency_schedule = [[0, 10]]\n", "cutoff_hz > 0"),
         (HEAD + "[inversion]\niterations = 0\n", "iterations must be >= 1, got 0"),
-        (HEAD + "[engine]\nfree_surface = \"no\"\n", "[engine]: free_surface must be true or"),
+        (
+            HEAD + "[engine]\nfree_surface = \"no\"\n",
+            "[engine]: free_surface must be True or False, got 'no'",
+        ),
         (HEAD + "inversion = 3\n", "inversion must be a table, got 3"),
     ],
 )
