@@ -13,6 +13,7 @@ discrete adjoint and linearisation (checked by the dot-product tests).
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -130,13 +131,35 @@ def _build(key: OperatorKey) -> Operator:
     else:
         raise ValueError(f"unknown operator kind {key.kind!r}; expected one of {KINDS}")
     _BuildCounter.count += 1
-    return Operator(eqs, subs=grid.spacing_map, name=f"crfwi_{key.kind}")
+    # blockrelax makes the 2-D stencil loops blocked, so that thread_bands() can give each
+    # thread one contiguous band of x (Devito otherwise hands out single rows dynamically).
+    return Operator(eqs, subs=grid.spacing_map, name=f"crfwi_{key.kind}",
+                    opt=("advanced", {"blockrelax": True}))
 
 
 @lru_cache(maxsize=64)
 def get_operator(key: OperatorKey) -> Operator:
     """The compiled operator for ``key``, built on first use and reused afterwards."""
     return _build(key)
+
+
+def thread_bands(op: Operator, args: dict, nthreads: int) -> dict[str, int]:
+    """Block sizes that give each of ``nthreads`` threads one contiguous band of x rows.
+
+    Without them every thread takes one row at a time: the rows it reads (the stencil's
+    x-halo) were written by the other thread, and the cache lines bounce between cores every
+    step. One band per thread keeps them local (measured on 646 x 246 cells, 2 threads:
+    1.0 -> 2.6 GPts/s per step).
+    """
+    sizes = {}
+    for p in op.parameters:
+        match = re.fullmatch(r"([xy])\d+_blk\d+_size", p.name)
+        if match is None:
+            continue
+        lo, hi = args[f"{match[1]}_m"], args[f"{match[1]}_M"]
+        extent = hi - lo + 1
+        sizes[p.name] = -(-extent // nthreads) if match[1] == "x" else extent
+    return sizes
 
 
 class BoundOperator:
@@ -167,6 +190,7 @@ class BoundOperator:
             return
         self.args = op.arguments(**kwargs)
         self.args.update(threads)
+        self.args.update(thread_bands(op, self.args, int(self.args["nthreads"])))
 
     def run(self, time_m: int, time_M: int) -> None:  # noqa: N803 (Devito's names)
         """Run time steps ``time_m..time_M`` (inclusive; the operator's own direction)."""

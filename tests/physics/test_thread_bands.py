@@ -1,0 +1,53 @@
+"""The per-thread x-bands of the stencil loops: sizes, and results independent of the threads."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from devito_crfwi.physics.grid import ModelGrid
+from devito_crfwi.physics.operators import OperatorKey, get_operator, thread_bands
+
+# A grid above SMALL_GRID_POINTS, so the kernels really run on several threads.
+SCRIPT = """
+import sys
+import numpy as np, xarray as xr
+from devito_crfwi.physics import Propagator, Survey
+x, z = np.arange(230) * 10.0, np.arange(180) * 10.0
+v = (1500 + 2000 * z[None, :] / z[-1] + 0 * x[:, None]).astype(np.float32)
+v[100:140, 60:90] = 3000.0
+vp = xr.DataArray(v, dims=("x", "z"), coords={"x": x, "z": z})
+survey = Survey.surface(vp, n_shots=2, n_receivers=50, f0=10.0, t_max=0.3)
+prop = Propagator.from_model(vp, survey)
+data = prop.forward(v)
+_, grad = prop.misfit_gradient(v * 0.98, data)
+dv = np.zeros_like(v); dv[50:80, 40:60] = 100.0
+np.savez(sys.argv[1], data=data, grad=grad, born=prop.born(v, dv))
+"""
+
+
+def test_band_sizes_split_x_and_keep_z_whole():
+    grid = ModelGrid(shape=(100, 50), spacing=(10.0, 10.0), nbl=10)
+    op = get_operator(OperatorKey(grid, 8, "float32", "gradient"))
+    args = {"x_m": 0, "x_M": 119, "y_m": 0, "y_M": 69}
+    sizes = thread_bands(op, args, 3)
+    assert sizes == {"x0_blk0_size": 40, "x1_blk0_size": 40, "y0_blk0_size": 70,
+                     "y1_blk0_size": 70}
+    assert thread_bands(op, args, 7)["x0_blk0_size"] == 18  # ceil(120 / 7): no row left out
+
+
+@pytest.mark.parametrize("threads", ["3"])
+def test_results_do_not_depend_on_the_thread_count(tmp_path, threads):
+    out = {}
+    for n in ("1", threads):
+        path = tmp_path / f"run{n}.npz"
+        env = dict(os.environ, OMP_NUM_THREADS=n)
+        subprocess.run([sys.executable, "-c", SCRIPT, str(path)], env=env, check=True)
+        out[n] = np.load(path)
+    for name in ("data", "grad", "born"):
+        assert np.abs(out["1"][name]).max() > 0
+        np.testing.assert_array_equal(out["1"][name], out[threads][name], err_msg=name)
