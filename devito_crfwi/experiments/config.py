@@ -16,11 +16,14 @@ __all__ = ["load_config"]
 
 # The keys of each table and their kinds (devito_crfwi.io.config.KINDS).
 _SCENARIO_SCHEMA = {"initial": "str", "sigma": "number", "noise_snr_db": "number",
-                    "highpass_hz": "number", "shot_fraction": "number",
+                    "noise_sigma": "number", "highpass_hz": "number",
+                    "shot_fraction": "number", "shots": "int_list", "iterations": "int",
                     "frequency_schedule": "schedule"}
 _MODEL_SCHEMA = {"spacing": "number", "f0": "number", "t_max": "number", "n_shots": "int",
                  "n_receivers": "int", "constant": "number", "linear": "number_pair",
-                 "bounds": "number_pair", "shape": "int_pair", "crop_x": "number_pair"}
+                 "bounds": "number_pair", "shape": "int_pair", "crop_x": "number_pair",
+                 "dt": "number", "first_shot_column": "int", "shot_step_columns": "int",
+                 "source_depth": "number", "receiver_depth": "number"}
 _METHOD_SCHEMA = {"representation": "str", "lr": "number", "options": "table"}
 _TOP_SCHEMA = {"benchmark": "table", "models": "table", "scenarios": "table",
                "methods": "table"}

@@ -152,6 +152,16 @@ def _figures(bench, frame: pd.DataFrame, folder: Path) -> list[Path]:
     return written
 
 
+def _budget(bench) -> str:
+    """The iterations of every scenario, in words."""
+    own = {name: sc["iterations"] for name, sc in bench.config["scenarios"].items()
+           if name in bench.bench["scenarios"] and "iterations" in sc}
+    base = f"{bench.bench['iterations']} iterations"
+    if not own:
+        return base
+    return base + " (" + ", ".join(f"{n}: {k}" for n, k in own.items()) + ")"
+
+
 def write_report(bench) -> Path:
     """Write RESULTS.md and the figures; returns the markdown's path."""
     b = bench.bench
@@ -171,7 +181,7 @@ def write_report(bench) -> Path:
         f"{bench.machine()}.",
         "",
         f"Command: `devito-crfwi benchmark {Path(b['config_path']).name}` "
-        f"(config below). Every method gets the same budget: {b['iterations']} iterations × "
+        f"(config below). Every method gets the same budget: {_budget(bench)} × "
         f"{b['shots_per_iteration']} shots per iteration; water layer fixed; seed {b['seed']}. "
         "MSE in (km/s)², SSIM and PSNR (dB) against the true model's range, data misfit = "
         "relative L2 over all shots of the final model, wall time = the iterations' seconds.",

@@ -17,7 +17,11 @@ Scenarios (``[scenarios.<name>]`` keys):
 - ``highpass_hz``: remove the low frequencies: observed *and* modelled data pass through the same
   zero-phase Butterworth high-pass (:func:`~devito_crfwi.inversion.filters.butterworth`), so the
   misfit never sees them.
-- ``shot_fraction``: keep every ``1/shot_fraction``-th shot (e.g. 0.25: a quarter).
+- ``noise_sigma``: add white Gaussian noise of this many times the clean data's standard
+  deviation (the paper's "8 sigma0": ``noise_sigma = 8``; seeded).
+- ``shot_fraction``: keep every ``1/shot_fraction``-th shot (e.g. 0.25: a quarter); or
+  ``shots``: the indices of the shots kept.
+- ``iterations``: this scenario's number of iterations (default ``[benchmark] iterations``).
 - ``frequency_schedule``: multiscale inversion, ``[[cutoff_hz, iterations], ...]`` low-passing
   observed and modelled data alike (see :class:`~devito_crfwi.CRFWIProblem`); the cutoff
   ``"full"`` means the full band (TOML has no null), as in ``devito-crfwi invert``.
@@ -46,13 +50,34 @@ from ..inversion.filters import butterworth
 from ..inversion.losses import LOSSES
 from ..io.atomic import write_atomic
 from ..io.config import FULL_BAND
+from ..representations import REGISTRY, default_bounds
 from .config import load_config
 from .paper import METHODS, PAPER_TABLE1, run_id
 from .report import write_report
-from .scenarios import HighpassLoss, add_noise, initial_model, prepare_model, synthetic_model
+from .scenarios import (
+    HighpassLoss,
+    add_noise,
+    initial_model,
+    prepare_model,
+    survey_of,
+    synthetic_model,
+)
 
 __all__ = ["METHODS", "PAPER_TABLE1", "Benchmark", "add_noise", "initial_model", "load_config",
            "prepare_model", "run_id", "run_workers", "synthetic_model"]
+
+
+def code_version() -> str:
+    """The package version and, in a git checkout, its commit (which code made a run)."""
+    from .. import __version__
+
+    root = Path(__file__).resolve().parents[2]
+    try:
+        commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+                                capture_output=True, text=True, timeout=10, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return __version__
+    return f"{__version__}+g{commit.stdout.strip()}"
 
 
 def _claim(lock: Path) -> int | None:
@@ -119,14 +144,10 @@ class Benchmark:
     def _truth(self, model: str):
         if model not in self._cache:
             from ..bridge.modelling import simulate
-            from ..physics import Survey
 
             spec = self.config["models"][model]
             vp = prepare_model(model, spec, self.bench["data_dir"])
-            n_rec = int(spec.get("n_receivers", vp.sizes["x"]))
-            survey = Survey.surface(vp, n_shots=int(spec.get("n_shots", 16)), n_receivers=n_rec,
-                                    f0=float(spec.get("f0", 4.0)),
-                                    t_max=float(spec.get("t_max", 3.0)))
+            survey = survey_of(vp, spec)
             cache = self.output_dir / "cache" / f"{model}_observed.nc"
             if cache.is_file():
                 observed = xr.load_dataarray(cache)
@@ -144,13 +165,22 @@ class Benchmark:
         sc = self.config["scenarios"][scenario]
         data = np.asarray(observed, dtype=np.float32)
         fraction = float(sc.get("shot_fraction", 1.0))
-        if fraction < 1.0:
-            step = max(1, round(1.0 / fraction))
-            keep = np.arange(0, survey.n_shots, step)
+        keep = None
+        if "shots" in sc:
+            keep = np.asarray(sc["shots"], dtype=int)
+            if keep.size == 0 or keep.min() < 0 or keep.max() >= survey.n_shots:
+                raise ValueError(f"scenario {scenario!r}: shots must be indices in "
+                                 f"0..{survey.n_shots - 1}, got {sc['shots']}")
+        elif fraction < 1.0:
+            keep = np.arange(0, survey.n_shots, max(1, round(1.0 / fraction)))
+        if keep is not None:
             survey = survey.subset([int(i) for i in keep])
             data = data[keep]
+        seed = int(self.bench["seed"]) + 1
         if "noise_snr_db" in sc:
-            data = add_noise(data, float(sc["noise_snr_db"]), int(self.bench["seed"]) + 1)
+            data = add_noise(data, float(sc["noise_snr_db"]), seed)
+        if "noise_sigma" in sc:
+            data = add_noise(data, seed=seed, sigma=float(sc["noise_sigma"]))
         loss: Any = "l2"
         if "highpass_hz" in sc:
             cutoff = float(sc["highpass_hz"])
@@ -169,8 +199,10 @@ class Benchmark:
         initial = initial_model(vp, self.config["scenarios"][scenario], spec)
         meth = self.config["methods"][method]
         rep = meth.get("representation", method)
-        lo, hi = spec.get("bounds", (0.9 * float(vp.min()), 1.1 * float(vp.max())))
+        # From the config or the initial model, never from the true model.
+        lo, hi = spec.get("bounds", default_bounds(np.asarray(initial)))
         spi = min(int(b["shots_per_iteration"]), survey.n_shots)
+        iterations = int(self.config["scenarios"][scenario].get("iterations", b["iterations"]))
         stages = self.config["scenarios"][scenario].get("frequency_schedule", [])
         schedule = [(None if c == FULL_BAND else float(c), int(n)) for c, n in stages]
         problem = CRFWIProblem(
@@ -184,7 +216,7 @@ class Benchmark:
         if ntk_k:
             spectra["ntk_start"] = self._ntk(problem, rep, ntk_k)
         start = time.perf_counter()
-        result = problem.solve(int(b["iterations"]),
+        result = problem.solve(iterations,
                                checkpoint_dir=self.output_dir / "checkpoints" / run_id(*cell),
                                checkpoint_every=int(b["checkpoint_every"]), resume=True,
                                progress=progress)
@@ -205,6 +237,7 @@ class Benchmark:
             "lr": problem.lr, "shape": list(vp.shape), "n_shots": survey.n_shots,
             "frequency_schedule": [list(stage) for stage in problem.frequency_schedule],
             "ntk_k": ntk_k, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "code": code_version(),
         }
         summary |= {k: [float(x) for x in v] for k, v in spectra.items()}
         ds = result[["vp", "vp_initial", "loss", "time"]].copy()
@@ -233,15 +266,14 @@ class Benchmark:
 
     def _ntk(self, problem, representation: str, k: int) -> np.ndarray:
         from ..ntk import spectrum
-        from ..ntk.spectrum import ENCODING_PARAMETERS
 
         n = problem.survey.n_shots
         n_probe = int(self.bench.get("ntk_shots", 1))
         shots = sorted({int(i) for i in np.linspace(0, n - 1, n_probe)})
         vp = problem.current_model()
+        encoding = REGISTRY[representation].encoding_parameters
         return np.asarray(spectrum(problem.operator, vp, problem.representation, k=k,
-                                   shots=shots, parameters=ENCODING_PARAMETERS.get(representation),
-                                   seed=int(self.bench["seed"])))
+                                   shots=shots, parameters=encoding, seed=int(self.bench["seed"])))
 
     def run(self, *, progress: bool = True, inner_progress: bool = False,
             report: bool = True) -> list[dict[str, Any]]:

@@ -11,7 +11,8 @@ from .. import initial_models as _models
 from ..inversion.filters import butterworth
 from ..inversion.losses import LOSSES
 
-__all__ = ["HighpassLoss", "add_noise", "initial_model", "prepare_model", "synthetic_model"]
+__all__ = ["HighpassLoss", "add_noise", "initial_model", "prepare_model", "survey_of",
+           "synthetic_model"]
 
 
 def synthetic_model(nx: int = 40, nz: int = 20, spacing: float = 50.0) -> xr.DataArray:
@@ -40,11 +41,41 @@ def prepare_model(name: str, spec: dict, data_dir: str) -> xr.DataArray:
         lo, hi = spec["crop_x"]
         vp = vp.sel(x=slice(float(lo), float(hi)))
     step = float(spec.get("spacing", 40.0))
+    if "shape" in spec:  # the whole model resampled to (nx, nz) nodes, relabelled at ``step``
+        nx, nz = (int(n) for n in spec["shape"])
+        x = np.linspace(float(vp.x[0]), float(vp.x[-1]), nx)
+        z = np.linspace(float(vp.z[0]), float(vp.z[-1]), nz)
+        out = vp.interp(x=x, z=z, method="linear").astype(np.float32)
+        out = out.assign_coords(x=np.arange(nx) * step, z=np.arange(nz) * step)
+        out.attrs = dict(vp.attrs) | {"resampled_to_shape": [nx, nz], "relabelled_to_m": step}
+        return out
     x = np.arange(float(vp.x[0]), float(vp.x[-1]) + 1e-6, step)
     z = np.arange(float(vp.z[0]), float(vp.z[-1]) + 1e-6, step)
     out = vp.interp(x=x, z=z, method="linear").astype(np.float32)
     out.attrs = dict(vp.attrs) | {"resampled_to_m": step}
     return out
+
+
+def survey_of(vp: xr.DataArray, spec: dict):
+    """The survey of a model table: evenly spread shots, or every ``shot_step_columns``-th
+    column from ``first_shot_column``; receivers on ``n_receivers`` columns (default all)."""
+    from ..physics import Survey
+
+    n_rec = int(spec.get("n_receivers", vp.sizes["x"]))
+    n_shots = int(spec.get("n_shots", 16))
+    depths = {key: float(spec[key]) for key in ("source_depth", "receiver_depth") if key in spec}
+    survey = Survey.surface(vp, n_shots=n_shots, n_receivers=n_rec, f0=float(spec.get("f0", 4.0)),
+                            t_max=float(spec.get("t_max", 3.0)), dt=spec.get("dt"), **depths)
+    if "first_shot_column" not in spec:
+        return survey
+    columns = int(spec["first_shot_column"]) + int(spec.get("shot_step_columns", 1)) * np.arange(
+        n_shots)
+    if columns[-1] >= vp.sizes["x"] or columns[0] < 0:
+        raise ValueError(f"shot columns {columns[0]}..{columns[-1]} are outside the model's "
+                         f"{vp.sizes['x']} columns")
+    sources = survey.source_positions.copy()
+    sources[:, 0] = np.asarray(vp["x"])[columns]
+    return Survey(sources, survey.receiver_positions, survey.f0, survey.t_max, survey.dt)
 
 
 class HighpassLoss:
@@ -58,12 +89,19 @@ class HighpassLoss:
         return LOSSES["l2"](butterworth(pred, self.cutoff, self.dt, kind="highpass"), obs)
 
 
-def add_noise(data: np.ndarray, snr_db: float, seed: int) -> np.ndarray:
-    """White Gaussian noise at ``snr_db`` (power of all data over power of the noise)."""
+def add_noise(data: np.ndarray, snr_db: float | None = None, seed: int = 0, *,
+              sigma: float | None = None) -> np.ndarray:
+    """White Gaussian noise at ``snr_db`` (power of all data over power of the noise), or of
+    standard deviation ``sigma`` times the clean data's (the paper's "8 sigma0")."""
+    if (snr_db is None) == (sigma is None):
+        raise ValueError("give exactly one of snr_db and sigma")
     rng = np.random.default_rng(seed)
-    power = float(np.mean(np.asarray(data, dtype=np.float64) ** 2))
-    sigma = np.sqrt(power / 10 ** (snr_db / 10))
-    return (data + sigma * rng.standard_normal(data.shape)).astype(data.dtype)
+    clean = np.asarray(data, dtype=np.float64)
+    if sigma is None:
+        std = np.sqrt(float(np.mean(clean**2)) / 10 ** (snr_db / 10))
+    else:
+        std = float(sigma) * float(clean.std())
+    return (data + std * rng.standard_normal(data.shape)).astype(data.dtype)
 
 
 def initial_model(vp: xr.DataArray, scenario: dict, spec: dict) -> xr.DataArray:

@@ -27,7 +27,7 @@ from tqdm.auto import tqdm
 from .. import metrics as _metrics
 from ..bridge import WaveOperator
 from ..physics import EngineSettings, Survey
-from ..representations import DEFAULT_LEARNING_RATES, make_representation
+from ..representations import Representation, default_bounds, make_representation
 from .checkpoint import (
     CHECKPOINT_FORMAT,
     checkpoint_path,
@@ -46,8 +46,6 @@ from .losses import LOSSES
 
 __all__ = ["CRFWIProblem", "OPTIMIZERS"]
 
-# Default bounds: this far below the initial model's minimum and above its maximum.
-BOUND_LOW, BOUND_HIGH = 0.8, 1.25
 # Every engine setting but vmax, which is bounds[1]; and the Dask client.
 _ENGINE_OPTIONS = tuple(n for n in EngineSettings.fields() if n != "vmax") + ("client",)
 
@@ -86,7 +84,9 @@ class CRFWIProblem:
     optimizer : {"adam", "adamw", "sgd", "rmsprop", "lbfgs"} or callable
         A name of :data:`OPTIMIZERS` or ``callable(params, lr=...) -> torch.optim.Optimizer``.
     lr : float, optional
-        Learning rate; default ``DEFAULT_LEARNING_RATES[representation]`` (1.0 for L-BFGS).
+        Learning rate; default the representation's ``learning_rate`` (its class's rate for
+        the output map in use: e.g. 1e-4 for every network with ``output="additive"``, as in
+        the paper; 1.0 for L-BFGS).
     shots_per_iteration : int, optional
         Random mini-batch of shots per iteration, drawn from a generator seeded with
         ``seed``; default all shots.
@@ -241,7 +241,7 @@ class CRFWIProblem:
             own = (getattr(representation, "vmin", None), getattr(representation, "vmax", None))
             if all(isinstance(b, int | float) for b in own):
                 return float(own[0]), float(own[1])
-            return BOUND_LOW * lo, BOUND_HIGH * hi
+            return default_bounds(values)
         try:
             vmin, vmax = (float(b) for b in bounds)
         except (TypeError, ValueError) as err:
@@ -284,12 +284,12 @@ class CRFWIProblem:
         if lr is None:
             if name == "lbfgs":
                 lr = 1.0
-            elif self.representation_name in DEFAULT_LEARNING_RATES:
-                lr = DEFAULT_LEARNING_RATES[self.representation_name]
+            elif isinstance(self.representation, Representation):
+                lr = self.representation.learning_rate
             else:
                 raise ValueError(
-                    f"lr must be given for representation {self.representation_name!r} (no "
-                    f"default learning rate; defaults exist for {sorted(DEFAULT_LEARNING_RATES)})"
+                    f"lr must be given for representation {self.representation_name!r} (a module "
+                    "that is not a devito_crfwi Representation has no default learning rate)"
                 )
         lr = float(lr)
         if not (np.isfinite(lr) and lr > 0):

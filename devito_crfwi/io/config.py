@@ -42,6 +42,8 @@ KINDS: Mapping[str, tuple[Callable[[Any], bool], str]] = {
     "str_list": (lambda v: isinstance(v, list) and all(isinstance(s, str) for s in v),
                  "a list of strings"),
     "list": (lambda v: isinstance(v, list), "a list"),
+    "int_list": (lambda v: isinstance(v, list) and all(
+        isinstance(i, int) and not isinstance(i, bool) for i in v), "a list of integers"),
     "int_pair": (lambda v: isinstance(v, list) and len(v) == 2 and all(
         isinstance(i, int) and not isinstance(i, bool) for i in v), "a pair of integers [a, b]"),
     "number_pair": (lambda v: isinstance(v, list) and len(v) == 2 and all(map(_number, v)),

@@ -16,21 +16,21 @@ import xarray as xr
 from torch import nn
 
 from ..bridge import WaveOperator
-from ..representations import make_representation
+from ..representations import REGISTRY, make_representation
 from .jacobians import model_values
 from .kernels import TangentKernel
 
-DEFAULT_REPRESENTATIONS = ("pixel", "inr", "grid", "ig", "lowrank")
+DEFAULT_REPRESENTATIONS = tuple(name for name, cls in REGISTRY.items() if cls.paper_method)
+"""The paper's methods: "pixel", "inr", "grid", "ig", "lowrank"."""
 
-# The parameters of each representation's coordinate encoding, without the shared ReLU
-# decoder: the grid's feature tables, IG's tables and sine branch. At the default
-# initialisation (tables U(±1e-4), head scaled by out_scale = 1e-3) the decoder's nearly
-# constant features dominate the full-parameter NTK of grid-based models (λ_2/λ_1 ~ 1e-10
-# on a 24 x 24 test), which hides the encoding's own kernel.
 ENCODING_PARAMETERS: dict[str, tuple[str, ...]] = {
-    "grid": ("encoding",),
-    "ig": ("encoding", "sine"),
+    name: cls.encoding_parameters for name, cls in REGISTRY.items() if cls.encoding_parameters
 }
+"""Name -> parameter prefixes of the coordinate encoding without the shared ReLU decoder
+(each class's ``encoding_parameters``). At the default initialisation (tables U(±1e-4), head
+scaled by out_scale = 1e-3) the decoder's nearly constant features dominate the full-parameter
+NTK of grid-based models (λ_2/λ_1 ~ 1e-10 on a 24 x 24 test), which hides the encoding's own
+kernel."""
 
 
 def mean_log10_decay(eigenvalues) -> np.ndarray:

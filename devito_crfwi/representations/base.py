@@ -1,20 +1,28 @@
-"""Common base of the coordinate -> velocity representations: bounded output, water mask, grid.
+"""Common base of the coordinate -> velocity representations: output map, water mask, grid.
 
 Every representation maps the normalised coordinates of the model grid to a perturbation ``p``
-of an initial model ``v0`` in an unconstrained (logit) space, and returns
+of an initial model ``v0``, turned into a velocity by one of two output maps:
 
-.. math::
+- ``"bounded"`` (default): ``p`` lives in an unconstrained (logit) space and
+
+  .. math::
 
     v = v_{min} + (v_{max} - v_{min})\\,
         \\sigma\\!\\left(\\operatorname{logit}\\frac{v_0 - v_{min}}{v_{max} - v_{min}} + p\\right),
 
-so ``v`` lies in ``[vmin, vmax]`` for any parameters and ``v = v0`` when ``p = 0``.
+  so ``v`` lies in ``[vmin, vmax]`` for any parameters;
+- ``"additive"``: the paper's denormalisation ``v = v0 + s p`` with an explicit scale ``s``
+  (m/s per unit of ``p``: 1000 for networks, which then work in km/s as IFWI's code does; 1
+  for the pixel grid, whose ``p`` is then in m/s), clipped to ``[vmin, vmax]`` only so that the
+  wave equation's time step stays stable (no gradient where clipped).
+
+In both ``v = v0`` when ``p = 0``.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -27,8 +35,17 @@ ArrayLike = Tensor | np.ndarray
 # v0 == vmax stays finite; the model then starts within EPS * (vmax - vmin) of v0.
 EPS = 1e-6
 
-# vmin / vmax left as None are taken as min(v0) / BOUND_FACTOR and max(v0) * BOUND_FACTOR.
-BOUND_FACTOR = 1.5
+# vmin / vmax left as None are taken as BOUND_FACTORS[0] * min(v0) and BOUND_FACTORS[1] * max(v0)
+# (the one default of the package: CRFWIProblem and the benchmark use default_bounds too).
+BOUND_FACTORS = (0.8, 1.25)
+
+OUTPUTS = ("bounded", "additive")
+
+
+def default_bounds(initial: ArrayLike) -> tuple[float, float]:
+    """Default ``(vmin, vmax)`` in m/s of a model: 0.8 x its minimum, 1.25 x its maximum."""
+    values = np.asarray(initial.detach().cpu() if isinstance(initial, Tensor) else initial)
+    return float(BOUND_FACTORS[0] * values.min()), float(BOUND_FACTORS[1] * values.max())
 
 
 def bounded_velocity(initial: Tensor, perturbation: Tensor, vmin: float, vmax: float) -> Tensor:
@@ -122,18 +139,22 @@ def _as_tensor(array: ArrayLike, dtype: torch.dtype) -> Tensor:
 
 
 class Representation(nn.Module, ABC):
-    """Velocity model = initial model + bounded perturbation from a coordinate network.
+    """Velocity model = initial model + perturbation from a coordinate network.
 
-    Subclasses implement :meth:`perturbation`; this class owns the grid, the bounds, the water
-    mask and the map of :func:`bounded_velocity`.
+    Subclasses implement :meth:`perturbation` and set the class facts below; this class owns
+    the grid, the bounds, the water mask and the output map (module docstring).
 
     Parameters
     ----------
     initial : Tensor or numpy.ndarray, shape (nx, nz), m/s
         Initial model ``v0`` (dims x, z; depth increases with z). Copied, never modified.
     vmin, vmax : float or None, m/s
-        Bounds of the output velocity; ``None`` takes ``min(v0) / 1.5`` and ``max(v0) * 1.5``.
-        ``v0`` must lie inside them.
+        Bounds of the output velocity; ``None`` takes :func:`default_bounds` (0.8 min(v0),
+        1.25 max(v0)). ``v0`` must lie inside them.
+    output : {"bounded", "additive"}
+        Output map: the logit map inside the bounds, or the paper's ``v0 + scale * p``.
+    scale : float, m/s, optional
+        Scale of the additive map; default :attr:`default_scale`. Only with ``"additive"``.
     seed : int
         Seed of the local :class:`torch.Generator` used for every random initialisation
         (the global RNG is neither used nor advanced).
@@ -159,7 +180,20 @@ class Representation(nn.Module, ABC):
     """
 
     name: ClassVar[str] = ""
-    """Key of this class in :data:`REPRESENTATIONS` and :data:`DEFAULT_LEARNING_RATES`."""
+    """Key of this class in :data:`~devito_crfwi.representations.REGISTRY`."""
+    paper_method: ClassVar[str] = ""
+    """The method's name in the CR-FWI paper (arXiv 2603.22362)."""
+    default_learning_rate: ClassVar[float]
+    """Adam rate of the default settings with the bounded map (see the subclass's comment)."""
+    additive_learning_rate: ClassVar[float] = 1e-4
+    """Adam rate with the additive map: the paper's (1e-4 for every network, 5 for pixels)."""
+    default_scale: ClassVar[float] = 1000.0
+    """m/s per unit of network output in the additive map (networks work in km/s)."""
+    encoding_parameters: ClassVar[tuple[str, ...] | None] = None
+    """Parameter prefixes of the coordinate encoding alone (without the shared decoder), the
+    ``G`` of the encoding's own NTK; None: all parameters."""
+    paper_parameters: ClassVar[int | None] = None
+    """The parameter count of the paper's Table 1 for this method."""
 
     def __init__(
         self,
@@ -170,8 +204,18 @@ class Representation(nn.Module, ABC):
         seed: int = 0,
         dtype: torch.dtype = torch.float32,
         water_mask: ArrayLike | None = None,
+        output: str = "bounded",
+        scale: float | None = None,
     ) -> None:
         super().__init__()
+        if output not in OUTPUTS:
+            raise ValueError(f"output must be one of {OUTPUTS}, got {output!r}")
+        if scale is not None and output != "additive":
+            raise ValueError(f"scale applies to output='additive' only, got output={output!r}")
+        scale = self.default_scale if scale is None else scale
+        if isinstance(scale, bool) or not (isinstance(scale, int | float) and scale > 0):
+            raise ValueError(f"scale must be a positive number of m/s, got {scale!r}")
+        self.output, self.scale = output, float(scale)
         if not dtype.is_floating_point:
             raise ValueError(f"dtype must be a floating-point torch dtype, got {dtype}")
         v0 = _as_tensor(initial, dtype)
@@ -182,8 +226,9 @@ class Representation(nn.Module, ABC):
         if not torch.isfinite(v0).all():
             raise ValueError("initial must be finite everywhere, got NaN or inf values")
         lo, hi = float(v0.min()), float(v0.max())
-        self.vmin = float(lo / BOUND_FACTOR if vmin is None else vmin)
-        self.vmax = float(hi * BOUND_FACTOR if vmax is None else vmax)
+        low, high = default_bounds(v0)
+        self.vmin = float(low if vmin is None else vmin)
+        self.vmax = float(high if vmax is None else vmax)
         if not self.vmin < self.vmax:
             raise ValueError(f"vmin must be below vmax, got vmin={self.vmin}, vmax={self.vmax}")
         if lo < self.vmin or hi > self.vmax:
@@ -206,6 +251,29 @@ class Representation(nn.Module, ABC):
                 )
         self.register_buffer("water_mask", mask)  # (nx, nz) bool, or None
 
+    @property
+    def learning_rate(self) -> float:
+        """The default Adam rate of this representation's output map."""
+        if self.output == "additive":
+            return self.additive_learning_rate
+        return self.default_learning_rate
+
+    @property
+    def n_parameters(self) -> int:
+        """Number of trainable scalars."""
+        return sum(p.numel() for p in self.parameters() if p.requires_grad)
+
+    @classmethod
+    def paper_options(cls, shape: tuple[int, int]) -> dict[str, Any]:
+        """Keyword arguments that give the paper's network size on an (nx, nz) grid."""
+        return {}
+
+    def velocity(self, initial: Tensor, perturbation: Tensor) -> Tensor:
+        """The output map: velocity (m/s) of a perturbation of ``initial`` (same shapes)."""
+        if self.output == "additive":
+            return (initial + self.scale * perturbation).clamp(self.vmin, self.vmax)
+        return bounded_velocity(initial, perturbation, self.vmin, self.vmax)
+
     def _generator(self) -> torch.Generator:
         """A fresh CPU generator seeded with ``seed``, for the subclass's initialisation."""
         return torch.Generator().manual_seed(self.seed)
@@ -221,8 +289,9 @@ class Representation(nn.Module, ABC):
 
         Returns
         -------
-        Tensor, shape (...), dimensionless (logit units)
-            Perturbation ``p`` of :func:`bounded_velocity`; not detached.
+        Tensor, shape (...), dimensionless
+            Perturbation ``p`` of the output map (logit units, or units of ``scale``); not
+            detached.
         """
 
     def grid_perturbation(self) -> Tensor:
@@ -237,7 +306,7 @@ class Representation(nn.Module, ABC):
         Tensor, shape (nx, nz), m/s
             Inside ``[vmin, vmax]``; equal to ``initial`` where ``water_mask`` is True.
         """
-        velocity = bounded_velocity(self.initial, self.grid_perturbation(), self.vmin, self.vmax)
+        velocity = self.velocity(self.initial, self.grid_perturbation())
         return _hold_water(velocity, self.initial, self.water_mask)
 
     def forward_at(self, coords: Tensor) -> Tensor:
@@ -259,7 +328,7 @@ class Representation(nn.Module, ABC):
         """
         coords = coords.to(self.initial.dtype)
         initial = sample_grid(self.initial, coords)  # (...)
-        velocity = bounded_velocity(initial, self.perturbation(coords), self.vmin, self.vmax)
+        velocity = self.velocity(initial, self.perturbation(coords))
         mask = None
         if self.water_mask is not None:
             mask = sample_grid(self.water_mask.to(initial.dtype), coords, mode="nearest") > 0.5
@@ -267,7 +336,8 @@ class Representation(nn.Module, ABC):
 
     def extra_repr(self) -> str:
         masked = "none" if self.water_mask is None else int(self.water_mask.sum())
+        output = self.output if self.output == "bounded" else f"additive x {self.scale:g} m/s"
         return (
-            f"shape={self.shape}, vmin={self.vmin:g}, vmax={self.vmax:g}, seed={self.seed}, "
-            f"masked_cells={masked}"
+            f"shape={self.shape}, output={output}, vmin={self.vmin:g}, vmax={self.vmax:g}, "
+            f"seed={self.seed}, masked_cells={masked}"
         )

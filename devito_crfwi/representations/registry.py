@@ -1,4 +1,4 @@
-"""Names of the representations, their default learning rates, a factory and a regression fit."""
+"""The registry of representations (derived from the classes), a factory and a regression fit."""
 
 from __future__ import annotations
 
@@ -11,28 +11,24 @@ from torch import nn
 from .base import ArrayLike, Representation, _as_tensor
 from .networks import SIREN, FourierFeatures, IGHybrid, LowRank, MultiResGrid, Pixel
 
-REPRESENTATIONS: dict[str, type[Representation]] = {
+REGISTRY: dict[str, type[Representation]] = {
     cls.name: cls for cls in (Pixel, SIREN, FourierFeatures, MultiResGrid, IGHybrid, LowRank)
 }
-"""Name -> class: "pixel", "inr", "fourier", "grid", "ig", "lowrank"."""
+"""Name -> class: "pixel", "inr", "fourier", "grid", "ig", "lowrank". Each class carries its
+own facts (default learning rates, additive scale, encoding parameters, the paper's name and
+parameter count); the tables below are derived from them."""
 
-# Adam learning rates for the default settings of each class. Adam moves every parameter by about
-# lr per step, whatever the gradient's scale (so the m/s units of the loss do not matter); what
-# differs is how far the velocity moves for that step. Pixel: dv ~ lr * (vmax - vmin) / 4 per node,
-# i.e. ~7 m/s per iteration for lr = 1e-2 and a 3000 m/s range, the size of a conventional FWI
-# update. SIREN-based ones (inr, lowrank): omega0 = 30 amplifies every weight change; SIREN's
-# authors train with 1e-4, and low-rank diverged at 1e-3 in our check. Grids: features start at
-# 1e-4 and each table entry only moves the nodes around it, hence instant-NGP's 1e-2. ReLU MLPs on
-# encodings (fourier, ig): the usual 1e-3. Checked by
-# tests/representations/test_representations.py, which fits a Gaussian anomaly with these rates.
+REPRESENTATIONS = REGISTRY
+"""Alias of :data:`REGISTRY` (the name the package exported first)."""
+
 DEFAULT_LEARNING_RATES: dict[str, float] = {
-    "pixel": 1e-2,
-    "inr": 1e-4,
-    "fourier": 1e-3,
-    "grid": 1e-2,
-    "ig": 1e-3,
-    "lowrank": 1e-4,
+    name: cls.default_learning_rate for name, cls in REGISTRY.items()
 }
+"""Name -> Adam rate of the default (bounded) settings. Adam moves every parameter by about lr
+per step whatever the gradient's scale, so what differs is how far the velocity moves; checked
+by tests/representations/test_representations.py, which fits an anomaly with these rates."""
+
+PRESETS = ("default", "paper")
 
 
 def make_representation(
@@ -43,6 +39,7 @@ def make_representation(
     vmax: float | None = None,
     seed: int = 0,
     water_mask: ArrayLike | None = None,
+    preset: str = "default",
     **kwargs: Any,
 ) -> nn.Module:
     """Build a representation by name, or check a ready-made module.
@@ -61,8 +58,13 @@ def make_representation(
         Seed of the initialisation.
     water_mask : Tensor or numpy.ndarray of bool, shape (nx, nz), optional
         True where the velocity is held at ``initial``; named representations only.
+    preset : {"default", "paper"}
+        ``"paper"`` starts from the paper's network sizes (``cls.paper_options``: the hashed
+        2**8-row MPE table, LR-FWI's rank of half the smaller model dimension); ``kwargs``
+        override it. Named representations only.
     **kwargs
-        Class-specific options (e.g. ``hidden_features``, ``alpha``, ``dtype``).
+        Class-specific options (e.g. ``hidden_features``, ``alpha``, ``dtype``, ``output``,
+        ``scale``).
 
     Returns
     -------
@@ -76,12 +78,14 @@ def make_representation(
         ``initial``, or for a module given with ``water_mask`` or options.
     """
     shape = tuple(np.shape(initial))
+    if preset not in PRESETS:
+        raise ValueError(f"preset must be one of {PRESETS}, got {preset!r}")
     if isinstance(name_or_module, nn.Module):
-        if water_mask is not None or kwargs:
+        if water_mask is not None or kwargs or preset != "default":
             raise ValueError(
-                "water_mask and options apply to named representations only; build them into "
-                f"the module instead, got water_mask={water_mask is not None}, "
-                f"options={sorted(kwargs)}"
+                "water_mask, preset and options apply to named representations only; build "
+                f"them into the module instead, got water_mask={water_mask is not None}, "
+                f"preset={preset!r}, options={sorted(kwargs)}"
             )
         with torch.no_grad():
             out_shape = tuple(name_or_module().shape)
@@ -91,13 +95,30 @@ def make_representation(
                 f"got {out_shape}"
             )
         return name_or_module
-    if name_or_module not in REPRESENTATIONS:
+    if name_or_module not in REGISTRY:
         raise ValueError(
-            f"representation must be one of {sorted(REPRESENTATIONS)} or an nn.Module, "
+            f"representation must be one of {sorted(REGISTRY)} or an nn.Module, "
             f"got {name_or_module!r}"
         )
-    cls = REPRESENTATIONS[name_or_module]
+    cls = REGISTRY[name_or_module]
+    if preset == "paper":
+        kwargs = cls.paper_options(shape) | kwargs
     return cls(initial, vmin=vmin, vmax=vmax, seed=seed, water_mask=water_mask, **kwargs)
+
+
+def paper_parameter_counts(shape: tuple[int, int]) -> list[tuple[str, str, int, int | None]]:
+    """(name, paper's name, our count at the paper preset, the paper's count) per method.
+
+    Built on a constant model of ``shape`` (nx, nz); the pixel grid has ``nx * nz``.
+    """
+    initial = np.full(shape, 2000.0, dtype=np.float32)
+    rows = []
+    for name, cls in REGISTRY.items():
+        if not cls.paper_method:
+            continue
+        rep = make_representation(name, initial, preset="paper")
+        rows.append((name, cls.paper_method, rep.n_parameters, cls.paper_parameters))
+    return rows
 
 
 def fit(
@@ -120,7 +141,7 @@ def fit(
     iterations : int
         Number of Adam steps.
     lr : float, optional
-        Learning rate; defaults to ``DEFAULT_LEARNING_RATES[representation.name]``.
+        Learning rate; defaults to the representation's ``learning_rate``.
 
     Returns
     -------
@@ -128,12 +149,12 @@ def fit(
         The loss before each step.
     """
     if lr is None:
-        name = getattr(representation, "name", None)
-        if name not in DEFAULT_LEARNING_RATES:
+        if not isinstance(representation, Representation):
             raise ValueError(
-                f"lr must be given for a representation without a default rate, got name {name!r}"
+                "lr must be given for a module that is not a Representation (no default rate), "
+                f"got {type(representation).__name__}"
             )
-        lr = DEFAULT_LEARNING_RATES[name]
+        lr = representation.learning_rate
     with torch.no_grad():
         reference = representation()
     goal = _as_tensor(target, reference.dtype).to(reference.device)

@@ -219,3 +219,51 @@ def test_notebook_runs_on_the_tiny_results(tiny_run, tmp_path, monkeypatch):
     _, text, images = run_notebook(NOTEBOOK, tmp_path, monkeypatch, timeout=300)
     assert images >= 4
     assert "4 of 4 runs finished" in text
+
+
+def test_noise_of_sigma_times_the_clean_standard_deviation():
+    data = 3.0 * np.random.default_rng(0).standard_normal((4, 500, 30)).astype(np.float32)
+    noisy = bm.add_noise(data, seed=1, sigma=8.0)
+    assert abs(np.std(noisy - data) / np.std(data) - 8.0) < 0.05
+    with pytest.raises(ValueError, match="exactly one"):
+        bm.add_noise(data, 10.0, seed=1, sigma=8.0)
+
+
+def test_survey_of_shot_columns_and_depths():
+    from devito_crfwi.experiments.scenarios import survey_of
+
+    vp = bm.synthetic_model(60, 20, 15.0)
+    spec = {"n_shots": 3, "first_shot_column": 10, "shot_step_columns": 20, "f0": 8.0,
+            "t_max": 0.5, "dt": 0.0019, "source_depth": 15.0, "receiver_depth": 30.0}
+    survey = survey_of(vp, spec)
+    np.testing.assert_array_equal(survey.source_positions, [[150, 15], [450, 15], [750, 15]])
+    assert survey.n_receivers == 60 and np.all(survey.receiver_positions[..., 1] == 30.0)
+    assert survey.dt == pytest.approx(0.0019)
+    with pytest.raises(ValueError, match="shot columns 10..70 are outside the model's 60 columns"):
+        survey_of(vp, spec | {"n_shots": 4})
+
+
+def test_whole_model_resampled_to_a_shape_and_relabelled(monkeypatch):
+    import devito_crfwi.io
+
+    big = bm.synthetic_model(121, 41, 7.5)  # 900 m x 300 m
+    monkeypatch.setattr(devito_crfwi.io, "load_model", lambda name, data_dir: big)
+    vp = bm.prepare_model("marmousi", {"shape": [61, 21], "spacing": 15.0}, "unused")
+    assert vp.shape == (61, 21)
+    np.testing.assert_allclose(vp.x, np.arange(61) * 15.0)
+    # Every second node of the original grid: the resampling is exact there.
+    np.testing.assert_allclose(vp.values, big.values[::2, ::2], rtol=1e-6)
+
+
+def test_scenario_shots_and_iterations(tmp_path):
+    text = TINY.read_text().replace(
+        'highpass_hz = 3.0', 'highpass_hz = 3.0\nshots = [1, 3]\niterations = 2')
+    config = tmp_path / "tiny.toml"
+    config.write_text(text)
+    bench = bm.Benchmark(config, output_dir=tmp_path / "out")
+    _, survey, data, _ = bench._scenario_data("synthetic", "nolowfreq")
+    full = bench._truth("synthetic")[1]
+    assert survey.n_shots == 2 and data.shape[0] == 2
+    np.testing.assert_array_equal(survey.source_positions, full.source_positions[[1, 3]])
+    summary = bench.run_cell(("synthetic", "nolowfreq", "pixel"))
+    assert summary["iterations"] == 2 and summary["code"].startswith("0.")

@@ -331,8 +331,9 @@ def test_ig_alpha_one_switches_off_the_sine_branch():
 
 
 def test_default_bounds_follow_the_initial_model():
+    # One policy for the package (CRFWIProblem's and the benchmark's defaults are the same).
     rep = Pixel(V0)
-    assert rep.vmin == pytest.approx(1500.0 / 1.5) and rep.vmax == pytest.approx(3000.0 * 1.5)
+    assert rep.vmin == pytest.approx(1500.0 * 0.8) and rep.vmax == pytest.approx(3000.0 * 1.25)
 
 
 @pytest.mark.parametrize(
