@@ -69,8 +69,9 @@ __all__ = ["METHODS", "PAPER_TABLE1", "Benchmark", "add_noise", "initial_model",
 
 def code_version() -> str:
     """The package version and, in a git checkout, its commit (which code made a run)."""
-    from .. import __version__
+    from importlib.metadata import version
 
+    __version__ = version("devito-crfwi")
     root = Path(__file__).resolve().parents[2]
     try:
         commit = subprocess.run(["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
