@@ -267,3 +267,13 @@ def test_scenario_shots_and_iterations(tmp_path):
     np.testing.assert_array_equal(survey.source_positions, full.source_positions[[1, 3]])
     summary = bench.run_cell(("synthetic", "nolowfreq", "pixel"))
     assert summary["iterations"] == 2 and summary["code"].startswith("0.")
+
+
+def test_spearman_of_the_orderings():
+    from devito_crfwi.experiments.report import _spearman
+
+    paper = bm.PAPER_TABLE1[("marmousi", "smooth")]
+    assert _spearman(dict(paper), paper) == pytest.approx(1.0)
+    reverse = {m: -v for m, v in paper.items()}
+    assert _spearman(reverse, paper) == pytest.approx(-1.0)
+    assert math.isnan(_spearman({"pixel": 1.0, "ig": 2.0}, paper))
