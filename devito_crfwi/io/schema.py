@@ -31,6 +31,7 @@ __all__ = [
     "check_model",
     "check_shots",
     "check_velocities",
+    "locate_sample",
 ]
 
 #: Dims of a velocity model, in this order: x across, z depth (increasing down).
@@ -75,6 +76,11 @@ def _prefix(where: str | None) -> str:
 
 def _at_index(index: tuple[int, ...]) -> str:
     return f"index {index}"
+
+
+def locate_sample(index: tuple[int, ...]) -> str:
+    """Words for the index (shot, time, receiver) of one sample of shot gathers."""
+    return f"shot {index[0]}, time index {index[1]}, receiver {index[2]}"
 
 
 def check_finite(values: np.ndarray, name: str, *, where: str | None = None,
@@ -251,8 +257,7 @@ def check_shots(shots, name: str = "shots", *, where: str | None = None,
         raise TypeError(f"{prefix}{name} must be an xarray.DataArray {SHOT_DIMS} (as simulate "
                         f"and read_shots return), got {type(shots).__name__}")
     _check_dims(shots, SHOT_DIMS, name, prefix)
-    check_finite(shots.values, name, where=where,
-                 locate=lambda i: f"shot {i[0]}, time index {i[1]}, receiver {i[2]}")
+    check_finite(shots.values, name, where=where, locate=locate_sample)
     dt = shots.attrs.get("dt")
     if dt is not None:
         dt = float(dt)
