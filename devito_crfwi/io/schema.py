@@ -121,15 +121,20 @@ def _conversion(name: str, factor: float) -> str:
     return f"convert it: {name} = ({name} * {factor:g}).assign_attrs(units='m/s')"
 
 
+def _type_name(value) -> str:
+    kind = type(value)
+    return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__name__}"
+
+
 def _not_a_model(vp, name: str, where: str | None) -> TypeError:
     prefix = _prefix(where)
     expected = f"{name} must be an xarray.DataArray (x, z) with coords in m and values in m/s"
-    if np.ndim(vp) != 2 or not hasattr(vp, "shape"):
-        return TypeError(f"{prefix}{expected}, got {type(vp).__name__}")
+    if not hasattr(vp, "shape") or len(vp.shape) != 2:
+        return TypeError(f"{prefix}{expected}, got {_type_name(vp)}")
     nx, nz = vp.shape
     values = f"{name}.detach().cpu().numpy()" if type(vp).__module__ == "torch" else name
     return TypeError(
-        f"{prefix}{expected}, got a {type(vp).__name__} of shape {tuple(vp.shape)}; wrap it with "
+        f"{prefix}{expected}, got a {_type_name(vp)} of shape {tuple(vp.shape)}; wrap it with "
         f"its grid: xr.DataArray({values}, dims=('x', 'z'), coords={{'x': x0 + dx * "
         f"np.arange({nx}), 'z': z0 + dz * np.arange({nz})}}, attrs={{'units': 'm/s'}})"
     )
@@ -255,7 +260,7 @@ def check_shots(shots, name: str = "shots", *, where: str | None = None,
     prefix = _prefix(where)
     if not isinstance(shots, xr.DataArray):
         raise TypeError(f"{prefix}{name} must be an xarray.DataArray {SHOT_DIMS} (as simulate "
-                        f"and read_shots return), got {type(shots).__name__}")
+                        f"and read_shots return), got {_type_name(shots)}")
     _check_dims(shots, SHOT_DIMS, name, prefix)
     check_finite(shots.values, name, where=where, locate=locate_sample)
     dt = shots.attrs.get("dt")
