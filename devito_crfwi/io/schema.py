@@ -83,6 +83,10 @@ def locate_sample(index: tuple[int, ...]) -> str:
     return f"shot {index[0]}, time index {index[1]}, receiver {index[2]}"
 
 
+def _first(mask: np.ndarray) -> tuple[int, ...]:
+    return tuple(int(i) for i in np.argwhere(mask)[0])
+
+
 def check_finite(values: np.ndarray, name: str, *, where: str | None = None,
                  locate: Callable[[tuple[int, ...]], str] = _at_index) -> np.ndarray:
     """Raise ``ValueError`` unless ``values`` are real numbers, none NaN or Inf.
@@ -95,9 +99,8 @@ def check_finite(values: np.ndarray, name: str, *, where: str | None = None,
         raise ValueError(f"{_prefix(where)}{name} must hold real numbers, got dtype {values.dtype}")
     bad = ~np.isfinite(values)
     if bad.any():
-        first = tuple(int(i) for i in np.argwhere(bad)[0])
         raise ValueError(f"{_prefix(where)}{name} holds {int(bad.sum())} NaN or Inf values "
-                         f"(first at {locate(first)})")
+                         f"(first at {locate(_first(bad))})")
     return values
 
 
@@ -111,7 +114,7 @@ def check_velocities(values: np.ndarray, name: str = "vp", *, where: str | None 
     values = check_finite(values, name, where=where, locate=locate)
     low = values <= 0
     if low.any():
-        first = tuple(int(i) for i in np.argwhere(low)[0])
+        first = _first(low)
         raise ValueError(f"{_prefix(where)}{name} must be positive m/s; found "
                          f"{float(values[first]):g} at {locate(first)}")
     return values
@@ -222,7 +225,7 @@ def check_model(vp, name: str = "vp", *, where: str | None = None) -> CheckedMod
             f"(it looks like km/s); {_conversion(name, VELOCITY_UNITS['km/s'])}"
         )
     if vmax > MAX_VELOCITY:
-        at = locate(np.unravel_index(int(np.argmax(values)), values.shape))
+        at = locate(_first(values == vmax))
         raise ValueError(
             f"{prefix}{name} reaches {vmax:g} m/s (at {at}), above {MAX_VELOCITY:g} m/s, the "
             "largest plausible seismic velocity (ft/s?); "

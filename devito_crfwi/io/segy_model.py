@@ -29,7 +29,7 @@ import numpy as np
 import segyio
 import xarray as xr
 
-from .atomic import atomic_output, check_target
+from .atomic import check_target
 from .axes import axis_values, regular_axis
 from .errors import SegyError
 from .headers import (
@@ -43,7 +43,7 @@ from .headers import (
     scale_to_int,
 )
 from .schema import MODEL_DIMS, check_model
-from .segy_file import open_segy, read_text
+from .segy_file import create_segy, open_segy, read_text
 from .units import VELOCITY_UNITS, check_units, velocity_to_si
 
 __all__ = ["read_segy", "write_segy"]
@@ -353,46 +353,24 @@ def write_segy(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: boo
             "Samples: 4-byte IEEE float, velocity in m/s, along depth.",
         ]
     )
-    spec = segyio.spec()
-    spec.format = 5
-    spec.samples = np.arange(nz)
-    spec.tracecount = nx
-    spec.endian = "big"
-    with atomic_output(path, overwrite=overwrite) as tmp:
-        with segyio.create(str(tmp), spec) as out:
-            out.text[0] = text
-            out.bin.update(
-                {
-                    _BF.JobID: 1,
-                    _BF.LineNumber: 1,
-                    _BF.ReelNumber: 1,
-                    _BF.Traces: nx,
-                    _BF.Interval: interval,
-                    _BF.IntervalOriginal: interval,
-                    _BF.Samples: nz,
-                    _BF.SamplesOriginal: nz,
-                    _BF.Format: 5,
-                    _BF.MeasurementSystem: 1,
-                    _BF.SEGYRevision: 1,
-                    _BF.SEGYRevisionMinor: 0,
-                }
-            )
-            for i in range(nx):
-                out.header[i] = {
-                    _TF.TRACE_SEQUENCE_LINE: i + 1,
-                    _TF.TRACE_SEQUENCE_FILE: i + 1,
-                    _TF.CDP: i + 1,
-                    _TF.CDP_TRACE: 1,
-                    _TF.TraceIdentificationCode: 1,
-                    _TF.SourceGroupScalar: scalar,
-                    _TF.SourceX: int(x_int[i]),
-                    _TF.GroupX: int(x_int[i]),
-                    _TF.CDP_X: int(x_int[i]),
-                    _TF.CoordinateUnits: 1,
-                    _TF.TRACE_SAMPLE_COUNT: nz,
-                    _TF.TRACE_SAMPLE_INTERVAL: interval,
-                    _TF.INLINE_3D: 1,
-                    _TF.CROSSLINE_3D: i + 1,
-                }
-                out.trace[i] = values[i]
+    with create_segy(path, text=text, n_traces=nx, n_samples=nz, interval=interval,
+                     overwrite=overwrite, binary={_BF.Traces: nx}) as out:
+        for i in range(nx):
+            out.header[i] = {
+                _TF.TRACE_SEQUENCE_LINE: i + 1,
+                _TF.TRACE_SEQUENCE_FILE: i + 1,
+                _TF.CDP: i + 1,
+                _TF.CDP_TRACE: 1,
+                _TF.TraceIdentificationCode: 1,
+                _TF.SourceGroupScalar: scalar,
+                _TF.SourceX: int(x_int[i]),
+                _TF.GroupX: int(x_int[i]),
+                _TF.CDP_X: int(x_int[i]),
+                _TF.CoordinateUnits: 1,
+                _TF.TRACE_SAMPLE_COUNT: nz,
+                _TF.TRACE_SAMPLE_INTERVAL: interval,
+                _TF.INLINE_3D: 1,
+                _TF.CROSSLINE_3D: i + 1,
+            }
+            out.trace[i] = values[i]
     return path

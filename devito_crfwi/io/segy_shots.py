@@ -31,7 +31,7 @@ import numpy as np
 import segyio
 import xarray as xr
 
-from .atomic import atomic_output, check_target
+from .atomic import check_target
 from .axes import axis_values
 from .errors import SegyError
 from .headers import (
@@ -47,7 +47,7 @@ from .headers import (
     text_title,
 )
 from .schema import SHOT_DIMS, check_shots
-from .segy_file import open_segy, read_text
+from .segy_file import create_segy, open_segy, read_text
 from .warn import warn
 
 __all__ = ["read_shots", "write_shots"]
@@ -158,55 +158,32 @@ def write_shots(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: bo
         f"-receiver z in m; both with ElevationScalar={z_scalar}.",
         "Samples: 4-byte IEEE float.",
     ]
-    spec = segyio.spec()
-    spec.format = 5
-    spec.samples = np.arange(nt)
-    spec.tracecount = n_shots * n_rec
-    spec.endian = "big"
-    with atomic_output(path, overwrite=overwrite) as tmp:
-        with segyio.create(str(tmp), spec) as out:
-            out.text[0] = make_textual_header(lines)
-            out.bin.update(
-                {
-                    _BF.JobID: 1,
-                    _BF.LineNumber: 1,
-                    _BF.ReelNumber: 1,
-                    _BF.Traces: n_rec,
-                    _BF.Interval: dt_us,
-                    _BF.IntervalOriginal: dt_us,
-                    _BF.Samples: nt,
-                    _BF.SamplesOriginal: nt,
-                    _BF.Format: 5,
-                    _BF.EnsembleFold: n_rec,
-                    _BF.SortingCode: 1,
-                    _BF.MeasurementSystem: 1,
-                    _BF.SEGYRevision: 1,
-                    _BF.SEGYRevisionMinor: 0,
+    binary = {_BF.Traces: n_rec, _BF.EnsembleFold: n_rec, _BF.SortingCode: 1}
+    with create_segy(path, text=make_textual_header(lines), n_traces=n_shots * n_rec,
+                     n_samples=nt, interval=dt_us, overwrite=overwrite, binary=binary) as out:
+        for s in range(n_shots):
+            gather = np.ascontiguousarray(values[s].T)  # (receiver, time)
+            for r in range(n_rec):
+                i = s * n_rec + r
+                out.header[i] = {
+                    _TF.TRACE_SEQUENCE_LINE: i + 1,
+                    _TF.TRACE_SEQUENCE_FILE: i + 1,
+                    _TF.FieldRecord: s + 1,
+                    _TF.TraceNumber: r + 1,
+                    _TF.EnergySourcePoint: s + 1,
+                    _TF.TraceIdentificationCode: 1,
+                    _TF.offset: int(offset[s, r]),
+                    _TF.ReceiverGroupElevation: int(gz[s, r]),
+                    _TF.SourceDepth: int(sz[s]),
+                    _TF.ElevationScalar: z_scalar,
+                    _TF.SourceGroupScalar: xy_scalar,
+                    _TF.SourceX: int(sx[s]),
+                    _TF.GroupX: int(gx[s, r]),
+                    _TF.CoordinateUnits: 1,
+                    _TF.TRACE_SAMPLE_COUNT: nt,
+                    _TF.TRACE_SAMPLE_INTERVAL: dt_us,
                 }
-            )
-            for s in range(n_shots):
-                gather = np.ascontiguousarray(values[s].T)  # (receiver, time)
-                for r in range(n_rec):
-                    i = s * n_rec + r
-                    out.header[i] = {
-                        _TF.TRACE_SEQUENCE_LINE: i + 1,
-                        _TF.TRACE_SEQUENCE_FILE: i + 1,
-                        _TF.FieldRecord: s + 1,
-                        _TF.TraceNumber: r + 1,
-                        _TF.EnergySourcePoint: s + 1,
-                        _TF.TraceIdentificationCode: 1,
-                        _TF.offset: int(offset[s, r]),
-                        _TF.ReceiverGroupElevation: int(gz[s, r]),
-                        _TF.SourceDepth: int(sz[s]),
-                        _TF.ElevationScalar: z_scalar,
-                        _TF.SourceGroupScalar: xy_scalar,
-                        _TF.SourceX: int(sx[s]),
-                        _TF.GroupX: int(gx[s, r]),
-                        _TF.CoordinateUnits: 1,
-                        _TF.TRACE_SAMPLE_COUNT: nt,
-                        _TF.TRACE_SAMPLE_INTERVAL: dt_us,
-                    }
-                    out.trace[i] = gather[r]
+                out.trace[i] = gather[r]
     return path
 
 
