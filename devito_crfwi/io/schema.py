@@ -25,6 +25,7 @@ from .units import KMS_THRESHOLD, MAX_VELOCITY, VELOCITY_UNITS
 
 __all__ = [
     "MODEL_DIMS",
+    "MODEL_UNITS",
     "SHOT_DIMS",
     "CheckedModel",
     "check_finite",
