@@ -1,7 +1,8 @@
 """Initial models for FWI: smoothed, linear-gradient and constant models, and the water mask.
 
 Every helper takes a velocity model ``vp`` as an ``xr.DataArray`` with dims ("x", "z")
-(depth increasing along z), coords in m and values in m/s, and returns a new DataArray on the
+(depth increasing along z), coords in m and values in m/s (checked with
+:func:`~devito_crfwi.io.schema.check_model`), and returns a new DataArray on the
 same grid with ``vp``'s coords and attrs (``vp`` is never modified). numpy, scipy and xarray
 only.
 """
@@ -14,31 +15,10 @@ import numpy as np
 import xarray as xr
 from scipy.ndimage import gaussian_filter
 
-MODEL_DIMS = ("x", "z")
+from .io.schema import check_model
 
 # Cells within this many m/s of the water velocity count as water in :func:`water_mask`.
 WATER_TOLERANCE = 5.0
-
-
-def _check_model(vp, name: str = "vp") -> tuple[float, float]:
-    """Raise unless ``vp`` is a 2-D (x, z) DataArray with regular coords; return (dx, dz) in m."""
-    if not isinstance(vp, xr.DataArray):
-        raise TypeError(
-            f"{name} must be an xarray.DataArray (x, z) in m/s, got {type(vp).__name__}"
-        )
-    if tuple(vp.dims) != MODEL_DIMS:
-        hint = " (use .transpose('x', 'z'))" if set(vp.dims) == set(MODEL_DIMS) else ""
-        raise ValueError(f"{name} must have dims ('x', 'z'), got {tuple(vp.dims)}{hint}")
-    spacing = []
-    for dim in MODEL_DIMS:
-        if dim not in vp.coords or vp.sizes[dim] < 2:
-            raise ValueError(f"{name} needs a coordinate {dim!r} in m with at least 2 points")
-        axis = np.asarray(vp[dim], dtype=np.float64)
-        step = float(axis[1] - axis[0])
-        if step <= 0 or not np.allclose(np.diff(axis), step, rtol=1e-6, atol=0):
-            raise ValueError(f"{name}: coordinate {dim!r} must be increasing and regular")
-        spacing.append(step)
-    return spacing[0], spacing[1]
 
 
 def _like(vp: xr.DataArray, values: np.ndarray) -> xr.DataArray:
@@ -72,7 +52,7 @@ def smooth(vp: xr.DataArray, sigma: float | Sequence[float] = 300.0, *,
     xr.DataArray (x, z), m/s
         Same coords and attrs as ``vp``. Edges are extended by their nearest value.
     """
-    dx, dz = _check_model(vp)
+    dx, dz = check_model(vp, where="smooth").spacing
     sigmas = np.broadcast_to(np.asarray(sigma, dtype=np.float64), (2,))
     if not np.all(np.isfinite(sigmas)) or np.any(sigmas < 0):
         raise ValueError(f"sigma must be >= 0 m (one value or (sigma_x, sigma_z)), got {sigma!r}")
@@ -88,7 +68,7 @@ def smooth(vp: xr.DataArray, sigma: float | Sequence[float] = 300.0, *,
 
 def constant(vp: xr.DataArray, value: float) -> xr.DataArray:
     """A homogeneous model of ``value`` (m/s) on ``vp``'s grid."""
-    _check_model(vp)
+    check_model(vp, where="constant")
     value = float(value)
     if not np.isfinite(value) or value <= 0:
         raise ValueError(f"value must be a positive velocity in m/s, got {value!r}")
@@ -115,7 +95,7 @@ def water_mask(vp: xr.DataArray, velocity: float = 1500.0, tol: float = WATER_TO
         water; False everywhere in a column whose top cell is not water. Pass it as
         ``water_mask=`` to :class:`~devito_crfwi.CRFWIProblem` to hold the water fixed.
     """
-    _check_model(vp)
+    check_model(vp, where="water_mask")
     if not tol >= 0:
         raise ValueError(f"tol must be >= 0 m/s, got {tol!r}")
     water = np.abs(np.asarray(vp, dtype=np.float64) - float(velocity)) <= tol
@@ -150,11 +130,10 @@ def linear_gradient(vp: xr.DataArray, v_top: float, v_bottom: float, *,
     xr.DataArray (x, z), m/s
         Same coords and attrs as ``vp``.
     """
-    _check_model(vp)
+    z = check_model(vp, where="linear_gradient").z
     for name, value in (("v_top", v_top), ("v_bottom", v_bottom)):
         if not np.isfinite(value) or value <= 0:
             raise ValueError(f"{name} must be a positive velocity in m/s, got {value!r}")
-    z = np.asarray(vp["z"], dtype=np.float64)
     if water_depth is not None:
         if not 0 <= water_depth <= z[-1] - z[0]:
             raise ValueError(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +26,101 @@ def model_dataarray(values: np.ndarray, spacing: float, origin=(0.0, 0.0)) -> xr
         coords={"x": origin[0] + np.arange(nx) * spacing, "z": origin[1] + np.arange(nz) * spacing},
         attrs={"units": "m/s"},
     )
+
+
+def _with_value(vp: xr.DataArray, ix: int, iz: int, value: float) -> xr.DataArray:
+    out = vp.copy()
+    out[ix, iz] = value
+    return out
+
+
+# Bad velocity models, one table for every entry point that takes a model (tests of each
+# layer run it through theirs): (change of a good (x, z) m/s model, error, message regex).
+# The models of the tests are at least 6 x 6 cells on a 10 m grid from the origin, < 5000 m/s.
+BAD_MODELS = [
+    pytest.param(lambda vp: vp.values, TypeError,
+                 r"got a numpy\.ndarray of shape \(\d+, \d+\); wrap it .*xr\.DataArray\(",
+                 id="numpy-array"),
+    pytest.param(lambda vp: [[2000.0]], TypeError, "must be an xarray.DataArray.*got list",
+                 id="list"),
+    pytest.param(lambda vp: vp.T, ValueError, r"dims \('x', 'z'\), got \('z', 'x'\).*transpose",
+                 id="transposed"),
+    pytest.param(lambda vp: vp.rename(z="depth"), ValueError,
+                 r"dims \('x', 'z'\), got \('x', 'depth'\).*rename\(\{'depth': 'z'\}\)",
+                 id="misnamed-dim"),
+    pytest.param(lambda vp: vp.expand_dims(y=[0.0]), ValueError,
+                 r"dims \('x', 'z'\), got \('y', 'x', 'z'\)", id="3-d"),
+    pytest.param(lambda vp: vp.drop_vars(["x", "z"]), ValueError,
+                 r"needs a coordinate 'x' and 'z' in m.*1 m.*assign_coords", id="no-coords"),
+    pytest.param(lambda vp: vp.drop_vars("z"), ValueError,
+                 r"needs a coordinate 'z' in m", id="no-z-coord"),
+    pytest.param(lambda vp: vp.assign_coords(x=vp.x.values ** 1.5), ValueError,
+                 "coordinate 'x' is not regularly spaced", id="irregular-x"),
+    pytest.param(lambda vp: vp.isel(z=slice(None, None, -1)), ValueError,
+                 "coordinate 'z' must increase strictly", id="decreasing-z"),
+    pytest.param(lambda vp: vp.isel(x=[0]), ValueError, "coordinate 'x' needs at least 2 points",
+                 id="one-column"),
+    pytest.param(lambda vp: vp.assign_coords(x=vp.x.astype(str)), ValueError,
+                 "coordinate 'x' must be numbers in m", id="text-coords"),
+    pytest.param(lambda vp: (vp / 1000).assign_attrs(units="km/s"), ValueError,
+                 r"attrs\['units'\] must be 'm/s', got 'km/s'; convert it: .* \* 1000\)"
+                 r"\.assign_attrs\(units='m/s'\)", id="km/s-attrs"),
+    pytest.param(lambda vp: vp.assign_attrs(units="ft/s"), ValueError,
+                 r"must be 'm/s', got 'ft/s'; convert it: .* \* 0\.3048\)", id="ft/s-attrs"),
+    pytest.param(lambda vp: vp.assign_attrs(units="mph"), ValueError,
+                 "must be 'm/s', got 'mph'", id="unknown-units"),
+    pytest.param(lambda vp: vp / 1000, ValueError,
+                 r"largest velocity is \d\.\d+, .*looks like km/s.*\* 1000\)", id="km/s-values"),
+    pytest.param(lambda vp: _with_value(vp, 3, 2, 12000.0), ValueError,
+                 r"reaches 12000 m/s \(at x=30 m, z=20 m\), above 10000 m/s.*\* 0\.3048",
+                 id="above-10000"),
+    pytest.param(lambda vp: _with_value(vp, 5, 1, np.nan), ValueError,
+                 r"holds 1 NaN or Inf values \(first at x=50 m, z=10 m\)", id="nan"),
+    pytest.param(lambda vp: _with_value(vp, 2, 4, np.inf), ValueError,
+                 r"NaN or Inf values \(first at x=20 m, z=40 m\)", id="inf"),
+    pytest.param(lambda vp: _with_value(vp, 4, 3, 0.0), ValueError,
+                 r"must be positive m/s; found 0 at x=40 m, z=30 m", id="zero"),
+    pytest.param(lambda vp: _with_value(vp, 1, 1, -1500.0), ValueError,
+                 r"must be positive m/s; found -1500 at x=10 m, z=10 m", id="negative"),
+    pytest.param(lambda vp: vp.astype(complex), ValueError, "must hold real numbers",
+                 id="complex"),
+]
+
+
+def raises_at(where: str, error: type[Exception], match: str):
+    """``pytest.raises(error, match=match)`` that also wants the message to start with
+    ``where: `` (the entry point the user called)."""
+    return pytest.raises(error, match=rf"(?s)^{re.escape(where)}: .*{match}")
+
+
+# Bad shot gathers, refused alike by write_shots, Survey.from_shots and CRFWIProblem:
+# (change of good gathers (shot, time, receiver) with dt = 2 ms, error, message regex).
+BAD_SHOTS = [
+    pytest.param(lambda g: g.rename(receiver="trace"), ValueError,
+                 r"dims \('shot', 'time', 'receiver'\), got \('shot', 'time', 'trace'\).*rename",
+                 id="misnamed-dim"),
+    pytest.param(lambda g: g.isel(shot=0), ValueError,
+                 r"must have dims \('shot', 'time', 'receiver'\), got \('time', 'receiver'\)",
+                 id="one-shot-2-d"),
+    pytest.param(lambda g: g.assign_coords(time=g.time + 0.1), ValueError,
+                 "time axis must start at 0 s", id="time-from-0.1"),
+    pytest.param(lambda g: g.assign_coords(time=g.time ** 1.5), ValueError,
+                 "coordinate 'time' is not regularly spaced", id="irregular-time"),
+    pytest.param(lambda g: g.assign_attrs(dt=0.003), ValueError,
+                 r"attrs\['dt'\] = 0.003 s disagrees with the time axis step 0.002 s",
+                 id="dt-attr-contradicts-time"),
+    pytest.param(lambda g: g.assign_attrs(dt=-0.002), ValueError,
+                 r"attrs\['dt'\] must be a positive interval in s, got -0.002", id="negative-dt"),
+    pytest.param(lambda g: g.assign_attrs(f0=0.0), ValueError,
+                 r"attrs\['f0'\] must be a positive frequency in Hz, got 0.0", id="zero-f0"),
+    pytest.param(lambda g: g.where(g.time != g.time[3]), ValueError,
+                 r"NaN or Inf values \(first at shot 0, time index 3, receiver 0\)", id="nan"),
+    pytest.param(lambda g: g.assign_coords(receiver_x=g.receiver_x * np.nan), ValueError,
+                 "coordinate 'receiver_x' holds .* NaN or Inf", id="nan-receiver-x"),
+    pytest.param(lambda g: g.assign_coords(source_x=("time", g.time.values)), ValueError,
+                 r"coordinate 'source_x' must have dims \('shot',\), got \('time',\)",
+                 id="source-x-along-time"),
+]
 
 
 # A raw binary grid for the convert tests: 7 x 4 cells.

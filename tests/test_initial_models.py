@@ -7,7 +7,7 @@ import pytest
 import xarray as xr
 
 from devito_crfwi.initial_models import constant, linear_gradient, smooth, water_mask
-from tests.helpers import model_dataarray
+from tests.helpers import BAD_MODELS, model_dataarray, raises_at
 
 
 @pytest.fixture
@@ -104,3 +104,18 @@ def test_linear_gradient_without_and_with_water(marine):
 def test_bad_arguments_fail_clearly(layered, call, error, match):
     with pytest.raises(error, match=match):
         call(layered)
+
+
+HELPERS = {
+    "smooth": lambda vp: smooth(vp, 10.0),
+    "constant": lambda vp: constant(vp, 2000.0),
+    "linear_gradient": lambda vp: linear_gradient(vp, 1800.0, 3000.0),
+    "water_mask": water_mask,
+}
+
+
+@pytest.mark.parametrize(("change", "error", "match"), BAD_MODELS)
+@pytest.mark.parametrize("where", list(HELPERS))
+def test_bad_models_are_refused(layered, where, change, error, match):
+    with raises_at(where, error, match):
+        HELPERS[where](change(layered))

@@ -6,6 +6,7 @@ import numpy as np
 import xarray as xr
 from tqdm.auto import tqdm
 
+from ..io.schema import SHOT_DIMS, check_model
 from ..physics import EngineSettings, Propagator, Survey
 from .executors import make_executor
 
@@ -21,7 +22,7 @@ def shots_dataarray(data: np.ndarray, survey: Survey, shots=None) -> xr.DataArra
         rec_dims, rec_x, rec_z = ("shot", "receiver"), rec[..., 0], rec[..., 1]
     return xr.DataArray(
         data.astype(np.float32, copy=False),
-        dims=("shot", "time", "receiver"),
+        dims=SHOT_DIMS,
         coords={
             "shot": idx,
             "time": survey.time,
@@ -41,6 +42,7 @@ def simulate(vp: xr.DataArray, survey: Survey, *, shots=None, progress: bool | N
     Parameters
     ----------
     vp : xr.DataArray (x, z), m/s, coords in m
+        Checked with :func:`~devito_crfwi.io.schema.check_model`.
     survey : Survey
     shots : sequence of int, optional
         A subset of shot indices (default all).
@@ -58,6 +60,7 @@ def simulate(vp: xr.DataArray, survey: Survey, *, shots=None, progress: bool | N
         float32; coords time (s), source_x/source_z (shot), receiver_x/receiver_z;
         attrs f0 (Hz), dt (s), units.
     """
+    values = check_model(vp, where="simulate").values
     idx = np.arange(survey.n_shots) if shots is None else np.asarray(shots).reshape(-1)
     if idx.size == 0:
         raise ValueError("shots is empty: give shot indices, or None for all shots")
@@ -65,7 +68,6 @@ def simulate(vp: xr.DataArray, survey: Survey, *, shots=None, progress: bool | N
         raise TypeError(f"shots must be integer indices, got {np.asarray(shots).tolist()!r}")
     settings = EngineSettings.create(**engine_options)
     propagator = Propagator.from_model(vp, survey, settings)
-    values = np.asarray(vp)
     if client is not None:
         executor = make_executor(propagator, client, model=vp, settings=settings)
         data, _ = executor.forward(values, idx, False)

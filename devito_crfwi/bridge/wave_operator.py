@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
+from ..io.schema import check_model
 from ..physics import EngineSettings, Propagator, Survey
 from .autograd import WaveFunction
 from .executors import make_executor
@@ -22,8 +23,9 @@ class WaveOperator(torch.nn.Module):
     ----------
     survey : Survey
     vp : xr.DataArray (x, z), m/s
-        A model on the target grid: it fixes the grid, the sponge's damping and (unless
-        ``vmax`` is given) the highest velocity, hence the time step.
+        A model on the target grid (checked with
+        :func:`~devito_crfwi.io.schema.check_model`): it fixes the grid, the sponge's
+        damping and (unless ``vmax`` is given) the highest velocity, hence the time step.
     space_order : int
         Order of the spatial stencil (default 8).
     boundary_width : int, optional
@@ -51,6 +53,7 @@ class WaveOperator(torch.nn.Module):
                  checkpoints: int | None = None, memory_limit: int | None = None,
                  client=None) -> None:
         super().__init__()
+        check_model(vp, where="WaveOperator")
         self.survey = survey
         self.settings = EngineSettings(
             space_order=space_order, boundary_width=boundary_width,

@@ -11,22 +11,24 @@ import numpy as np
 import torch
 import xarray as xr
 
-from ..initial_models import _check_model
+from ..io.schema import MODEL_DIMS, SHOT_DIMS, check_finite, check_shots, locate_sample
 from ..physics import Survey
 
-SHOT_DIMS = ("shot", "time", "receiver")
 _POSITION_TOL = 1e-3  # m: SEG-Y stores coordinates to 0.1 mm
 
 
 def check_observed(observed, survey: Survey) -> np.ndarray:
-    """Observed gathers as float32 (shot, time, receiver), checked against the survey."""
+    """Observed gathers as float32 (shot, time, receiver), checked against the survey.
+
+    A DataArray (its dims in any order) is checked with
+    :func:`~devito_crfwi.io.schema.check_shots` (the coords it has); a numpy array is taken
+    to be (shot, time, receiver) on the survey's axes.
+    """
+    dt = None
     if isinstance(observed, xr.DataArray):
-        if tuple(observed.dims) != SHOT_DIMS:
-            if set(observed.dims) != set(SHOT_DIMS):
-                raise ValueError(
-                    f"observed must have dims {SHOT_DIMS}, got {tuple(observed.dims)}"
-                )
+        if set(observed.dims) == set(SHOT_DIMS):
             observed = observed.transpose(*SHOT_DIMS)
+        dt = check_shots(observed, "observed", where="CRFWIProblem", complete=False)
     elif not isinstance(observed, np.ndarray):
         raise TypeError(
             "observed must be an xarray.DataArray (shot, time, receiver), e.g. from simulate "
@@ -44,21 +46,17 @@ def check_observed(observed, survey: Survey) -> np.ndarray:
                                    strict=True)
         if got != want
     ]
-    if isinstance(observed, xr.DataArray):
-        dt = observed.attrs.get("dt")
-        if dt is None and "time" in observed.coords and observed.sizes["time"] > 1:
-            dt = float(observed["time"][1] - observed["time"][0])
-        if dt is not None and not math.isclose(float(dt), survey.dt, rel_tol=1e-6):
-            problems.append(f"dt: observed {float(dt):g} s, survey {survey.dt:g} s")
-        if not problems:
-            problems += _position_mismatches(observed, survey)
+    if dt is not None and not math.isclose(dt, survey.dt, rel_tol=1e-6):
+        problems.append(f"dt: observed {dt:g} s, survey {survey.dt:g} s")
+    if isinstance(observed, xr.DataArray) and not problems:
+        problems += _position_mismatches(observed, survey)
     if problems:
         raise ValueError(
             "observed data do not match the survey (" + "; ".join(problems) + "); build the "
             "survey that recorded them (same shots, receivers, t_max and dt)"
         )
-    if not np.all(np.isfinite(values)):
-        raise ValueError("observed data contain NaN or Inf")
+    if not isinstance(observed, xr.DataArray):  # check_shots has checked a DataArray's
+        check_finite(values, "observed", where="CRFWIProblem", locate=locate_sample)
     if not np.any(values):
         raise ValueError("observed data are all zero: nothing to fit (the relative misfits "
                          "divide by the data's energy); check the file or the modelling")
@@ -99,16 +97,9 @@ def check_same_grid(da, initial: xr.DataArray, name: str) -> np.ndarray:
             f"{name} must have the initial model's shape (nx, nz) = {initial.shape}, "
             f"got {values.shape}"
         )
-    if isinstance(da, xr.DataArray) and tuple(da.dims) != ("x", "z"):
-        raise ValueError(f"{name} must have dims ('x', 'z'), got {tuple(da.dims)}")
+    if isinstance(da, xr.DataArray) and tuple(da.dims) != MODEL_DIMS:
+        raise ValueError(f"{name} must have dims {MODEL_DIMS}, got {tuple(da.dims)}")
     return values
-
-
-def check_initial(initial) -> None:
-    _check_model(initial, "initial")
-    values = np.asarray(initial, dtype=np.float64)
-    if not np.all(np.isfinite(values)) or values.min() <= 0:
-        raise ValueError("initial must hold finite, positive velocities in m/s")
 
 
 def check_schedule(schedule, dt: float) -> list[tuple[float | None, int]]:

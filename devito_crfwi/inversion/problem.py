@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 from .. import metrics as _metrics
 from ..bridge import WaveOperator
+from ..io.schema import check_model
 from ..physics import EngineSettings, Survey
 from ..representations import Representation, default_bounds, make_representation
 from .checkpoint import (
@@ -35,7 +36,6 @@ from .checkpoint import (
     write_checkpoint,
 )
 from .checks import (
-    check_initial,
     check_observed,
     check_same_grid,
     check_schedule,
@@ -150,7 +150,7 @@ class CRFWIProblem:
     ) -> None:
         if not isinstance(survey, Survey):
             raise TypeError(f"survey must be a devito_crfwi.Survey, got {type(survey).__name__}")
-        check_initial(initial)
+        check_model(initial, "initial", where="CRFWIProblem")
         self.survey = survey
         self.initial = initial.copy()
         self._observed = torch.from_numpy(check_observed(observed, survey))

@@ -8,6 +8,8 @@ m, s, m/s.
 * :func:`load_model`, :func:`list_models`, :data:`MODELS`: public benchmark models
   from a local folder.
 * :func:`convert_binary` (and :func:`add_convert_parser` for the CLI): raw grids to SEG-Y.
+* :func:`check_model`, :func:`check_shots`, :data:`MODEL_DIMS`, :data:`SHOT_DIMS`: the
+  one schema of models and gathers (:mod:`.schema`), checked by every entry point.
 * :class:`SegyError`: every malformed or unreadable file.
 """
 
@@ -15,13 +17,18 @@ from .convert import convert_binary
 from .datasets import MODELS, ModelInfo, list_models, load_model, model_info
 from .errors import SegyError
 from .sample_data import sample_path
+from .schema import MODEL_DIMS, SHOT_DIMS, check_model, check_shots
 from .segy_model import read_segy, write_segy
 from .segy_shots import read_shots, write_shots
 
 __all__ = [
     "MODELS",
+    "MODEL_DIMS",
+    "SHOT_DIMS",
     "ModelInfo",
     "SegyError",
+    "check_model",
+    "check_shots",
     "convert_binary",
     "list_models",
     "load_model",

@@ -17,7 +17,8 @@ import numpy as np
 import xarray as xr
 
 from .axes import axis_values
-from .segy_model import MODEL_DIMS, write_segy
+from .schema import MODEL_DIMS
+from .segy_model import write_segy
 from .units import check_units, velocity_to_si
 
 __all__ = ["BYTEORDERS", "DTYPES", "ORDERS", "convert_binary"]

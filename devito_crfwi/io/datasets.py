@@ -33,7 +33,8 @@ import xarray as xr
 from .atomic import atomic_output
 from .axes import axis_values
 from .errors import SegyError
-from .segy_model import MODEL_DIMS, read_segy, write_segy
+from .schema import MODEL_DIMS
+from .segy_model import read_segy, write_segy
 from .units import velocity_to_si
 
 __all__ = ["DATA_ENV", "MODELS", "ModelInfo", "list_models", "load_model", "model_info"]

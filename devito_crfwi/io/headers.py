@@ -1,6 +1,6 @@
 """Header conventions shared by the model and shot-gather writers and readers.
 
-Two things live here:
+Three things live here:
 
 * the textual header: 40 lines of 80 characters ("C01 ..." to "C40 ..."), in which
   our writers state the exact grid as ``key=value`` tokens (``dx=12.5 m``,
@@ -10,7 +10,10 @@ Two things live here:
   (SourceGroupScalar for x, ElevationScalar for depths). A negative scalar ``-s``
   means "divide by s", a positive one "multiply by it", 0 means 1.
   :func:`choose_scalar` picks the smallest power of ten that stores every value
-  exactly.
+  exactly;
+* what a file holds: :func:`gather_structure` tells shot gathers (several receiver
+  positions per source) from a velocity model (one trace per x position), so each
+  reader refuses the other's files.
 """
 
 from __future__ import annotations
@@ -22,18 +25,27 @@ import numpy as np
 
 __all__ = [
     "INT32_MAX",
+    "MODEL_TITLE",
+    "SHOTS_TITLE",
     "apply_scalar",
     "choose_scalar",
     "float_field",
+    "gather_structure",
     "make_textual_header",
     "parse_text_fields",
     "scale_to_int",
     "text_from_segyio",
+    "text_title",
 ]
 
 INT32_MAX = 2**31 - 1
 TEXT_LINES = 40
 TEXT_WIDTH = 80
+
+#: First textual-header line of the models :func:`~devito_crfwi.io.write_segy` writes.
+MODEL_TITLE = "devito-crfwi 2-D depth velocity model"
+#: First textual-header line of the gathers :func:`~devito_crfwi.io.write_shots` writes.
+SHOTS_TITLE = "devito-crfwi shot gathers"
 
 _FIELD = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*=\s*([^\s,;]+)")
 
@@ -175,3 +187,36 @@ def apply_scalar(raw: np.ndarray, scalar: np.ndarray | int) -> np.ndarray:
     multiplier = np.where(scalar > 0, scalar, 1).astype(np.float64)
     # Division (not multiplication by 1/s) keeps e.g. 375 / 10 == 37.5 exactly.
     return raw * multiplier / divisor
+
+
+def text_title(text: str) -> str:
+    """The first line of a textual header (as :func:`text_from_segyio` gives it), no "C01"."""
+    return re.sub(r"^C\s*\d+\s?", "", text.split("\n", 1)[0]).strip()
+
+
+def gather_structure(text: str, field_record: np.ndarray, source_x: np.ndarray,
+                     group_x: np.ndarray, offset: np.ndarray) -> str | None:
+    """Why the traces are shot gathers, in words, or None when they are not.
+
+    Gathers: the textual header starts with :data:`SHOTS_TITLE`, an offset is non-zero, or
+    a source (FieldRecord and SourceX) was recorded at several receiver positions (GroupX).
+    A velocity model has one trace per x position: source and receiver x equal.
+
+    Parameters
+    ----------
+    text : str
+        The textual header.
+    field_record, source_x, group_x, offset : numpy.ndarray, shape (trace,)
+        Trace headers; x in m (scaled) or as stored, alike for source and receiver.
+    """
+    if text_title(text).startswith(SHOTS_TITLE):
+        return f"its textual header says {SHOTS_TITLE!r}"
+    if np.any(offset != 0):
+        return f"{int(np.count_nonzero(offset))} traces have a non-zero offset"
+    sources = np.stack([field_record, source_x], axis=1).astype(np.float64)
+    pairs = np.unique(np.column_stack([sources, group_x]), axis=0)
+    n_sources = np.unique(pairs[:, :2], axis=0).shape[0]
+    if n_sources < pairs.shape[0]:
+        return (f"{n_sources} source position(s) are recorded at {pairs.shape[0]} "
+                "(source, receiver) position pairs")
+    return None

@@ -30,10 +30,19 @@ from types import MappingProxyType
 import numpy as np
 import segyio
 
+from .atomic import atomic_output
 from .errors import SegyError
 from .headers import text_from_segyio
 
-__all__ = ["SAMPLE_FORMATS", "SampleFormat", "SegyLayout", "inspect_segy", "open_segy", "read_text"]
+__all__ = [
+    "SAMPLE_FORMATS",
+    "SampleFormat",
+    "SegyLayout",
+    "create_segy",
+    "inspect_segy",
+    "open_segy",
+    "read_text",
+]
 
 TEXT_BYTES = 3200
 BINARY_BYTES = 400
@@ -285,3 +294,33 @@ def open_segy(path: str | os.PathLike[str]) -> Iterator[tuple[segyio.SegyFile, S
 def read_text(handle: segyio.SegyFile) -> str:
     """The main textual header of an open file as text (see ``headers.text_from_segyio``)."""
     return text_from_segyio(handle.text[0])
+
+
+@contextmanager
+def create_segy(path: Path, *, text: str, n_traces: int, n_samples: int, interval: int,
+                overwrite: bool, binary: Mapping[int, int]) -> Iterator[segyio.SegyFile]:
+    """Write a SEG-Y rev 1 file of 4-byte IEEE floats, big-endian, atomically.
+
+    Yields the open segyio file with its textual header ``text`` (3200 characters) and a
+    binary header holding ``n_samples``, the sample ``interval`` (as stored: µs or mm),
+    format 5, metres and rev 1, updated with ``binary`` (segyio ``BinField`` -> value); the
+    caller writes the trace headers and traces. ``path`` appears only once it is complete.
+    """
+    spec = segyio.spec()
+    spec.format = 5
+    spec.samples = np.arange(n_samples)
+    spec.tracecount = n_traces
+    spec.endian = "big"
+    fields = segyio.BinField
+    with atomic_output(path, overwrite=overwrite) as tmp:
+        with segyio.create(str(tmp), spec) as out:
+            out.text[0] = text
+            out.bin.update({
+                fields.JobID: 1, fields.LineNumber: 1, fields.ReelNumber: 1,
+                fields.Interval: interval, fields.IntervalOriginal: interval,
+                fields.Samples: n_samples, fields.SamplesOriginal: n_samples,
+                fields.Format: 5, fields.MeasurementSystem: 1,
+                fields.SEGYRevision: 1, fields.SEGYRevisionMinor: 0,
+                **binary,
+            })
+            yield out

@@ -29,24 +29,24 @@ import numpy as np
 import segyio
 import xarray as xr
 
-from .atomic import atomic_output, check_target
+from .atomic import check_target
 from .axes import axis_values, regular_axis
 from .errors import SegyError
 from .headers import (
+    MODEL_TITLE,
     apply_scalar,
     choose_scalar,
     float_field,
+    gather_structure,
     make_textual_header,
     parse_text_fields,
     scale_to_int,
 )
-from .segy_file import open_segy, read_text
+from .schema import MODEL_DIMS, check_model
+from .segy_file import create_segy, open_segy, read_text
 from .units import VELOCITY_UNITS, check_units, velocity_to_si
 
-__all__ = ["MODEL_DIMS", "read_segy", "write_segy"]
-
-#: Dims of a velocity model, in this order.
-MODEL_DIMS = ("x", "z")
+__all__ = ["read_segy", "write_segy"]
 
 _TF = segyio.TraceField
 _BF = segyio.BinField
@@ -176,7 +176,8 @@ def read_segy(
         Unit of the stored values; the result is always m/s. Default: the
         textual header's ``units=`` token if it names one of these, else m/s. Data
         whose largest value is under 10 are refused as m/s (they look like km/s:
-        pass ``units="km/s"``), and a conversion that gives over 20 000 m/s is refused.
+        pass ``units="km/s"``), as are data over 10 000 (they look like ft/s: pass
+        ``units="ft/s"``) and a conversion that gives over 10 000 m/s.
     inline : int, optional
         For a 3-D file (several inlines and crosslines in bytes 189 and 193), the
         inline to read; its traces are ordered by crossline. Required for 3-D files;
@@ -194,8 +195,10 @@ def read_segy(
     Raises
     ------
     SegyError
-        Unreadable or malformed file, no spacing available, a 3-D file without
-        ``inline``, NaN/Inf samples, or values in the wrong unit.
+        Unreadable or malformed file, shot gathers (several receiver positions per
+        source, or non-zero offsets: read them with :func:`read_shots`), no spacing
+        available, a 3-D file without ``inline``, NaN/Inf samples, or values in the
+        wrong unit.
     ValueError
         Invalid arguments.
     """
@@ -211,7 +214,7 @@ def read_segy(
         path = layout.path
         text = read_text(handle)
         names = ("CDP_X", "CDP_Y", "SourceX", "SourceY", "GroupX", "GroupY", "SourceGroupScalar")
-        names += ("INLINE_3D", "CROSSLINE_3D", "TRACE_SAMPLE_INTERVAL")
+        names += ("INLINE_3D", "CROSSLINE_3D", "TRACE_SAMPLE_INTERVAL", "FieldRecord", "offset")
         all_headers = {name: handle.attributes(getattr(_TF, name))[:] for name in names}
         chosen = _select_traces(path, all_headers["INLINE_3D"], all_headers["CROSSLINE_3D"], inline)
         raw = handle.trace.raw[:].reshape(layout.n_traces, layout.n_samples)[chosen]
@@ -224,6 +227,14 @@ def read_segy(
         raise SegyError(
             path, f"{int(bad.sum())} samples are NaN or Inf (first in trace {trace + 1})"
         )
+    scalar = all_headers["SourceGroupScalar"]
+    gathers = gather_structure(
+        text, all_headers["FieldRecord"], apply_scalar(all_headers["SourceX"], scalar),
+        apply_scalar(all_headers["GroupX"], scalar), all_headers["offset"],
+    )
+    if gathers:
+        raise SegyError(path, f"holds shot gathers, not a velocity model ({gathers})",
+                        "read it with read_shots")
 
     # x: argument > textual header > trace coordinates; origin: x0= > coordinates > 0.
     text_dx = None if dx is not None else _text_spacing(path, fields, "dx")
@@ -279,30 +290,6 @@ def read_segy(
     )
 
 
-def check_model(da: xr.DataArray, name: str = "da") -> None:
-    """Raise ``ValueError`` unless ``da`` is a finite (x, z) m/s model on a regular grid."""
-    if not isinstance(da, xr.DataArray):
-        raise TypeError(f"{name} must be an xarray.DataArray, got {type(da).__name__}")
-    if da.dims != MODEL_DIMS:
-        hint = " (use da.transpose('x', 'z'))" if set(da.dims) == set(MODEL_DIMS) else ""
-        raise ValueError(f"{name} must have dims ('x', 'z'), got {da.dims}{hint}")
-    for dim in MODEL_DIMS:
-        if dim not in da.coords:
-            raise ValueError(f"{name} needs a coordinate {dim!r} in metres")
-    units = da.attrs.get("units", "m/s")
-    if units != "m/s":
-        raise ValueError(f"{name}.attrs['units'] must be 'm/s', got {units!r}; convert it first")
-    if not np.issubdtype(da.dtype, np.number) or np.issubdtype(da.dtype, np.complexfloating):
-        raise ValueError(f"{name} must hold real numbers, got dtype {da.dtype}")
-    bad = ~np.isfinite(np.asarray(da.values, dtype=np.float64))
-    if bad.any():
-        ix, iz = np.argwhere(bad)[0]
-        raise ValueError(
-            f"{name} holds {int(bad.sum())} NaN or Inf values (first at x={float(da.x[ix]):g} m, "
-            f"z={float(da.z[iz]):g} m); a SEG-Y model must be finite"
-        )
-
-
 def _number(value: float) -> str:
     """Shortest decimal that reads back as the same float64."""
     return repr(float(value))
@@ -319,9 +306,11 @@ def write_segy(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: boo
     Parameters
     ----------
     da : xarray.DataArray, dims ("x", "z"), m/s
-        The model; coords "x" and "z" in m, regular and increasing, at least two
-        points each. ``attrs["units"]``, when present, must be "m/s". Values are
-        stored as float32. Not modified.
+        The model, as :func:`~devito_crfwi.io.schema.check_model` requires it: coords
+        "x" and "z" in m, regular and increasing, at least two points each;
+        ``attrs["units"]``, when present, "m/s"; finite positive values from 10 to
+        10 000 m/s (so :func:`read_segy` reads every file written back without a
+        ``units=``). Stored as float32. Not modified.
     path : str or os.PathLike
         Output file; its folder must exist.
     overwrite : bool
@@ -336,14 +325,16 @@ def write_segy(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: boo
     ------
     FileExistsError
         ``path`` exists and ``overwrite`` is False.
+    TypeError
+        ``da`` is not a DataArray.
     ValueError
-        Wrong dims, missing or irregular coords, units other than m/s, NaN or Inf.
+        Wrong dims, missing or irregular coords, units other than m/s, NaN, Inf,
+        non-positive values, or values that look like km/s or ft/s.
     """
-    check_model(da)
+    model = check_model(da, "da", where="write_segy")
     path = check_target(path, overwrite=overwrite)
-    values = np.ascontiguousarray(da.values, dtype=np.float32)
-    x0, dx = regular_axis(da["x"].values, "x")
-    z0, dz = regular_axis(da["z"].values, "z")
+    values = np.ascontiguousarray(model.values, dtype=np.float32)
+    (x0, z0), (dx, dz) = model.origin, model.spacing
     nx, nz = values.shape
     x = axis_values(x0, dx, nx)
     scalar, _ = choose_scalar(x)  # inexact only beyond 0.1 mm; the textual header is exact
@@ -353,7 +344,7 @@ def write_segy(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: boo
         interval = 0
     text = make_textual_header(
         [
-            "devito-crfwi 2-D depth velocity model, dims (x, z): one trace per x",
+            f"{MODEL_TITLE}, dims (x, z): one trace per x",
             f"units=m/s nx={nx} nz={nz}",
             f"dx={_number(dx)} m dz={_number(dz)} m",
             f"x0={_number(x0)} m z0={_number(z0)} m",
@@ -362,46 +353,24 @@ def write_segy(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: boo
             "Samples: 4-byte IEEE float, velocity in m/s, along depth.",
         ]
     )
-    spec = segyio.spec()
-    spec.format = 5
-    spec.samples = np.arange(nz)
-    spec.tracecount = nx
-    spec.endian = "big"
-    with atomic_output(path, overwrite=overwrite) as tmp:
-        with segyio.create(str(tmp), spec) as out:
-            out.text[0] = text
-            out.bin.update(
-                {
-                    _BF.JobID: 1,
-                    _BF.LineNumber: 1,
-                    _BF.ReelNumber: 1,
-                    _BF.Traces: nx,
-                    _BF.Interval: interval,
-                    _BF.IntervalOriginal: interval,
-                    _BF.Samples: nz,
-                    _BF.SamplesOriginal: nz,
-                    _BF.Format: 5,
-                    _BF.MeasurementSystem: 1,
-                    _BF.SEGYRevision: 1,
-                    _BF.SEGYRevisionMinor: 0,
-                }
-            )
-            for i in range(nx):
-                out.header[i] = {
-                    _TF.TRACE_SEQUENCE_LINE: i + 1,
-                    _TF.TRACE_SEQUENCE_FILE: i + 1,
-                    _TF.CDP: i + 1,
-                    _TF.CDP_TRACE: 1,
-                    _TF.TraceIdentificationCode: 1,
-                    _TF.SourceGroupScalar: scalar,
-                    _TF.SourceX: int(x_int[i]),
-                    _TF.GroupX: int(x_int[i]),
-                    _TF.CDP_X: int(x_int[i]),
-                    _TF.CoordinateUnits: 1,
-                    _TF.TRACE_SAMPLE_COUNT: nz,
-                    _TF.TRACE_SAMPLE_INTERVAL: interval,
-                    _TF.INLINE_3D: 1,
-                    _TF.CROSSLINE_3D: i + 1,
-                }
-                out.trace[i] = values[i]
+    with create_segy(path, text=text, n_traces=nx, n_samples=nz, interval=interval,
+                     overwrite=overwrite, binary={_BF.Traces: nx}) as out:
+        for i in range(nx):
+            out.header[i] = {
+                _TF.TRACE_SEQUENCE_LINE: i + 1,
+                _TF.TRACE_SEQUENCE_FILE: i + 1,
+                _TF.CDP: i + 1,
+                _TF.CDP_TRACE: 1,
+                _TF.TraceIdentificationCode: 1,
+                _TF.SourceGroupScalar: scalar,
+                _TF.SourceX: int(x_int[i]),
+                _TF.GroupX: int(x_int[i]),
+                _TF.CDP_X: int(x_int[i]),
+                _TF.CoordinateUnits: 1,
+                _TF.TRACE_SAMPLE_COUNT: nz,
+                _TF.TRACE_SAMPLE_INTERVAL: interval,
+                _TF.INLINE_3D: 1,
+                _TF.CROSSLINE_3D: i + 1,
+            }
+            out.trace[i] = values[i]
     return path

@@ -31,43 +31,31 @@ import numpy as np
 import segyio
 import xarray as xr
 
-from .atomic import atomic_output, check_target
-from .axes import axis_values, regular_axis
+from .atomic import check_target
+from .axes import axis_values
 from .errors import SegyError
 from .headers import (
+    MODEL_TITLE,
+    SHOTS_TITLE,
     apply_scalar,
     choose_scalar,
     float_field,
+    gather_structure,
     make_textual_header,
     parse_text_fields,
     scale_to_int,
+    text_title,
 )
-from .segy_file import open_segy, read_text
+from .schema import SHOT_DIMS, check_shots
+from .segy_file import create_segy, open_segy, read_text
 from .warn import warn
 
-__all__ = ["SHOT_DIMS", "read_shots", "write_shots"]
-
-#: Dims of shot gathers, in this order.
-SHOT_DIMS = ("shot", "time", "receiver")
+__all__ = ["read_shots", "write_shots"]
 
 _TF = segyio.TraceField
 _BF = segyio.BinField
 _INTERVAL_MAX = 65535  # µs, the 2-byte unsigned sample-interval field
 _DEFAULT_UNITS = "a.u."
-
-
-def _coord(da: xr.DataArray, name: str, allowed: tuple[tuple[str, ...], ...]) -> np.ndarray:
-    if name not in da.coords:
-        raise ValueError(f"shot gathers need a coordinate {name!r} in metres")
-    coord = da.coords[name]
-    if coord.dims not in allowed:
-        raise ValueError(
-            f"coordinate {name!r} must have dims {' or '.join(map(str, allowed))}, got {coord.dims}"
-        )
-    values = np.asarray(coord.values, dtype=np.float64)
-    if not np.all(np.isfinite(values)):
-        raise ValueError(f"coordinate {name!r} holds NaN or Inf")
-    return values
 
 
 def _check_text_token(value: str, name: str) -> str:
@@ -120,6 +108,8 @@ def write_shots(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: bo
     ------
     FileExistsError
         ``path`` exists and ``overwrite`` is False.
+    TypeError
+        ``da`` is not a DataArray.
     ValueError
         Wrong dims, missing coords, NaN or Inf, a time axis that does not start at
         0 or whose dt is not a whole number of microseconds.
@@ -130,50 +120,18 @@ def write_shots(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: bo
         When a coordinate cannot be stored exactly with a 0.1 mm scalar (it is
         rounded).
     """
-    if not isinstance(da, xr.DataArray):
-        raise TypeError(f"da must be an xarray.DataArray, got {type(da).__name__}")
-    if da.dims != SHOT_DIMS:
-        hint = (
-            " (use da.transpose('shot', 'time', 'receiver'))"
-            if set(da.dims) == set(SHOT_DIMS)
-            else ""
-        )
-        raise ValueError(f"shot gathers must have dims {SHOT_DIMS}, got {da.dims}{hint}")
+    dt = check_shots(da, "da", where="write_shots")
     path = check_target(path, overwrite=overwrite)
     n_shots, nt, n_rec = da.shape
     values = np.asarray(da.values, dtype=np.float32)
-    bad = ~np.isfinite(values)
-    if bad.any():
-        shot, it, rec = np.argwhere(bad)[0]
-        raise ValueError(
-            f"shot gathers hold {int(bad.sum())} NaN or Inf values (first at shot {shot}, "
-            f"time index {it}, receiver {rec})"
-        )
-    if "time" not in da.coords:
-        raise ValueError("shot gathers need a coordinate 'time' in seconds")
-    t0, dt = regular_axis(da["time"].values, "time")
-    if t0 != 0.0:
-        raise ValueError(f"the time axis must start at 0 s, got {t0!r} s")
-    if "dt" in da.attrs:
-        dt_attr = float(da.attrs["dt"])
-        if abs(dt_attr - dt) > 1e-9 * dt:
-            raise ValueError(
-                f"attrs['dt'] = {dt_attr!r} s disagrees with the time axis step {dt!r} s"
-            )
-        dt = dt_attr
     dt_us = _dt_microseconds(dt)
     units = _check_text_token(str(da.attrs.get("units", _DEFAULT_UNITS)), "units")
-    f0 = da.attrs.get("f0")
-    if f0 is not None:
-        f0 = float(f0)
-        if not np.isfinite(f0):
-            raise ValueError(f"attrs['f0'] must be a finite frequency in Hz, got {f0!r}")
-
-    source_x = _coord(da, "source_x", (("shot",),))
-    source_z = _coord(da, "source_z", (("shot",),))
-    spread = (("receiver",), ("shot", "receiver"))
-    receiver_x = np.broadcast_to(_coord(da, "receiver_x", spread), (n_shots, n_rec))
-    receiver_z = np.broadcast_to(_coord(da, "receiver_z", spread), (n_shots, n_rec))
+    f0 = None if da.attrs.get("f0") is None else float(da.attrs["f0"])
+    source_x, source_z, receiver_x, receiver_z = (
+        np.broadcast_to(np.asarray(da[name].values, dtype=np.float64), shape)
+        for name, shape in (("source_x", (n_shots,)), ("source_z", (n_shots,)),
+                            ("receiver_x", (n_shots, n_rec)), ("receiver_z", (n_shots, n_rec)))
+    )
 
     xy_scalar, xy_exact = choose_scalar(np.concatenate([source_x, receiver_x.ravel()]))
     z_scalar, z_exact = choose_scalar(np.concatenate([source_z, receiver_z.ravel()]))
@@ -191,7 +149,7 @@ def write_shots(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: bo
     )
 
     lines = [
-        "devito-crfwi shot gathers, dims (shot, time, receiver)",
+        f"{SHOTS_TITLE}, dims (shot, time, receiver)",
         f"units={units} dt={dt!r} s" + (f" f0={f0!r} Hz" if f0 is not None else ""),
         f"n_shots={n_shots} n_receivers={n_rec} nt={nt}",
         "Sample interval: dt in microseconds. FieldRecord = shot + 1.",
@@ -200,55 +158,32 @@ def write_shots(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: bo
         f"-receiver z in m; both with ElevationScalar={z_scalar}.",
         "Samples: 4-byte IEEE float.",
     ]
-    spec = segyio.spec()
-    spec.format = 5
-    spec.samples = np.arange(nt)
-    spec.tracecount = n_shots * n_rec
-    spec.endian = "big"
-    with atomic_output(path, overwrite=overwrite) as tmp:
-        with segyio.create(str(tmp), spec) as out:
-            out.text[0] = make_textual_header(lines)
-            out.bin.update(
-                {
-                    _BF.JobID: 1,
-                    _BF.LineNumber: 1,
-                    _BF.ReelNumber: 1,
-                    _BF.Traces: n_rec,
-                    _BF.Interval: dt_us,
-                    _BF.IntervalOriginal: dt_us,
-                    _BF.Samples: nt,
-                    _BF.SamplesOriginal: nt,
-                    _BF.Format: 5,
-                    _BF.EnsembleFold: n_rec,
-                    _BF.SortingCode: 1,
-                    _BF.MeasurementSystem: 1,
-                    _BF.SEGYRevision: 1,
-                    _BF.SEGYRevisionMinor: 0,
+    binary = {_BF.Traces: n_rec, _BF.EnsembleFold: n_rec, _BF.SortingCode: 1}
+    with create_segy(path, text=make_textual_header(lines), n_traces=n_shots * n_rec,
+                     n_samples=nt, interval=dt_us, overwrite=overwrite, binary=binary) as out:
+        for s in range(n_shots):
+            gather = np.ascontiguousarray(values[s].T)  # (receiver, time)
+            for r in range(n_rec):
+                i = s * n_rec + r
+                out.header[i] = {
+                    _TF.TRACE_SEQUENCE_LINE: i + 1,
+                    _TF.TRACE_SEQUENCE_FILE: i + 1,
+                    _TF.FieldRecord: s + 1,
+                    _TF.TraceNumber: r + 1,
+                    _TF.EnergySourcePoint: s + 1,
+                    _TF.TraceIdentificationCode: 1,
+                    _TF.offset: int(offset[s, r]),
+                    _TF.ReceiverGroupElevation: int(gz[s, r]),
+                    _TF.SourceDepth: int(sz[s]),
+                    _TF.ElevationScalar: z_scalar,
+                    _TF.SourceGroupScalar: xy_scalar,
+                    _TF.SourceX: int(sx[s]),
+                    _TF.GroupX: int(gx[s, r]),
+                    _TF.CoordinateUnits: 1,
+                    _TF.TRACE_SAMPLE_COUNT: nt,
+                    _TF.TRACE_SAMPLE_INTERVAL: dt_us,
                 }
-            )
-            for s in range(n_shots):
-                gather = np.ascontiguousarray(values[s].T)  # (receiver, time)
-                for r in range(n_rec):
-                    i = s * n_rec + r
-                    out.header[i] = {
-                        _TF.TRACE_SEQUENCE_LINE: i + 1,
-                        _TF.TRACE_SEQUENCE_FILE: i + 1,
-                        _TF.FieldRecord: s + 1,
-                        _TF.TraceNumber: r + 1,
-                        _TF.EnergySourcePoint: s + 1,
-                        _TF.TraceIdentificationCode: 1,
-                        _TF.offset: int(offset[s, r]),
-                        _TF.ReceiverGroupElevation: int(gz[s, r]),
-                        _TF.SourceDepth: int(sz[s]),
-                        _TF.ElevationScalar: z_scalar,
-                        _TF.SourceGroupScalar: xy_scalar,
-                        _TF.SourceX: int(sx[s]),
-                        _TF.GroupX: int(gx[s, r]),
-                        _TF.CoordinateUnits: 1,
-                        _TF.TRACE_SAMPLE_COUNT: nt,
-                        _TF.TRACE_SAMPLE_INTERVAL: dt_us,
-                    }
-                    out.trace[i] = gather[r]
+                out.trace[i] = gather[r]
     return path
 
 
@@ -280,6 +215,20 @@ def _time_step(
     return micro / 1e6
 
 
+def _refuse_models(path: Path, text: str, field_record: np.ndarray, sx: np.ndarray,
+                   gx: np.ndarray, offset: np.ndarray) -> None:
+    """Raise :class:`SegyError` when the traces are a velocity model, not shot gathers."""
+    if text_title(text).startswith(MODEL_TITLE):
+        problem = f"its textual header says {MODEL_TITLE!r}"
+    elif not field_record.any() and gather_structure(text, field_record, sx, gx, offset) is None:
+        problem = ("one trace per x position and no shot/offset structure: FieldRecord is 0 and "
+                   "no source is recorded at several receiver positions")
+    else:
+        return
+    raise SegyError(path, f"looks like a velocity model, not shot gathers ({problem})",
+                    "read it with read_segy")
+
+
 def read_shots(path: str | os.PathLike[str]) -> xr.DataArray:
     """Read shot gathers from SEG-Y.
 
@@ -306,16 +255,18 @@ def read_shots(path: str | os.PathLike[str]) -> xr.DataArray:
     Raises
     ------
     SegyError
-        Unreadable or malformed file, no sample interval, NaN/Inf samples, or
-        gathers with different numbers of traces: this reader does not pad (a
-        padded gather would put NaN into misfits); split or regularise the file first.
+        Unreadable or malformed file, no sample interval, NaN/Inf samples, a velocity
+        model (written by :func:`write_segy`, or FieldRecord 0 with one trace per source
+        position: read it with :func:`read_segy`), or gathers with different numbers
+        of traces: this reader does not pad (a padded gather would put NaN into
+        misfits); split or regularise the file first.
     """
     with open_segy(path) as (handle, layout):
         path = layout.path
         text = read_text(handle)
         names = ("FieldRecord", "SourceX", "SourceY", "SourceDepth", "GroupX")
         names += ("ReceiverGroupElevation", "SourceGroupScalar", "ElevationScalar")
-        names += ("TRACE_SAMPLE_INTERVAL",)
+        names += ("TRACE_SAMPLE_INTERVAL", "offset")
         headers = {name: handle.attributes(getattr(_TF, name))[:] for name in names}
         raw = handle.trace.raw[:].reshape(layout.n_traces, layout.n_samples)
     fields = parse_text_fields(text)
@@ -337,6 +288,7 @@ def read_shots(path: str | os.PathLike[str]) -> xr.DataArray:
     sz = apply_scalar(headers["SourceDepth"], z_scalar)
     gx = apply_scalar(headers["GroupX"], xy_scalar)
     gz = 0.0 - apply_scalar(headers["ReceiverGroupElevation"], z_scalar)  # +0.0, not -0.0
+    _refuse_models(path, text, headers["FieldRecord"], sx, gx, headers["offset"])
 
     keys = np.stack([headers["FieldRecord"].astype(np.float64), sx, sy, sz], axis=1)
     _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)

@@ -1,7 +1,8 @@
 """Velocity units accepted at the I/O boundary, and their conversion to m/s.
 
 Every model leaves :mod:`devito_crfwi.io` in m/s. Values that look like km/s
-(largest magnitude under 10) are never silently taken as m/s.
+(largest magnitude under 10) or ft/s (over 10 000) are never silently taken as m/s;
+:func:`devito_crfwi.io.schema.check_model` applies the same two limits to models in memory.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ VELOCITY_UNITS: Mapping[str, float] = MappingProxyType({"m/s": 1.0, "km/s": 1000
 
 #: Largest |value| in m/s below which a model is taken to be in km/s.
 KMS_THRESHOLD = 10.0
-#: Largest plausible seismic velocity in m/s after a conversion (guards double conversion).
-MAX_PLAUSIBLE = 20_000.0
+#: Largest plausible seismic velocity in m/s (larger: ft/s, or a double conversion).
+MAX_VELOCITY = 10_000.0
 
 
 def check_units(units: str, *, name: str = "units") -> str:
@@ -49,8 +50,9 @@ def velocity_to_si(values: np.ndarray, units: str) -> np.ndarray:
     ------
     ValueError
         If ``units`` is unknown; if ``units == "m/s"`` but the largest magnitude is
-        under 10 (km/s data: pass ``units="km/s"``); or if a conversion gives values
-        above 20 000 m/s (the data were probably already in m/s).
+        under 10 (km/s data: pass ``units="km/s"``) or over 10 000 (ft/s data: pass
+        ``units="ft/s"``); or if a conversion gives values above 10 000 m/s (the data
+        were probably already in m/s).
     """
     check_units(units)
     as_float = np.asarray(values, dtype=np.float64)
@@ -61,8 +63,13 @@ def velocity_to_si(values: np.ndarray, units: str) -> np.ndarray:
             f"the largest velocity is {vmax:g}, which is not a velocity in m/s (it looks like "
             f"km/s); pass units='km/s' to convert it"
         )
+    if units == "m/s" and vmax > MAX_VELOCITY:
+        raise ValueError(
+            f"the largest velocity is {vmax:g}, above {MAX_VELOCITY:g} m/s, the largest plausible "
+            f"seismic velocity (it looks like ft/s); pass units='ft/s' to convert it"
+        )
     converted = as_float * VELOCITY_UNITS[units]
-    if units != "m/s" and vmax * VELOCITY_UNITS[units] > MAX_PLAUSIBLE:
+    if units != "m/s" and vmax * VELOCITY_UNITS[units] > MAX_VELOCITY:
         raise ValueError(
             f"converting from {units} gives velocities up to {vmax * VELOCITY_UNITS[units]:g} m/s, "
             f"which is implausible; the values (up to {vmax:g}) are probably already in m/s: "

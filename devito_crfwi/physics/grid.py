@@ -12,6 +12,7 @@ from functools import cache
 import numpy as np
 import sympy
 
+from ..io.schema import check_model, check_velocities
 from ..io.warn import warn
 
 # Reflection coefficient the sponge aims for (Collino & Tsogka style profile).
@@ -68,24 +69,11 @@ class ModelGrid:
 
     @classmethod
     def from_dataarray(cls, vp, *, nbl: int, free_surface: bool = False) -> ModelGrid:
-        """The grid of a model ``xr.DataArray`` with dims ("x", "z") and coords in m."""
-        if tuple(vp.dims) != ("x", "z"):
-            raise ValueError(f"the model must have dims ('x', 'z'), got {tuple(vp.dims)}")
-        x = np.asarray(vp["x"], dtype=np.float64)
-        z = np.asarray(vp["z"], dtype=np.float64)
-        if len(x) < 2 or len(z) < 2:
-            raise ValueError(f"the model needs at least 2 cells per axis, got {vp.shape}")
-        spacing = (float(x[1] - x[0]), float(z[1] - z[0]))
-        for name, axis, h in (("x", x, spacing[0]), ("z", z, spacing[1])):
-            if h <= 0 or not np.allclose(np.diff(axis), h, rtol=1e-6, atol=0):
-                raise ValueError(f"coordinate {name!r} must be increasing and regular")
-        return cls(
-            shape=(len(x), len(z)),
-            spacing=spacing,
-            origin=(float(x[0]), float(z[0])),
-            nbl=int(nbl),
-            free_surface=free_surface,
-        )
+        """The grid of a velocity model ``xr.DataArray`` (x, z), coords in m (checked with
+        :func:`~devito_crfwi.io.schema.check_model`)."""
+        model = check_model(vp, where="ModelGrid.from_dataarray")
+        return cls(shape=model.shape, spacing=model.spacing, origin=model.origin,
+                   nbl=int(nbl), free_surface=free_surface)
 
     # -- padding ----------------------------------------------------------------------
     @property
@@ -188,16 +176,12 @@ def default_boundary_width(spacing: tuple[float, float], vmax: float, f0: float)
 
 
 def validate_velocity(vp: np.ndarray, shape: tuple[int, int], name: str = "vp") -> np.ndarray:
-    """Check a velocity array (x, z) in m/s: the shape, finite and positive values."""
+    """Check a velocity array (x, z) in m/s: the shape, then finite and positive values.
+
+    The numeric check of every model the engine loads (models in DataArrays are checked
+    once more fully at the entry points, with :func:`~devito_crfwi.io.schema.check_model`).
+    """
     vp = np.asarray(vp)
     if vp.shape != tuple(shape):
         raise ValueError(f"{name} must have shape (nx, nz) = {tuple(shape)}, got {vp.shape}")
-    if not np.all(np.isfinite(vp)):
-        bad = np.argwhere(~np.isfinite(vp))[0]
-        raise ValueError(f"{name} contains NaN or Inf (first at index {tuple(bad)})")
-    if np.any(vp <= 0):
-        bad = np.argwhere(vp <= 0)[0]
-        raise ValueError(
-            f"{name} must be positive m/s; found {vp[tuple(bad)]!r} at index {tuple(bad)}"
-        )
-    return vp
+    return check_velocities(vp, name)

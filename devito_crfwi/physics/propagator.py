@@ -16,6 +16,7 @@ import numpy as np
 import scipy.sparse
 from devito import configuration
 
+from ..io.schema import check_model
 from . import units
 from .checkpointing import (
     RevolveTape,
@@ -149,7 +150,8 @@ class Propagator:
     @classmethod
     def from_model(cls, vp, survey: Survey, settings: EngineSettings | None = None, *,
                    dtype=np.float32, **options) -> Propagator:
-        """A propagator on the grid of ``vp`` (``xr.DataArray`` (x, z), m/s, coords in m).
+        """A propagator on the grid of ``vp`` (``xr.DataArray`` (x, z), m/s, coords in m,
+        checked with :func:`~devito_crfwi.io.schema.check_model`).
 
         ``settings`` (an :class:`EngineSettings`), with any of its fields given as keywords
         (``space_order``, ``boundary_width``, ``free_surface``, ``vmax``, ``dt``,
@@ -157,14 +159,14 @@ class Propagator:
         under-samples the shortest wavelength.
         """
         settings = EngineSettings.create(settings, **options)
-        values = validate_velocity(np.asarray(vp), tuple(vp.shape))
+        model = check_model(vp, where="Propagator.from_model")
+        values = model.values
         vmax = float(values.max()) if settings.vmax is None else settings.vmax
         boundary_width = settings.boundary_width
         if boundary_width is None:
-            spacing = ModelGrid.from_dataarray(vp, nbl=0).spacing
-            boundary_width = default_boundary_width(spacing, vmax, survey.f0)
-        grid = ModelGrid.from_dataarray(vp, nbl=boundary_width,
-                                        free_surface=settings.free_surface)
+            boundary_width = default_boundary_width(model.spacing, vmax, survey.f0)
+        grid = ModelGrid(model.shape, model.spacing, model.origin, nbl=boundary_width,
+                         free_surface=settings.free_surface)
         grid.check_dispersion(float(values.min()), survey.f0)
         return cls(grid, survey, vp_reference=values,
                    settings=EngineSettings.create(settings, vmax=vmax), dtype=dtype)

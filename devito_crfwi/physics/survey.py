@@ -10,6 +10,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ..io.schema import check_model, check_shots
+from ..io.warn import warn
+from .grid import RICKER_FMAX_FACTOR
+
 # Recording intervals the default picks from (s): round numbers that SEG-Y stores exactly.
 _NICE_INTERVALS = (0.0005, 0.001, 0.002, 0.004, 0.008, 0.016)
 
@@ -29,6 +33,34 @@ def _positive(name: str, value: float) -> float:
     if not np.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")
     return value
+
+
+def _count(name: str, value, most: int, columns: str) -> int:
+    """``value`` as an int in 1..``most``; ``columns`` says where that limit comes from."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < 1:
+        raise ValueError(f"Survey.surface: {name} must be an int >= 1, got {value!r}")
+    if value > most:
+        raise ValueError(
+            f"Survey.surface: {name} = {value} would put two at the same position: they are "
+            f"snapped to the {columns}; give at most {most}"
+        )
+    return int(value)
+
+
+def check_recording_interval(dt: float, f0: float) -> None:
+    """Warn when sampling at ``dt`` (s) aliases a Ricker wavelet of peak ``f0`` (Hz).
+
+    The Ricker's spectrum is ~3% of its peak at ``RICKER_FMAX_FACTOR * f0`` (2.5 f0): that
+    frequency must stay below the Nyquist frequency ``1 / (2 dt)``, i.e. ``dt <= 1 / (5 f0)``.
+    """
+    fmax = RICKER_FMAX_FACTOR * f0
+    if dt > 1.0 / (2.0 * fmax):
+        warn(
+            f"dt = {dt:g} s aliases the Ricker wavelet of f0 = {f0:g} Hz: its spectrum reaches "
+            f"~{fmax:g} Hz ({RICKER_FMAX_FACTOR} f0) but the recording's Nyquist frequency "
+            f"1/(2 dt) is {0.5 / dt:g} Hz; use dt <= {1.0 / (2.0 * fmax):g} s (or leave dt "
+            f"out for {default_recording_interval(f0):g} s)"
+        )
 
 
 def default_recording_interval(f0: float) -> float:
@@ -186,12 +218,14 @@ class Survey:
 
         Parameters
         ----------
-        vp : xr.DataArray (x, z)
-            The model, for its extent (coords in m).
-        n_shots, n_receivers : int
+        vp : xr.DataArray (x, z), m/s
+            The model, for its extent (coords in m); checked with
+            :func:`~devito_crfwi.io.schema.check_model`.
+        n_shots, n_receivers : int >= 1
             Evenly spaced across the model width, snapped to grid nodes (so positions are
             exact multiples of dx: no interpolation, and SEG-Y headers store them
-            exactly); shots keep one cell from the sides.
+            exactly); shots keep one cell from the sides. No two may share a node: at
+            most nx - 2 shots (or 1) and nx receivers.
         f0 : float, Hz
             Ricker peak frequency.
         t_max : float, s
@@ -199,39 +233,46 @@ class Survey:
         source_depth, receiver_depth : float, m, optional
             Depth below the model top; default two grid cells.
         dt : float, s, optional
-            Recording interval; default from ``f0``.
+            Recording interval; default from ``f0``. Without a ``wavelet``, a ``dt`` over
+            ``1 / (5 f0)`` warns: it aliases the Ricker (see
+            :func:`check_recording_interval`).
+        wavelet : ndarray (time,), optional
+            A user wavelet on the recording axis (see :class:`Survey`).
         """
-        if int(n_shots) < 1 or int(n_receivers) < 1:
-            raise ValueError(
-                f"n_shots and n_receivers must be >= 1, got {n_shots} and {n_receivers}"
-            )
-        x = np.asarray(vp["x"], dtype=np.float64)
-        z = np.asarray(vp["z"], dtype=np.float64)
-        dx, dz = x[1] - x[0], z[1] - z[0]
+        model = check_model(vp, where="Survey.surface")
+        x, z = model.x, model.z
+        (dx, dz), nx = model.spacing, len(x)
+        n_shots = _count("n_shots", n_shots, max(nx - 2, 1),
+                         f"{nx - 2} grid columns one cell in from the sides of the model's {nx}")
+        n_receivers = _count("n_receivers", n_receivers, nx, f"model's {nx} grid columns (x)")
         source_depth = 2 * dz if source_depth is None else float(source_depth)
         receiver_depth = 2 * dz if receiver_depth is None else float(receiver_depth)
         if n_shots == 1:
             sx = np.array([(x[0] + x[-1]) / 2])
         else:
-            sx = np.linspace(x[0] + dx, x[-1] - dx, int(n_shots))
-        gx = np.linspace(x[0], x[-1], int(n_receivers)) if n_receivers > 1 else sx[:1]
+            sx = np.linspace(x[0] + dx, x[-1] - dx, n_shots)
+        gx = np.linspace(x[0], x[-1], n_receivers) if n_receivers > 1 else sx[:1]
         sx, gx = (x[0] + np.round((p - x[0]) / dx) * dx for p in (sx, gx))
         src = np.stack([sx, np.full_like(sx, z[0] + source_depth)], axis=1)
         rec = np.stack([gx, np.full_like(gx, z[0] + receiver_depth)], axis=1)
         survey = cls(src, rec, f0, t_max, dt, wavelet)
         survey.check_inside(((x[0], x[-1]), (z[0], z[-1])))
+        if wavelet is None:
+            check_recording_interval(survey.dt, survey.f0)
         return survey
 
     @classmethod
     def from_shots(cls, observed, f0: float | None = None) -> Survey:
         """The survey that recorded gathers ``observed`` (as :func:`~devito_crfwi.read_shots`
-        returns them: (shot, time, receiver) with source/receiver coords in m).
+        returns them: (shot, time, receiver) with source/receiver coords in m, checked with
+        :func:`~devito_crfwi.io.schema.check_shots`).
 
         Positions come from the coords, dt and t_max from the time axis (s), ``f0`` (Hz) from
         the argument or ``observed.attrs["f0"]``; the source is a Ricker wavelet of ``f0``. An
         ``f0`` that contradicts the file's is refused: the modelled source must be the
         recorded one.
         """
+        dt = check_shots(observed, "observed", where="Survey.from_shots")
         recorded = observed.attrs.get("f0")
         if f0 is not None and recorded is not None and not np.isclose(f0, recorded, rtol=1e-3):
             raise ValueError(f"f0 = {f0:g} Hz contradicts the shot file's f0 = {recorded:g} Hz: "
@@ -241,7 +282,6 @@ class Survey:
         if f0 is None:
             raise ValueError("the gathers do not state f0 (attrs['f0']): give f0 in Hz")
         time_axis = np.asarray(observed["time"], dtype=np.float64)
-        dt = float(observed.attrs.get("dt", time_axis[1] - time_axis[0]))
         sources = np.stack([np.asarray(observed["source_x"]),
                             np.asarray(observed["source_z"])], -1)
         receivers = np.stack([np.asarray(observed["receiver_x"]),
