@@ -67,18 +67,20 @@ def _is_legacy_batched(tensor: torch.Tensor) -> bool:
 class Recording:
     """What a differentiable forward leaves for its backward: the executor's tapes.
 
-    ``state`` is the executor's state for one model; ``per_model`` holds one recording per
-    model when the forward ran over a batch of models under ``vmap``. Both are dropped
-    after the backward pass (that frees the wavefields).
+    ``state`` is the executor's state for one model and ``vp`` that model's host copy
+    (x, z), m/s (so the backward copies only its cotangent); ``per_model`` holds one
+    recording per model when the forward ran over a batch of models under ``vmap``. All
+    are dropped after the backward pass (that frees the wavefields).
     """
 
     def __init__(self) -> None:
         self.state = None
+        self.vp: np.ndarray | None = None
         self.per_model: list[Recording] | None = None
 
     def free(self) -> None:
         """Drop the tapes."""
-        self.state = self.per_model = None
+        self.state = self.vp = self.per_model = None
 
     @property
     def empty(self) -> bool:
@@ -96,9 +98,10 @@ class WaveFunction(torch.autograd.Function):
     def forward(vp: torch.Tensor, executor, shots: Sequence[int] | None,
                 recording: Recording | None) -> torch.Tensor:
         # executor: SerialExecutor, DaskExecutor or a Propagator (run serially)
-        data, state = _executor(executor).forward(_as_numpy(vp), shots, recording is not None)
+        vp_host = _as_numpy(vp)
+        data, state = _executor(executor).forward(vp_host, shots, recording is not None)
         if recording is not None:
-            recording.state = state
+            recording.state, recording.vp = state, vp_host
         return torch.from_numpy(data).to(device=vp.device, dtype=vp.dtype)
 
     @staticmethod
@@ -150,13 +153,14 @@ class WaveFunction(torch.autograd.Function):
 class AdjointFunction(torch.autograd.Function):
     """(vp (x, z) m/s, cotangent (..., shot, time, receiver)) -> Jᵀ cotangent (..., x, z).
 
-    ``recording`` holds the tapes of the forward of ``vp``; they are replayed, not freed.
+    ``recording`` holds the tapes and host copy of the forward of ``vp``; they are replayed,
+    not freed; ``vp`` gives the device and dtype of the gradient.
     """
 
     @staticmethod
     def forward(vp: torch.Tensor, cotangent: torch.Tensor, executor,
                 recording: Recording) -> torch.Tensor:
-        grad = _executor(executor).jacobian_adjoint(_as_numpy(vp), recording.state,
+        grad = _executor(executor).jacobian_adjoint(recording.vp, recording.state,
                                                     _as_numpy(cotangent))
         return torch.from_numpy(grad).to(device=vp.device, dtype=vp.dtype)
 
