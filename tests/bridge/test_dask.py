@@ -162,7 +162,7 @@ def test_killed_worker_is_retried_and_gradient_is_unchanged(serial_op, dask_op, 
     # Kill a worker that holds the model: after the memory manager has dropped extra
     # replicas it holds the only copy, which Dask must then recompute.
     client.amm.run_once()
-    holders = client.who_has(data.grad_fn.tapes.vp)[data.grad_fn.tapes.vp.key]
+    holders = client.who_has(data.grad_fn.recording.state.vp)[data.grad_fn.recording.state.vp.key]
     flag = tmp_path / "killed"
     plugin = KillOnce(str(flag), "crfwi-jacobian_adjoint_shots", holders[0])
     client.register_plugin(plugin, name="kill-once")
