@@ -15,6 +15,10 @@ adjoint-state gradient and Born modelling — for one propagator and one dtype:
   tapes and then the adjoint: **two forwards and one adjoint** per shot in all (the
   forward task does not store tapes). Per-worker gradients are summed here.
 
+Born and the adjoint take a leading batch of tangents (..., x, z) or cotangents
+(..., shot, time, receiver), as ``torch.func.vmap`` hands them over: one call runs
+shots × batch solves on the same propagators (on Dask, one forward per shot for the batch).
+
 Tasks are pure functions of their inputs (spec, model, shots, adjoint source), so when a
 worker process dies Dask re-runs its tasks elsewhere (up to
 ``distributed.scheduler.allowed-failures`` times) and the result is unchanged. For that
@@ -145,22 +149,23 @@ def forward_shots(spec: PropagatorSpec, vp: np.ndarray, shots: tuple) -> np.ndar
 
 def jacobian_adjoint_shots(spec: PropagatorSpec, vp: np.ndarray, shots: tuple,
                    adjoint_source: np.ndarray) -> np.ndarray:
-    """Task: gradient (x, z) w.r.t. vp of ``sum(adjoint_source * data(shots))``.
+    """Task: gradient (..., x, z) w.r.t. vp of ``sum(adjoint_source * data(shots))``.
 
+    ``adjoint_source`` is (..., shot, time, receiver), one gradient per leading index.
     Records one shot at a time, so a worker holds one shot's tape, whatever the batch.
     """
     propagator, lock = worker_propagator(spec)
-    grad = np.zeros(propagator.grid.shape)
+    grad = np.zeros(adjoint_source.shape[:-3] + propagator.grid.shape)
     with lock:
-        for shot, source in zip(shots, adjoint_source, strict=True):
+        for i, shot in enumerate(shots):
             _, tapes = propagator.record(vp, [shot])
-            grad += propagator.jacobian_adjoint(vp, tapes, source[None])
+            grad += propagator.jacobian_adjoint(vp, tapes, adjoint_source[..., i:i + 1, :, :])
     return grad
 
 
 def born_shots(spec: PropagatorSpec, vp: np.ndarray, dvp: np.ndarray,
                shots: tuple) -> np.ndarray:
-    """Task: Born data J(vp) dvp (shot, time, receiver) of ``shots``."""
+    """Task: Born data J(vp) dvp (..., shot, time, receiver) of ``shots``, dvp (..., x, z)."""
     propagator, lock = worker_propagator(spec)
     with lock:
         return propagator.born(vp, dvp, shots)
@@ -180,11 +185,14 @@ class SerialExecutor:
         return self.propagator.forward(vp, shots), None
 
     def jacobian_adjoint(self, vp: np.ndarray, state, adjoint_source: np.ndarray) -> np.ndarray:
-        """Gradient (x, z) w.r.t. vp (m/s) of ``sum(adjoint_source * data)``."""
+        """Gradient (..., x, z) w.r.t. vp (m/s) of ``sum(adjoint_source * data)``.
+
+        ``adjoint_source`` (..., shot, time, receiver): one gradient per leading index.
+        """
         return self.propagator.jacobian_adjoint(vp, state, adjoint_source)
 
     def born(self, vp: np.ndarray, dvp: np.ndarray, shots: Sequence[int] | None) -> np.ndarray:
-        """Born data (shot, time, receiver)."""
+        """Born data (..., shot, time, receiver) for dvp (..., x, z), m/s."""
         return self.propagator.born(vp, dvp, shots)
 
 
@@ -256,30 +264,33 @@ class DaskExecutor:
 
     def jacobian_adjoint(self, vp: np.ndarray, state: DaskState, adjoint_source: np.ndarray
                  ) -> np.ndarray:
-        """Gradient (x, z) w.r.t. vp (m/s): re-runs each shot's forward with tapes on a worker."""
+        """Gradient (..., x, z) w.r.t. vp (m/s) for ``adjoint_source`` (..., shot, time, receiver).
+
+        Re-runs each shot's forward with tapes on a worker, once for the whole batch.
+        """
         adjoint_source = np.asarray(adjoint_source)
         expected = (len(state.shots), self.propagator.survey.nt,
                     self.propagator.survey.n_receivers)
-        if adjoint_source.shape != expected:
-            raise ValueError(f"adjoint source must have shape {expected}, got "
-                             f"{adjoint_source.shape}")
+        if adjoint_source.shape[-3:] != expected:
+            raise ValueError(f"adjoint source must have shape (..., {', '.join(map(str, expected))}"
+                             f"), got {adjoint_source.shape}")
         spec = self._spec()
         futures, start = [], 0
         for w, batch in self._batches(state.shots):
-            rows = adjoint_source[start:start + len(batch)]
+            rows = adjoint_source[..., start:start + len(batch), :, :]
             start += len(batch)
             futures.append(self._submit(jacobian_adjoint_shots, spec, state.vp, batch, rows,
                                         worker=w))
         return np.sum(self.client.gather(futures), axis=0)
 
     def born(self, vp: np.ndarray, dvp: np.ndarray, shots: Sequence[int] | None) -> np.ndarray:
-        """Born data (shot, time, receiver), computed on the workers."""
+        """Born data (..., shot, time, receiver) for dvp (..., x, z), computed on the workers."""
         idx = self.propagator._shots(shots)
         vp_future, dvp_future = self.put(vp), self.put(np.asarray(dvp))
         spec = self._spec()
         futures = [self._submit(born_shots, spec, vp_future, dvp_future, batch, worker=w)
                    for w, batch in self._batches(idx)]
-        return np.concatenate(self.client.gather(futures))
+        return np.concatenate(self.client.gather(futures), axis=-3)
 
 
 def make_executor(propagator: Propagator, client=None, *, model=None,

@@ -9,15 +9,18 @@ import torch
 
 from ..io.schema import check_model
 from ..physics import EngineSettings, Propagator, Survey
-from .autograd import WaveFunction
+from .autograd import Recording, WaveFunction
 from .executors import make_executor
 
 
 class WaveOperator(torch.nn.Module):
     """Differentiable modelling ``vp (x, z) [m/s] -> data (shot, time, receiver)``.
 
-    Backward is the adjoint-state gradient; ``torch.func.jvp`` gives Born data. Devito
-    kernels are compiled once per geometry and reused across calls, shots and dtypes.
+    Backward is the adjoint-state gradient; ``torch.func.jvp`` gives Born data; ``vmap``,
+    ``jacfwd`` and ``jacrev`` batch tangents and cotangents into one executor call (see
+    :mod:`.autograd`). Devito kernels are compiled once per geometry and reused across
+    calls, shots and dtypes. ``vp`` may live on any device (it is copied to the host once
+    per call); outputs and gradients come back on its device and dtype.
 
     Parameters
     ----------
@@ -108,5 +111,5 @@ class WaveOperator(torch.nn.Module):
             )
         if shots is not None:
             shots = tuple(int(s) for s in np.atleast_1d(np.asarray(shots)))
-        record = torch.is_grad_enabled() and vp.requires_grad
-        return WaveFunction.apply(vp, self.executor(dtype), shots, record)
+        recording = Recording() if torch.is_grad_enabled() and vp.requires_grad else None
+        return WaveFunction.apply(vp, self.executor(dtype), shots, recording)

@@ -164,21 +164,31 @@ class SegmentReverse(pyrevolve.Operator):
 
 
 class RevolveTape:
-    """One shot's revolve snapshots (``n_checkpoints`` two-level states)."""
+    """One shot's revolve snapshots (``n_checkpoints`` two-level states).
+
+    Revolve's reverse sweep consumes its schedule and snapshots, so a second
+    :meth:`replay_adjoint` of a multi-segment tape first records the shot again (one more
+    forward).
+    """
 
     def __init__(self, runner: SegmentRunner, forward: SegmentForward,
                  reverse: SegmentReverse, n_checkpoints: int) -> None:
         self.runner = runner
         self.forward = forward
+        self.n_checkpoints = n_checkpoints
         self.last_state: np.ndarray | None = None
-        count = runner.segments.count
-        self.revolver = pyrevolve.MemoryRevolver(
-            _LiveState(runner), forward, reverse, max(1, min(n_checkpoints, count - 1)), count
-        ) if count > 1 else None
+        self.revolver: pyrevolve.MemoryRevolver | None = None
         self.reverse_op = reverse
+        self.spent = False  # the reverse sweep ran: record again before the next one
 
     def record(self) -> None:
         self.runner.start()
+        self.last_state = None
+        count = self.runner.segments.count
+        self.revolver = pyrevolve.MemoryRevolver(
+            _LiveState(self.runner), self.forward, self.reverse_op,
+            max(1, min(self.n_checkpoints, count - 1)), count
+        ) if count > 1 else None
         self.forward.tape = self
         try:
             if self.revolver is None:
@@ -188,14 +198,17 @@ class RevolveTape:
                 self.revolver.apply_forward()
         finally:
             self.forward.tape = None
+        self.spent = False
 
     def replay_adjoint(self) -> None:
-        # The shared buffer may hold another shot: rebuild this shot's last segment.
-        last = self.runner.segments.count - 1
-        self.runner.v[:] = 0
-        self.runner.state[:] = self.last_state
         saved, self.runner.recorded = self.runner.recorded, None
         try:
+            if self.spent:
+                self.record()
+            # The shared buffer may hold another shot: rebuild this shot's last segment.
+            last = self.runner.segments.count - 1
+            self.runner.v[:] = 0
+            self.runner.state[:] = self.last_state
             self.runner.advance(last)
             if self.revolver is None:
                 self.reverse_op.apply(0, 1)
@@ -203,6 +216,7 @@ class RevolveTape:
                 self.revolver.apply_reverse()
         finally:
             self.runner.recorded = saved
+        self.spent = self.revolver is not None  # one segment: rebuilt from last_state
 
 
 def wavefield_bytes(shape: tuple[int, ...], dtype) -> int:

@@ -252,14 +252,26 @@ class Propagator:
 
     def born(self, vp: np.ndarray, dvp: np.ndarray, shots: Sequence[int] | None = None
              ) -> np.ndarray:
-        """Linearised data J dvp (shot, time, receiver) for a velocity perturbation (m/s)."""
+        """Linearised data J dvp (shot, time, receiver) for a velocity perturbation (m/s).
+
+        ``dvp`` (..., x, z) with leading batch dimensions gives (..., shot, time, receiver):
+        the model is loaded once and each perturbation runs every shot.
+        """
         self.set_model(vp)
         dvp = np.asarray(dvp, dtype=np.float64)
-        if dvp.shape != self.grid.shape or not np.all(np.isfinite(dvp)):
-            raise ValueError(f"dvp must be finite with shape {self.grid.shape}, got {dvp.shape}")
-        dm = units.velocity_perturbation_to_slowness2(vp.astype(np.float64), dvp)
-        self._dm.data[:] = self.grid.pad(dm)  # the model's edge padding is part of F(vp)
-        return self._model_shots("born", ("u", "du"), self._shots(shots), dm=self._dm)
+        if dvp.shape[-2:] != self.grid.shape or not np.all(np.isfinite(dvp)):
+            raise ValueError(f"dvp must be finite with shape (..., {self.grid.shape[0]}, "
+                             f"{self.grid.shape[1]}), got {dvp.shape}")
+        idx = self._shots(shots)
+        batch = dvp.shape[:-2]
+        out = np.empty((int(np.prod(batch)), len(idx), self.survey.nt, self.survey.n_receivers),
+                       self.dtype)
+        vp64 = vp.astype(np.float64)
+        for b, perturbation in enumerate(dvp.reshape(-1, *self.grid.shape)):
+            dm = units.velocity_perturbation_to_slowness2(vp64, perturbation)
+            self._dm.data[:] = self.grid.pad(dm)  # the model's edge padding is part of F(vp)
+            out[b] = self._model_shots("born", ("u", "du"), idx, dm=self._dm)
+        return out.reshape(*batch, *out.shape[1:])
 
     # -- gradients ----------------------------------------------------------------------
     def memory_plan(self, n_shots: int) -> MemoryPlan:
@@ -366,23 +378,32 @@ class Propagator:
         """Gradient (x, z) w.r.t. vp (m/s) of ``sum(adjoint_source * data)`` for recorded tapes.
 
         ``adjoint_source`` (shot, time, receiver) is dL/d(data) on the recording axis, one
-        row per tape, so any loss works: for L2 it is the residual.
+        row per tape, so any loss works: for L2 it is the residual. Leading batch dimensions
+        (..., shot, time, receiver) give one gradient each, (..., x, z): every tape is
+        replayed once per batch item, and a shot whose adjoint source is zero is skipped.
         """
         self.set_model(vp)
         adjoint_source = np.asarray(adjoint_source)
         expected = (len(tapes), self.survey.nt, self.survey.n_receivers)
-        if adjoint_source.shape != expected:
-            raise ValueError(f"adjoint source must have shape {expected}, got "
-                             f"{adjoint_source.shape}")
-        self._grad.data[:] = 0
-        for tape, source in zip(tapes, adjoint_source, strict=True):
-            runner = tape.runner
-            self._place(self._sparse_set(runner.segments.length + 2), tape.shot)
-            runner.residual = np.asarray(self.resample.T @ source, dtype=self.dtype)
-            tape.replay_adjoint()
-            runner.residual = None
-        grad_m = self.grid.pad_adjoint(np.asarray(self._grad.data, dtype=np.float64))
-        return units.slowness2_gradient_to_velocity(vp.astype(np.float64), grad_m)
+        if adjoint_source.shape[-3:] != expected:
+            raise ValueError(f"adjoint source must have shape (..., {', '.join(map(str, expected))}"
+                             f"), got {adjoint_source.shape}")
+        batch = adjoint_source.shape[:-3]
+        vp64 = vp.astype(np.float64)
+        grads = np.empty((int(np.prod(batch)), *self.grid.shape))
+        for b, sources in enumerate(adjoint_source.reshape(-1, *expected)):
+            self._grad.data[:] = 0
+            for tape, source in zip(tapes, sources, strict=True):
+                if not source.any():
+                    continue  # adds exactly zero
+                runner = tape.runner
+                self._place(self._sparse_set(runner.segments.length + 2), tape.shot)
+                runner.residual = np.asarray(self.resample.T @ source, dtype=self.dtype)
+                tape.replay_adjoint()
+                runner.residual = None
+            grad_m = self.grid.pad_adjoint(np.asarray(self._grad.data, dtype=np.float64))
+            grads[b] = units.slowness2_gradient_to_velocity(vp64, grad_m)
+        return grads.reshape(*batch, *self.grid.shape)
 
     def misfit_gradient(self, vp: np.ndarray, observed: np.ndarray,
                         shots: Sequence[int] | None = None) -> tuple[float, np.ndarray]:

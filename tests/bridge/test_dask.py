@@ -103,6 +103,22 @@ def test_jvp_is_born_on_dask(serial_op, dask_op, layered):
     assert rel(tangent_d, tangent_s) <= 1e-6
 
 
+def test_batched_tangents_and_cotangents_on_dask(serial_op, dask_op, layered):
+    """vmap of jvp / vjp: the batch rides in one Dask call per worker batch of shots."""
+    vp = torch.tensor(layered.values, dtype=torch.float64)
+    rng = np.random.default_rng(6)
+    tangents = torch.stack([torch.tensor(smooth_perturbation(vp.shape, rng)) for _ in range(2)])
+    cotangents = torch.tensor(rng.standard_normal((2, 4, serial_op.survey.nt, 15)))
+    for_each = {}
+    for name, op in (("serial", serial_op), ("dask", dask_op)):
+        born = torch.func.vmap(lambda t, op=op: torch.func.jvp(op, (vp,), (t,))[1])(tangents)
+        _, pullback = torch.func.vjp(op, vp)
+        for_each[name] = born, torch.func.vmap(pullback)(cotangents)[0]
+    for serial, parallel in zip(for_each["serial"], for_each["dask"], strict=True):
+        assert parallel.shape == serial.shape
+        assert rel(parallel, serial) <= 1e-6
+
+
 def test_simulate_with_client(layered, survey4, client):
     serial = simulate(layered, survey4, progress=False, **SETTINGS)
     parallel = simulate(layered, survey4, client=client, **SETTINGS)
@@ -146,7 +162,7 @@ def test_killed_worker_is_retried_and_gradient_is_unchanged(serial_op, dask_op, 
     # Kill a worker that holds the model: after the memory manager has dropped extra
     # replicas it holds the only copy, which Dask must then recompute.
     client.amm.run_once()
-    holders = client.who_has(data.grad_fn.tapes.vp)[data.grad_fn.tapes.vp.key]
+    holders = client.who_has(data.grad_fn.recording.state.vp)[data.grad_fn.recording.state.vp.key]
     flag = tmp_path / "killed"
     plugin = KillOnce(str(flag), "crfwi-jacobian_adjoint_shots", holders[0])
     client.register_plugin(plugin, name="kill-once")
