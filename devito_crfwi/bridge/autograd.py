@@ -150,12 +150,31 @@ class WaveFunction(torch.autograd.Function):
         return out, 0
 
 
-class AdjointFunction(torch.autograd.Function):
+class _FirstDerivative(torch.autograd.Function):
+    """A linearised wave operator (Born or adjoint): differentiable once, not twice."""
+
+    derivative: str = ""  # what it computes, for the message of a second derivative
+
+    @staticmethod
+    def setup_context(ctx, inputs, output) -> None:
+        pass
+
+    @classmethod
+    def backward(cls, ctx, grad_output: torch.Tensor):
+        raise NotImplementedError(
+            f"differentiating {cls.derivative} (a second derivative of the wave operator) is "
+            "not supported"
+        )
+
+
+class AdjointFunction(_FirstDerivative):
     """(vp (x, z) m/s, cotangent (..., shot, time, receiver)) -> Jᵀ cotangent (..., x, z).
 
     ``recording`` holds the tapes and host copy of the forward of ``vp``; they are replayed,
     not freed; ``vp`` gives the device and dtype of the gradient.
     """
+
+    derivative = "the adjoint-state gradient"
 
     @staticmethod
     def forward(vp: torch.Tensor, cotangent: torch.Tensor, executor,
@@ -163,17 +182,6 @@ class AdjointFunction(torch.autograd.Function):
         grad = _executor(executor).jacobian_adjoint(recording.vp, recording.state,
                                                     _as_numpy(cotangent))
         return torch.from_numpy(grad).to(device=vp.device, dtype=vp.dtype)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output) -> None:
-        pass
-
-    @staticmethod
-    def backward(ctx, grad_output: torch.Tensor):
-        raise NotImplementedError(
-            "differentiating the adjoint-state gradient (a second derivative of the wave "
-            "operator) is not supported"
-        )
 
     @staticmethod
     def vmap(info, in_dims, vp, cotangent, executor, recording):
@@ -191,8 +199,10 @@ class AdjointFunction(torch.autograd.Function):
         ]), 0
 
 
-class BornFunction(torch.autograd.Function):
+class BornFunction(_FirstDerivative):
     """(vp (x, z), dvp (..., x, z)) in m/s -> Born data J(vp) dvp (..., shot, time, receiver)."""
+
+    derivative = "Born data"
 
     @staticmethod
     def forward(vp: torch.Tensor, dvp: torch.Tensor, executor,
@@ -200,17 +210,6 @@ class BornFunction(torch.autograd.Function):
         dvp_np = _as_numpy(dvp).astype(np.float64)
         data = _executor(executor).born(_as_numpy(vp), dvp_np, shots)
         return torch.from_numpy(data).to(device=dvp.device, dtype=dvp.dtype)
-
-    @staticmethod
-    def setup_context(ctx, inputs, output) -> None:
-        pass
-
-    @staticmethod
-    def backward(ctx, grad_output: torch.Tensor):
-        raise NotImplementedError(
-            "differentiating Born data (a second derivative of the wave operator) is not "
-            "supported"
-        )
 
     @staticmethod
     def vmap(info, in_dims, vp, dvp, executor, shots):
