@@ -12,7 +12,9 @@ from tests.helpers import model_dataarray, smooth_perturbation
 
 
 def make(layered, survey, **kwargs) -> Propagator:
+    """An engine on ``layered``; exact gradients (every step stored) unless told otherwise."""
     kwargs.setdefault("boundary_width", 20)
+    kwargs.setdefault("subsample", 1)
     return Propagator.from_model(layered, survey, vmax=3000.0, **kwargs)
 
 
