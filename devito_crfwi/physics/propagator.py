@@ -9,6 +9,7 @@ changes during an inversion.
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -180,6 +181,19 @@ class Propagator:
         state = self.__dict__.copy()
         state.update(_bound={}, _sparse={}, _revolve=None, _stored=[])
         return state
+
+    def exact(self) -> Propagator:
+        """This engine storing every step (``subsample`` 1), sharing its model arrays.
+
+        Its ``jacobian_adjoint`` is the exact adjoint of ``born`` for any data vector; a
+        subsampled tape is accurate only for band-limited adjoint sources (residuals).
+        """
+        if self.subsample == 1:
+            return self
+        twin = copy.copy(self)  # __getstate__: no bound operators or buffers are shared
+        twin.settings = EngineSettings.create(self.settings, subsample=1)
+        twin.subsample = 1
+        return twin
 
     @classmethod
     def from_model(cls, vp, survey: Survey, settings: EngineSettings | None = None, *,
