@@ -37,8 +37,8 @@ class WaveOperator(torch.nn.Module):
         Pressure-free top boundary instead of an absorbing one.
     vmax : float, m/s, optional
         Highest velocity the inversion may reach (sets the stable time step).
-    checkpoints, memory_limit :
-        Gradient memory mode, see :class:`~devito_crfwi.physics.Propagator`.
+    checkpoints, memory_limit, subsample :
+        Gradient memory mode, see :class:`~devito_crfwi.physics.EngineSettings`.
     client : dask.distributed.Client, optional
         Run shots in parallel on this Dask cluster (see :mod:`.executors` and
         ``docs/cluster.md``); default: serially in this process. On Dask a gradient costs
@@ -54,14 +54,14 @@ class WaveOperator(torch.nn.Module):
                  boundary_width: int | None = None, free_surface: bool = False,
                  vmax: float | None = None, dt: float | None = None,
                  checkpoints: int | None = None, memory_limit: int | None = None,
-                 client=None) -> None:
+                 subsample: int | str = "auto", client=None) -> None:
         super().__init__()
         check_model(vp, where="WaveOperator")
         self.survey = survey
         self.settings = EngineSettings(
             space_order=space_order, boundary_width=boundary_width,
             free_surface=free_surface, vmax=vmax, dt=dt, checkpoints=checkpoints,
-            memory_limit=memory_limit,
+            memory_limit=memory_limit, subsample=subsample,
         )
         self._model = vp
         self.client = client

@@ -38,7 +38,7 @@ The TOML configuration (paths are relative to the file):
 
   [representation_options]      # keyword arguments of the representation, e.g. alpha = 0.5
   [engine]                      # space_order, boundary_width, free_surface, dt, checkpoints,
-                                # memory_limit (see devito_crfwi.physics.EngineSettings)
+                                # memory_limit, subsample (devito_crfwi.physics.EngineSettings)
 
 Writes inverted.sgy, history.csv (iteration, loss, time and metrics) and summary.png into the
 output folder.

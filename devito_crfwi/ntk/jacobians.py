@@ -79,7 +79,7 @@ class ModelJacobian:
     Parameters
     ----------
     op : WaveOperator
-        Modelling operator; its float64 engine is used.
+        Modelling operator; its float64 engine is used, storing every time step.
     vp : xr.DataArray, ndarray or Tensor, (x, z), m/s
         Model at which ``J`` is evaluated (copied).
     shots : sequence of int, optional
@@ -95,7 +95,8 @@ class ModelJacobian:
     def __init__(self, op: WaveOperator, vp, shots: Sequence[int] | None = None) -> None:
         if not isinstance(op, WaveOperator):
             raise TypeError(f"op must be a WaveOperator, got {type(op).__name__}")
-        self.propagator = op.propagator(np.float64)
+        # Jᵀ of arbitrary data-space vectors: every step stored (exact adjoint of Born)
+        self.propagator = op.propagator(np.float64).exact()
         self.vp = model_values(vp, self.propagator.grid.shape)
         self.propagator.set_model(self.vp)  # validates bounds and vmax now
         survey = self.propagator.survey

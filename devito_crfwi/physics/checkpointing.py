@@ -5,7 +5,8 @@ per call into a buffer of ``K + 2`` time levels; the adjoint kernel runs back ov
 segment in that buffer in one call. A *tape* records one shot's forward pass so that its
 adjoint can run later:
 
-* :class:`StoredTape` keeps every time level (one segment of ``nt - 2`` steps);
+* :class:`StoredTape` keeps every ``factor``-th time level of one segment of ``nt - 2``
+  steps (:class:`StoredRunner`; factor 1 is every level, the exact gradient);
 * :class:`RevolveTape` keeps ``C`` two-level snapshots, and pyrevolve's Revolve schedule
   (over segments) decides what to store and recompute. With ``C`` snapshots of a run of
   ``S`` steps the segment length is ``ceil(S / C)``, so each segment is recomputed once.
@@ -89,6 +90,28 @@ class SegmentRunner:
         self.rec_adj[: k + 2] = 0
         self.rec_adj[1 : k + 1] = self.residual[start + 1 : start + k + 1]
         self.gradient_op.run(1, k)
+
+
+class StoredRunner(SegmentRunner):
+    """Full storage: one segment of every step, whose forward keeps levels in ``usave``.
+
+    ``buffer`` is the forward's three-level modulo wavefield; the kernels (the
+    ``*_stored`` kinds) save and correlate every ``factor``-th level, a factor bound into
+    both operators.
+    """
+
+    def __init__(self, forward: BoundOperator, adjoint: BoundOperator, buffer, saved, v, src,
+                 rec_fwd, rec_adj, segments: Segments) -> None:
+        super().__init__(forward, adjoint, buffer, v, src, rec_fwd, rec_adj, segments)
+        self.saved = saved  # the stored levels: the bound operators point into its data
+
+    def advance(self, c: int) -> None:
+        _, k = self.segments.span(c)
+        self.src[: k + 2] = self.wavelet[: k + 2]
+        self.buffer[:] = 0
+        self.forward_op.run(1, k)
+        if self.recorded is not None:
+            self.recorded[1 : k + 1] = self.rec_fwd[1 : k + 1]
 
 
 class StoredTape:

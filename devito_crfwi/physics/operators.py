@@ -19,6 +19,7 @@ from functools import cache, lru_cache
 
 import numpy as np
 from devito import (
+    ConditionalDimension,
     Eq,
     Function,
     Grid,
@@ -33,7 +34,7 @@ from devito import (
 from . import _devito  # noqa: F401  (configures Devito before any operator is built)
 from .grid import ModelGrid
 
-KINDS = ("forward", "forward_saved", "gradient", "born")
+KINDS = ("forward", "forward_saved", "gradient", "forward_stored", "gradient_stored", "born")
 # Below this many grid points a kernel runs on one thread (measured: a 80 x 70 grid runs
 # ~1000x slower on 2 busy-waiting threads of a loaded 2-core machine than on one).
 SMALL_GRID_POINTS = 40_000
@@ -75,6 +76,24 @@ def devito_grid(grid: ModelGrid, dtype: str) -> Grid:
 def wavefield(name: str, grid: Grid, space_order: int, save: int | None = None) -> TimeFunction:
     """A second-order-in-time wavefield; ``save`` stores that many time levels."""
     return TimeFunction(name=name, grid=grid, time_order=2, space_order=space_order, save=save)
+
+
+@cache
+def _storage_dim(grid: Grid, factor: int) -> ConditionalDimension:
+    """Every ``factor``-th time step. Kernels are compiled with factor 1 and take the factor
+    (``tsavef``) at run time; a stored wavefield's own factor sets its time range."""
+    return ConditionalDimension("tsave", parent=grid.time_dim, factor=factor)
+
+
+def stored_wavefield(grid: Grid, save: int, factor: int = 1) -> TimeFunction:
+    """``usave``: ``save`` levels of the forward wavefield at every ``factor``-th time step."""
+    return TimeFunction(name="usave", grid=grid, time_order=0, space_order=0, save=save,
+                        time_dim=_storage_dim(grid, factor))
+
+
+def storage_factor_argument(grid: Grid, factor: int) -> dict[str, int]:
+    """The run-time argument that sets the storage factor of the ``*_stored`` kernels."""
+    return {_storage_dim(grid, factor).symbolic_factor.name: int(factor)}
 
 
 def model_function(name: str, grid: Grid, space_order: int) -> Function:
@@ -119,6 +138,22 @@ def _build(key: OperatorKey) -> Operator:
         # -sum_t u * v_tt equals -sum_t u_tt * v (summation by parts, zero end states):
         # the adjoint of the Born source -dm * u_tt.
         eqs += [Inc(grad, -u * v.dt2)]
+    elif key.kind == "forward_stored":
+        u = wavefield("u", grid, so)
+        usave = stored_wavefield(grid, 3)
+        eqs = [_leapfrog(u, m, damp, forward=True)]
+        eqs += src.inject(field=u.forward, expr=src * dt**2 / m)
+        eqs += rec.interpolate(expr=u)
+        eqs += [Eq(usave, u)]  # level t at t % factor == 0
+    elif key.kind == "gradient_stored":
+        usave = stored_wavefield(grid, 3)
+        v = wavefield("v", grid, so)
+        grad = model_function("grad", grid, so)
+        eqs = [_leapfrog(v, m, damp, forward=False)]
+        eqs += rec.inject(field=v.backward, expr=rec * dt**2 / m)
+        # The "gradient" sum over the stored steps only, each standing for factor steps.
+        factor = _storage_dim(grid, 1).symbolic_factor
+        eqs += [Inc(grad, -factor * usave * v.dt2)]
     elif key.kind == "born":
         u = wavefield("u", grid, so)
         du = wavefield("du", grid, so)

@@ -37,11 +37,17 @@ class EngineSettings:
     vmax : float, m/s, optional
         Highest velocity any model may reach (sets the time step); default the model's maximum.
     dt : float, s, optional
-        Explicit simulation time step; default from the CFL limit.
+        Explicit simulation time step, between 1/10 of the CFL limit and the limit; default
+        ``CFL_MARGIN`` of the limit. Recording intervals never change it (traces are
+        resampled).
     checkpoints : int, optional
-        Revolve checkpointing with this many snapshots per shot for gradients.
+        Revolve checkpointing with this many snapshots per shot for gradients (exact).
     memory_limit : int, bytes, optional
         Budget for one call's gradient tapes: full storage when it fits, else revolve.
+    subsample : "auto" or int >= 1
+        Full-storage gradients keep every ``subsample``-th time step of the forward
+        wavefield (1: every step, exact). ``"auto"`` picks the largest factor that keeps the
+        stored field above the Nyquist rate of the source's highest frequency, with margin.
     """
 
     space_order: int = 8
@@ -51,6 +57,7 @@ class EngineSettings:
     dt: float | None = None
     checkpoints: int | None = None
     memory_limit: int | None = None
+    subsample: int | str = "auto"
 
     def __post_init__(self) -> None:
         if not (_is_int(self.space_order) and self.space_order in range(2, 17, 2)):
@@ -62,6 +69,9 @@ class EngineSettings:
             value = getattr(self, name)
             if value is not None and not (_is_int(value) and value >= minimum):
                 raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+        if self.subsample != "auto" and not (_is_int(self.subsample) and self.subsample >= 1):
+            raise ValueError(f"subsample must be 'auto' or an integer >= 1, got "
+                             f"{self.subsample!r}")
         for name in ("vmax", "dt"):
             value = getattr(self, name)
             if value is not None:

@@ -13,9 +13,16 @@ import numpy as np
 from ..io.schema import check_model, check_shots
 from ..io.warn import warn
 from .grid import RICKER_FMAX_FACTOR
+from .resampling import sinc_resampling
 
 # Recording intervals the default picks from (s): round numbers that SEG-Y stores exactly.
 _NICE_INTERVALS = (0.0005, 0.001, 0.002, 0.004, 0.008, 0.016)
+
+
+# The Ricker amplitude spectrum falls to 9 exp(-8) ~ 0.3% of its peak at 3 f0: above that
+# the source carries nothing a gradient must keep (sets the wavefield storage interval).
+RICKER_TOP_FACTOR = 3.0
+_TOP_LEVEL = RICKER_TOP_FACTOR**2 * np.exp(1.0 - RICKER_TOP_FACTOR**2)
 
 
 def ricker(f0: float, t: np.ndarray, t0: float | None = None) -> np.ndarray:
@@ -159,10 +166,20 @@ class Survey:
         return bool(np.all(self.receiver_positions == self.receiver_positions[:1]))
 
     def source_wavelet(self, t: np.ndarray) -> np.ndarray:
-        """The wavelet at times ``t`` (s): the Ricker, or the user wavelet interpolated."""
+        """The wavelet at regular times ``t`` from 0 (s): the Ricker, or the user wavelet
+        band-limited interpolated (zero past ``t_max``)."""
         if self.wavelet is None:
             return ricker(self.f0, t)
-        return np.interp(t, self.time, self.wavelet, left=0.0, right=0.0)
+        return sinc_resampling(self.time, t) @ self.wavelet
+
+    def highest_frequency(self) -> float:
+        """Hz above which the source spectrum stays below ~0.3% of its peak (3 f0 for a Ricker)."""
+        if self.wavelet is None:
+            return RICKER_TOP_FACTOR * self.f0
+        n = 8 * self.nt
+        spectrum = np.abs(np.fft.rfft(self.wavelet, n))
+        top = np.nonzero(spectrum >= _TOP_LEVEL * spectrum.max())[0][-1]
+        return float(np.fft.rfftfreq(n, self.dt)[top])
 
     def subset(self, shots: Sequence[int]) -> Survey:
         """The same survey restricted to the given shot indices."""

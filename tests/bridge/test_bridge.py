@@ -12,7 +12,8 @@ from tests.helpers import smooth_perturbation
 
 @pytest.fixture(scope="module")
 def op(layered, small_survey):
-    return WaveOperator(small_survey, layered, vmax=3000.0, boundary_width=20)
+    # every step stored: the checks below compare with finite differences to 1e-4
+    return WaveOperator(small_survey, layered, vmax=3000.0, boundary_width=20, subsample=1)
 
 
 def ncc_loss(data: torch.Tensor, observed: torch.Tensor) -> torch.Tensor:

@@ -12,7 +12,9 @@ from tests.helpers import model_dataarray, smooth_perturbation
 
 
 def make(layered, survey, **kwargs) -> Propagator:
+    """An engine on ``layered``; exact gradients (every step stored) unless told otherwise."""
     kwargs.setdefault("boundary_width", 20)
+    kwargs.setdefault("subsample", 1)
     return Propagator.from_model(layered, survey, vmax=3000.0, **kwargs)
 
 
@@ -243,7 +245,7 @@ def test_dispersion_warning_points_at_the_callers_line(layered):
 
 
 def test_recording_axis_and_resampling(layered, small_survey):
-    """Data on a coarser recording axis are samples of the fine simulation."""
+    """Data on a coarser recording axis are the fine simulation, low-passed and sampled."""
     fine = Survey(small_survey.source_positions, small_survey.receiver_positions,
                   f0=15.0, t_max=0.3, dt=0.0005)
     coarse = Survey(small_survey.source_positions, small_survey.receiver_positions,
@@ -253,7 +255,9 @@ def test_recording_axis_and_resampling(layered, small_survey):
     d_fine = p_fine.forward(layered.values)
     d_coarse = p_coarse.forward(layered.values)
     assert d_coarse.shape == (2, coarse.nt, coarse.n_receivers)
-    np.testing.assert_allclose(d_coarse, d_fine[:, ::4], rtol=1e-5, atol=1e-6)
+    # measured 2.5e-6: the band-limiting filter's ripple (the content is < 0.2 of Nyquist)
+    error = np.linalg.norm(d_coarse - d_fine[:, ::4]) / np.linalg.norm(d_fine[:, ::4])
+    assert error < 1e-4, error
 
 
 def test_package_sets_devito_defaults_unless_the_user_did(monkeypatch):
