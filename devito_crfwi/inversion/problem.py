@@ -350,9 +350,9 @@ class CRFWIProblem:
             "bounds": [float(self.bounds[0]), float(self.bounds[1])],
             "water_cells": int(0 if self.water_mask is None else self.water_mask.sum()),
             "seed": self.seed,
-            # the Dask client is a connection, not a setting (and names the scheduler)
-            "engine_options": json.dumps(jsonable(
-                {k: v for k, v in self.engine_options.items() if k != "client"})),
+            # Every engine setting, defaults included (the Dask client is a connection, not a
+            # setting); vmax is bounds[1].
+            "engine_options": json.dumps(jsonable(self.operator.settings.as_dict())),
             "n_shots": self.survey.n_shots,
             "n_receivers": self.survey.n_receivers,
             "f0": self.survey.f0,
@@ -362,7 +362,8 @@ class CRFWIProblem:
 
     def _fingerprint(self) -> dict[str, Any]:
         keep = ("representation", "representation_options", "loss", "optimizer", "lr",
-                "shots_per_iteration", "frequency_schedule", "bounds", "seed", "n_shots", "dt")
+                "shots_per_iteration", "frequency_schedule", "bounds", "seed", "n_shots", "dt",
+                "engine_options")
         settings = self.settings()
         return {k: settings[k] for k in keep} | {"shape": list(self.initial.shape)}
 
@@ -393,7 +394,8 @@ class CRFWIProblem:
         state = read_checkpoint(path)
         saved = json.loads(state["fingerprint"])
         now = self._fingerprint()
-        differ = sorted(k for k in now.keys() | saved.keys() if now.get(k) != saved.get(k))
+        # A checkpoint written before a key joined the fingerprint is compared on its own keys.
+        differ = sorted(k for k in saved.keys() if now.get(k) != saved.get(k))
         if differ:
             details = "; ".join(f"{k}: checkpoint {saved.get(k)!r}, now {now.get(k)!r}"
                                 for k in differ)

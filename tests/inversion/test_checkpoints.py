@@ -106,3 +106,18 @@ def test_ctrl_c_saves_the_finished_iterations(tmp_path, layered, crosswell_obser
     saved = torch.load(ckpt / CHECKPOINT_NAME, weights_only=True)
     assert 3 <= saved["iteration"] < 50  # no periodic save was due: Ctrl-C wrote it
     assert len(saved["history"]["loss"]) == saved["iteration"]
+
+
+def test_a_checkpoint_of_other_engine_settings_is_refused(tmp_path):
+    from devito_crfwi import CRFWIProblem, Survey, simulate, smooth
+    from tests.helpers import model_dataarray
+
+    vp = model_dataarray(np.where(np.arange(16)[None, :] < 8, 2000.0, 2300.0).repeat(20, 0), 10.0)
+    survey = Survey.surface(vp, n_shots=1, n_receivers=6, f0=15.0, t_max=0.15)
+    observed = simulate(vp, survey, boundary_width=10, progress=False)
+    start = smooth(vp, 30.0)
+    first = CRFWIProblem(observed, survey, start, "pixel", boundary_width=10)
+    first.solve(1, checkpoint_dir=tmp_path, progress=False)
+    other = CRFWIProblem(observed, survey, start, "pixel", boundary_width=12)
+    with pytest.raises(ValueError, match="engine_options"):
+        other.solve(2, checkpoint_dir=tmp_path, resume=True, progress=False)
