@@ -205,3 +205,14 @@ def run_notebook(path: Path, tmp_path: Path, monkeypatch, timeout: int = 600):
     text = "".join(o.get("text", "") for o in outputs)
     return outputs, text, sum("image/png" in o.get("data", {}) for o in outputs)
 
+
+
+def resume_problem(vp: xr.DataArray, observed):
+    """The problem of the resume tests on :func:`crosswell`: mini-batches and a frequency
+    schedule, so that the RNG state, the stage and Adam's moments all survive a restart."""
+    from devito_crfwi import CRFWIProblem, smooth
+
+    return CRFWIProblem(
+        observed, crosswell(), smooth(vp, 80.0), "pixel", shots_per_iteration=2,
+        frequency_schedule=[(12.0, 3), (None, 5)], seed=3,
+    )

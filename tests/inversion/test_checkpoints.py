@@ -70,7 +70,7 @@ import sys, time
 sys.path.insert(0, {root!r})
 import numpy as np
 from tests.helpers import model_dataarray
-from tests.inversion.test_problem import resume_problem
+from tests.helpers import resume_problem
 
 problem = resume_problem(model_dataarray(np.load({vp!r}), 10.0), np.load({observed!r}))
 def slow(problem, it, loss):

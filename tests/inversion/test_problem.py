@@ -21,7 +21,7 @@ from devito_crfwi.inversion.filters import butterworth
 from devito_crfwi.inversion.losses import l1_loss, l2_loss, ncc_loss
 from devito_crfwi.inversion.problem import CRFWIProblem
 from devito_crfwi.representations import Pixel
-from tests.helpers import ROOT, crosswell, model_dataarray
+from tests.helpers import ROOT, model_dataarray, resume_problem
 
 # A small IG network: the paper's sizes cost seconds per step even on a 40 x 30 grid.
 SMALL_IG = {
@@ -34,15 +34,6 @@ SMALL_IG = {
 @pytest.fixture(scope="module")
 def initial(layered):
     return smooth(layered, 80.0)
-
-
-def resume_problem(vp: xr.DataArray, observed) -> CRFWIProblem:
-    """The problem of the resume test: mini-batches and a frequency schedule, so that the RNG
-    state, the stage and Adam's moments all have to survive the restart."""
-    return CRFWIProblem(
-        observed, crosswell(), smooth(vp, 80.0), "pixel", shots_per_iteration=2,
-        frequency_schedule=[(12.0, 3), (None, 5)], seed=3,
-    )
 
 
 # -- convergence and results ------------------------------------------------------------------
@@ -169,7 +160,7 @@ import sys, time
 sys.path.insert(0, {root!r})
 import numpy as np
 from tests.helpers import model_dataarray
-from tests.inversion.test_problem import resume_problem
+from tests.helpers import resume_problem
 
 vp = model_dataarray(np.load({vp!r}), 10.0)
 problem = resume_problem(vp, np.load({observed!r}))
