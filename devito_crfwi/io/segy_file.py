@@ -1,19 +1,33 @@
-"""Opening SEG-Y files safely: format check, byte order, size and sample-count checks.
+"""Opening SEG-Y and Seismic Unix files safely: format, byte order, size and sample counts.
 
-:func:`inspect_segy` reads the 3600-byte file header itself, before segyio sees the
-file, so that a bad file fails with a :class:`SegyError` that names it and the
-problem instead of a segyio ``RuntimeError`` (or a silent misread: segyio reads
-unknown format codes as IBM floats).
+segyio reads the files. :func:`inspect_segy` first checks the 3600-byte file header
+against the file size, so that a bad file fails with a :class:`SegyError` that names it
+and the problem instead of a segyio ``RuntimeError``, and so that nothing is allocated for
+traces the file does not hold. It also refuses what segyio would silently misread: unknown
+or unsupported sample-format codes (segyio reads them as IBM floats) and SEG-Y rev 2
+additional trace headers (segyio reads them as samples).
 
 Byte order
 ----------
 SEG-Y is big-endian by standard, but little-endian files exist. The order is
-decided from the binary header:
+decided from the binary header, then passed to segyio as its ``endian`` argument:
 
 1. a SEG-Y rev 2 byte-order constant (bytes 3297-3300) settles it when present;
 2. otherwise the file is big-endian if the sample-format code (bytes 3225-3226)
    read big-endian is a defined SEG-Y code (1-16), else little-endian if it is
    one read little-endian (a code read in the wrong order is a multiple of 256).
+
+Sample count
+------------
+As segyio does: the binary header's bytes 3221-3222, or the rev 2 extended count
+(bytes 3269-3272) when those are 0 or the revision (byte 3501) is 2 or more. Trace
+headers that disagree get a warning; the binary header wins, as in segyio.
+
+Seismic Unix
+------------
+A file that is not SEG-Y (or whose name ends in ``.su``) is tried as Seismic Unix
+(240-byte trace headers and IEEE floats, no file header) with ``segyio.su.open``, big-
+then little-endian; it is accepted when every trace header states the same sample count.
 """
 
 from __future__ import annotations
@@ -21,7 +35,7 @@ from __future__ import annotations
 import os
 import struct
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +47,7 @@ import segyio
 from .atomic import atomic_output
 from .errors import SegyError
 from .headers import text_from_segyio
+from .warn import warn
 
 __all__ = [
     "SAMPLE_FORMATS",
@@ -41,7 +56,6 @@ __all__ = [
     "create_segy",
     "inspect_segy",
     "open_segy",
-    "read_text",
 ]
 
 TEXT_BYTES = 3200
@@ -89,7 +103,8 @@ SAMPLE_FORMATS: Mapping[int, SampleFormat] = MappingProxyType(
     }
 )
 
-# Defined by the standard but not read correctly by segyio (it falls back to IBM float).
+# Defined by the standard but not decoded by segyio: it warns and reads them as 4-byte IBM
+# floats, which gives wrong values (and, for the 3-byte formats, misaligned traces).
 _UNSUPPORTED_FORMATS: Mapping[int, str] = MappingProxyType(
     {
         4: "4-byte fixed point with gain",
@@ -101,15 +116,17 @@ _UNSUPPORTED_FORMATS: Mapping[int, str] = MappingProxyType(
 )
 _DEFINED_CODES = frozenset(SAMPLE_FORMATS) | frozenset(_UNSUPPORTED_FORMATS)
 _BYTE_ORDER_CONSTANT = 0x01020304
+_SU_FORMAT = SAMPLE_FORMATS[5]
 
 
 @dataclass(frozen=True)
 class SegyLayout:
-    """What the file header says about a SEG-Y file, after checks.
+    """What the file header says about a SEG-Y (or Seismic Unix) file, after checks.
 
     Attributes
     ----------
     path : pathlib.Path
+    kind : {"SEG-Y", "Seismic Unix"}
     endian : {"big", "little"}
     sample_format : SampleFormat
     n_samples : int
@@ -118,18 +135,23 @@ class SegyLayout:
         Number of traces (at least 1).
     sample_interval : int
         Binary-header sample interval (bytes 3217-3218) as stored: µs for time data,
-        mm for our depth models; 0 when not set.
+        mm for our depth models; 0 when not set (always 0 for Seismic Unix, which has
+        only the trace headers' interval).
     n_extended_headers : int
         Extended textual headers after the binary header.
+    text : str
+        The main textual header (see ``headers.text_from_segyio``); "" for Seismic Unix.
     """
 
     path: Path
+    kind: str
     endian: str
     sample_format: SampleFormat
     n_samples: int
     n_traces: int
     sample_interval: int
     n_extended_headers: int
+    text: str = ""
 
 
 def _read_head(path: Path) -> tuple[bytes, int]:
@@ -140,7 +162,7 @@ def _read_head(path: Path) -> tuple[bytes, int]:
     try:
         size = path.stat().st_size
         with open(path, "rb") as stream:
-            head = stream.read(FILE_HEADER_BYTES + TRACE_HEADER_BYTES)
+            head = stream.read(FILE_HEADER_BYTES)
     except OSError as err:
         raise SegyError(path, f"cannot be read ({err.strerror or err})") from err
     return head, size
@@ -162,12 +184,13 @@ def _choose_endian(path: Path, binary: bytes) -> str:
         path,
         f"the binary header's sample-format code is {code_big} (big-endian) or {code_little} "
         "(little-endian), neither of which is a SEG-Y format code",
-        "this is not a SEG-Y file, or its binary header is damaged",
+        "this is not a SEG-Y file, or its binary header is damaged (segyio would read the "
+        "samples as IBM floats: if they are, set bytes 3225-3226 to 1)",
     )
 
 
 def inspect_segy(path: str | os.PathLike[str]) -> SegyLayout:
-    """Check a SEG-Y file's header and size; return its layout.
+    """Check a SEG-Y file's header against its size; return its layout.
 
     Parameters
     ----------
@@ -177,17 +200,23 @@ def inspect_segy(path: str | os.PathLike[str]) -> SegyLayout:
     Returns
     -------
     SegyLayout
+        ``text`` is left empty (:func:`open_segy` fills it from segyio).
 
     Raises
     ------
     SegyError
         Missing or unreadable file, a file shorter than the 3600-byte header (for
         example a textual header alone), an unknown or unsupported sample format,
-        no sample count in the binary header, no traces, or a size that is not a whole number of
-        traces (truncated file, or traces of different lengths).
+        no sample count in the binary header, no traces, a size that is not a whole number
+        of traces (truncated file, or traces of different lengths), or rev 2 additional
+        trace headers.
     """
     path = Path(path)
     head, size = _read_head(path)
+    return _inspect(path, head, size)
+
+
+def _inspect(path: Path, head: bytes, size: int) -> SegyLayout:
     if size < FILE_HEADER_BYTES:
         raise SegyError(
             path,
@@ -198,16 +227,23 @@ def inspect_segy(path: str | os.PathLike[str]) -> SegyLayout:
     binary = head[TEXT_BYTES:FILE_HEADER_BYTES]
     endian = _choose_endian(path, binary)
     order = ">" if endian == "big" else "<"
-    interval = struct.unpack(order + "H", binary[16:18])[0]
-    n_samples = struct.unpack(order + "H", binary[20:22])[0]
-    code = struct.unpack(order + "h", binary[24:26])[0]
-    n_ext = struct.unpack(order + "h", binary[104:106])[0]
+
+    def field(start: int, kind: str) -> int:  # start: 1-based byte in the file
+        offset = start - TEXT_BYTES - 1
+        return struct.unpack(order + kind, binary[offset : offset + struct.calcsize(kind)])[0]
+
+    interval, code, n_ext = field(3217, "H"), field(3225, "h"), field(3505, "h")
+    # segyio's rule (segy_samples): the 2-byte count, unless it is 0 or the file is rev 2+
+    # and the 4-byte extended count is positive.
+    n_samples, extended, revision = field(3221, "H"), field(3269, "i"), binary[100]
+    if extended > 0 and (n_samples == 0 or revision >= 2):
+        n_samples = extended
     if code not in SAMPLE_FORMATS:
         supported = ", ".join(f"{f.code} ({f.name})" for f in SAMPLE_FORMATS.values())
         raise SegyError(
             path,
             f"sample format code {code} ({_UNSUPPORTED_FORMATS.get(code, 'undefined')}) "
-            "is not supported",
+            "is not supported (segyio reads it as IBM floats, which is wrong)",
             f"supported codes: {supported}; convert the file first",
         )
     fmt = SAMPLE_FORMATS[code]
@@ -215,18 +251,19 @@ def inspect_segy(path: str | os.PathLike[str]) -> SegyLayout:
         raise SegyError(
             path,
             "the binary header announces a variable number of extended textual headers (-1)",
-            "this is not supported; rewrite the file without extended headers",
+            "segyio does not read such files; rewrite the file without extended headers",
         )
     data_start = FILE_HEADER_BYTES + TEXT_BYTES * n_ext
     if size <= data_start:
-        raise SegyError(path, "file holds headers but zero traces")
+        extended_text = f" and {n_ext} extended textual headers" if n_ext else ""
+        raise SegyError(path, f"file holds headers{extended_text} but zero traces")
     if n_samples == 0:
         in_trace = ""
-        if len(head) >= FILE_HEADER_BYTES + 116 and n_ext == 0:
-            first = struct.unpack(
-                order + "H", head[FILE_HEADER_BYTES + 114 : FILE_HEADER_BYTES + 116]
-            )
-            in_trace = f" (the first trace header says {first[0]})"
+        if size >= data_start + 116:
+            with open(path, "rb") as stream:
+                stream.seek(data_start + 114)
+                first = struct.unpack(order + "H", stream.read(2))[0]
+            in_trace = f" (the first trace header says {first})"
         raise SegyError(
             path,
             f"the binary header's sample count (bytes 3221-3222) is 0{in_trace}",
@@ -243,8 +280,21 @@ def inspect_segy(path: str | os.PathLike[str]) -> SegyLayout:
             f"{whole} traces and {rest} bytes left over",
             "the file is truncated, or its traces have different sample counts",
         )
+    extra = field(3507, "i") if revision >= 2 else 0
+    if extra > 0:
+        with_extra = trace_bytes + TRACE_HEADER_BYTES * extra
+        if data_bytes % with_extra == 0:
+            raise SegyError(
+                path,
+                f"a SEG-Y rev 2 file with {extra} additional 240-byte trace header(s) per trace "
+                "(binary header bytes 3507-3510), which segyio would read as samples",
+                "rewrite the file without the additional trace headers",
+            )
+        warn(f"{path}: the binary header announces {extra} additional trace header(s) per "
+             "trace (bytes 3507-3510), but the file size shows none; ignored, as segyio does")
     return SegyLayout(
         path=path,
+        kind="SEG-Y",
         endian=endian,
         sample_format=fmt,
         n_samples=int(n_samples),
@@ -254,46 +304,109 @@ def inspect_segy(path: str | os.PathLike[str]) -> SegyLayout:
     )
 
 
+def _segyio_open(path: Path, opener: Callable[..., segyio.SegyFile], endian: str,
+                 kind: str) -> segyio.SegyFile:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return opener(str(path), "r", ignore_geometry=True, endian=endian)
+    except (RuntimeError, OSError, ValueError) as err:
+        raise SegyError(path, f"segyio cannot open it as {endian}-endian {kind} ({err})") from err
+
+
+def _open_as_segy(path: Path, head: bytes, size: int) -> tuple[segyio.SegyFile, SegyLayout]:
+    layout = _inspect(path, head, size)
+    handle = _segyio_open(path, segyio.open, layout.endian, "SEG-Y")
+    if (handle.tracecount, handle.samples.size) != (layout.n_traces, layout.n_samples):
+        handle.close()
+        raise SegyError(
+            path,
+            f"segyio reads {handle.tracecount} traces of {handle.samples.size} samples where the "
+            f"binary header and size give {layout.n_traces} traces of {layout.n_samples}",
+        )
+    try:
+        text = text_from_segyio(handle.text[0])
+    except (RuntimeError, OSError) as err:
+        handle.close()
+        raise SegyError(path, f"the textual header cannot be read ({err})") from err
+    return handle, SegyLayout(**{**layout.__dict__, "text": text})
+
+
+def _open_as_su(path: Path) -> tuple[segyio.SegyFile, SegyLayout]:
+    reasons = []
+    for endian in ("big", "little"):
+        try:
+            handle = _segyio_open(path, segyio.su.open, endian, "Seismic Unix")
+        except SegyError as err:
+            reasons.append(f"{endian}-endian: {err.problem}")
+            continue
+        n_samples = handle.samples.size
+        counts = handle.attributes(segyio.TraceField.TRACE_SAMPLE_COUNT)[:]
+        if n_samples > 0 and np.all(counts == n_samples):
+            return handle, SegyLayout(
+                path=path, kind="Seismic Unix", endian=endian, sample_format=_SU_FORMAT,
+                n_samples=n_samples, n_traces=handle.tracecount, sample_interval=0,
+                n_extended_headers=0,
+            )
+        handle.close()
+        reasons.append(f"{endian}-endian: trace headers state sample counts "
+                       f"{', '.join(str(c) for c in np.unique(counts)[:4])}")
+    raise SegyError(path, f"not a Seismic Unix file either ({'; '.join(reasons)})")
+
+
+def _warn_on_sample_counts(handle: segyio.SegyFile, layout: SegyLayout) -> None:
+    """Warn when trace headers (bytes 115-116) disagree with the binary header's count."""
+    if layout.kind != "SEG-Y":
+        return
+    counts = handle.attributes(segyio.TraceField.TRACE_SAMPLE_COUNT)[:]
+    bad = np.flatnonzero((counts != 0) & (counts != layout.n_samples))
+    if bad.size:
+        warn(
+            f"{layout.path}: inconsistent sample counts: trace {bad[0] + 1} says {counts[bad[0]]} "
+            f"samples but the binary header says {layout.n_samples} ({bad.size} traces "
+            f"disagree); read {layout.n_samples} samples per trace, as segyio does"
+        )
+
+
 @contextmanager
 def open_segy(path: str | os.PathLike[str]) -> Iterator[tuple[segyio.SegyFile, SegyLayout]]:
-    """Open a checked SEG-Y file read-only with segyio, trace order, no geometry.
+    """Open a checked SEG-Y or Seismic Unix file read-only with segyio, trace order.
 
-    Yields ``(file, layout)``. segyio errors raised inside the ``with`` block (a
-    ``RuntimeError`` while reading traces) become :class:`SegyError`.
+    Yields ``(file, layout)``; ``layout.text`` holds the textual header. segyio errors
+    raised inside the ``with`` block (a ``RuntimeError`` or ``OSError`` while reading
+    traces) become :class:`SegyError`.
 
     Raises
     ------
     SegyError
-        Everything :func:`inspect_segy` checks, plus trace headers whose sample
-        count disagrees with the binary header.
+        Everything :func:`inspect_segy` checks, when the file is not Seismic Unix either
+        (the SEG-Y reason is given; for a ``.su`` file, the Seismic Unix one).
+
+    Warns
+    -----
+    UserWarning
+        Trace headers whose sample count disagrees with the binary header.
     """
-    layout = inspect_segy(path)
-    path = layout.path
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            handle = segyio.open(str(path), "r", ignore_geometry=True, endian=layout.endian)
-    except (RuntimeError, OSError, ValueError) as err:
-        raise SegyError(path, f"segyio cannot open it ({err})") from err
+    path = Path(path)
+    head, size = _read_head(path)
+    attempts = (lambda: _open_as_segy(path, head, size), lambda: _open_as_su(path))
+    if path.suffix.lower() == ".su":
+        attempts = attempts[::-1]
+    errors: list[SegyError] = []
+    for attempt in attempts:
+        try:
+            handle, layout = attempt()
+            break
+        except SegyError as err:
+            errors.append(err)
+    else:
+        raise errors[0]
     try:
         with handle:
-            counts = handle.attributes(segyio.TraceField.TRACE_SAMPLE_COUNT)[:]
-            bad = np.flatnonzero((counts != 0) & (counts != layout.n_samples))
-            if bad.size:
-                raise SegyError(
-                    path,
-                    f"inconsistent sample counts: trace {bad[0] + 1} says {counts[bad[0]]} samples "
-                    f"but the file header says {layout.n_samples} ({bad.size} traces disagree)",
-                    "the file is damaged, or was written with traces of different lengths",
-                )
+            _warn_on_sample_counts(handle, layout)
             yield handle, layout
-    except RuntimeError as err:
+    except (RuntimeError, OSError) as err:
         raise SegyError(path, f"reading failed ({err})") from err
-
-
-def read_text(handle: segyio.SegyFile) -> str:
-    """The main textual header of an open file as text (see ``headers.text_from_segyio``)."""
-    return text_from_segyio(handle.text[0])
 
 
 @contextmanager
