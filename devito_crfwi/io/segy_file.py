@@ -1,11 +1,12 @@
 """Opening SEG-Y and Seismic Unix files safely: format, byte order, size and sample counts.
 
-segyio reads the files. :func:`inspect_segy` first checks the 3600-byte file header
-against the file size, so that a bad file fails with a :class:`SegyError` that names it
-and the problem instead of a segyio ``RuntimeError``, and so that nothing is allocated for
-traces the file does not hold. It also refuses what segyio would silently misread: unknown
-or unsupported sample-format codes (segyio reads them as IBM floats) and SEG-Y rev 2
-additional trace headers (segyio reads them as samples).
+segyio reads the files and decides the trace and sample counts (it refuses a size that
+is not a whole number of traces, so nothing is allocated for traces the file does not
+hold). :func:`open_segy` reads the binary header only to pick the byte order, to refuse
+what segyio would silently misread (unknown or unsupported sample-format codes, which it
+reads as IBM floats, and SEG-Y rev 2 additional trace headers, which it reads as samples),
+and to explain in a :class:`SegyError` that names the file why segyio could not open it
+(truncated file, no sample count...) instead of a bare segyio ``RuntimeError``.
 
 Byte order
 ----------
@@ -19,9 +20,9 @@ decided from the binary header, then passed to segyio as its ``endian`` argument
 
 Sample count
 ------------
-As segyio does: the binary header's bytes 3221-3222, or the rev 2 extended count
-(bytes 3269-3272) when those are 0 or the revision (byte 3501) is 2 or more. Trace
-headers that disagree get a warning; the binary header wins, as in segyio.
+segyio's: the binary header's bytes 3221-3222, or the rev 2 extended count (bytes
+3269-3272) when those are 0 or the file is rev 2. Trace headers (bytes 115-116) that
+disagree get a warning; the binary header wins, as in segyio.
 
 Seismic Unix
 ------------
@@ -54,7 +55,6 @@ __all__ = [
     "SampleFormat",
     "SegyLayout",
     "create_segy",
-    "inspect_segy",
     "open_segy",
 ]
 
@@ -189,55 +189,10 @@ def _choose_endian(path: Path, binary: bytes) -> str:
     )
 
 
-def inspect_segy(path: str | os.PathLike[str]) -> SegyLayout:
-    """Check a SEG-Y file's header against its size; return its layout.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The file.
-
-    Returns
-    -------
-    SegyLayout
-        ``text`` is left empty (:func:`open_segy` fills it from segyio).
-
-    Raises
-    ------
-    SegyError
-        Missing or unreadable file, a file shorter than the 3600-byte header (for
-        example a textual header alone), an unknown or unsupported sample format,
-        no sample count in the binary header, no traces, a size that is not a whole number
-        of traces (truncated file, or traces of different lengths), or rev 2 additional
-        trace headers.
-    """
-    path = Path(path)
-    head, size = _read_head(path)
-    return _inspect(path, head, size)
-
-
-def _inspect(path: Path, head: bytes, size: int) -> SegyLayout:
-    if size < FILE_HEADER_BYTES:
-        raise SegyError(
-            path,
-            f"file is {size} bytes, shorter than the {FILE_HEADER_BYTES}-byte SEG-Y file header "
-            "(3200-byte textual + 400-byte binary header)",
-            "it is not a SEG-Y file or it is truncated",
-        )
-    binary = head[TEXT_BYTES:FILE_HEADER_BYTES]
+def _check_header(path: Path, binary: bytes) -> tuple[str, SampleFormat]:
+    """Byte order and sample format, refusing what segyio would misread."""
     endian = _choose_endian(path, binary)
-    order = ">" if endian == "big" else "<"
-
-    def field(start: int, kind: str) -> int:  # start: 1-based byte in the file
-        offset = start - TEXT_BYTES - 1
-        return struct.unpack(order + kind, binary[offset : offset + struct.calcsize(kind)])[0]
-
-    interval, code, n_ext = field(3217, "H"), field(3225, "h"), field(3505, "h")
-    # segyio's rule (segy_samples): the 2-byte count, unless it is 0 or the file is rev 2+
-    # and the 4-byte extended count is positive.
-    n_samples, extended, revision = field(3221, "H"), field(3269, "i"), binary[100]
-    if extended > 0 and (n_samples == 0 or revision >= 2):
-        n_samples = extended
+    code = _field(binary, endian, 3225, "h")
     if code not in SAMPLE_FORMATS:
         supported = ", ".join(f"{f.code} ({f.name})" for f in SAMPLE_FORMATS.values())
         raise SegyError(
@@ -246,25 +201,39 @@ def _inspect(path: Path, head: bytes, size: int) -> SegyLayout:
             "is not supported (segyio reads it as IBM floats, which is wrong)",
             f"supported codes: {supported}; convert the file first",
         )
-    fmt = SAMPLE_FORMATS[code]
-    if n_ext < 0:
+    if _field(binary, endian, 3505, "h") < 0:
         raise SegyError(
             path,
             "the binary header announces a variable number of extended textual headers (-1)",
             "segyio does not read such files; rewrite the file without extended headers",
         )
+    return endian, SAMPLE_FORMATS[code]
+
+
+def _field(binary: bytes, endian: str, byte: int, kind: str) -> int:
+    """The binary-header field at 1-based file ``byte``, as the struct code ``kind``."""
+    offset = byte - TEXT_BYTES - 1
+    order = ">" if endian == "big" else "<"
+    return struct.unpack(order + kind, binary[offset : offset + struct.calcsize(kind)])[0]
+
+
+def _why_unopened(path: Path, binary: bytes, endian: str, fmt: SampleFormat, size: int,
+                  err: Exception) -> SegyError:
+    """Explain, from the binary header, why segyio could not open a SEG-Y file."""
+    n_ext = _field(binary, endian, 3505, "h")
     data_start = FILE_HEADER_BYTES + TEXT_BYTES * n_ext
+    n_samples = _field(binary, endian, 3221, "H") or max(_field(binary, endian, 3269, "i"), 0)
     if size <= data_start:
         extended_text = f" and {n_ext} extended textual headers" if n_ext else ""
-        raise SegyError(path, f"file holds headers{extended_text} but zero traces")
+        return SegyError(path, f"file holds headers{extended_text} but zero traces")
     if n_samples == 0:
         in_trace = ""
         if size >= data_start + 116:
             with open(path, "rb") as stream:
                 stream.seek(data_start + 114)
-                first = struct.unpack(order + "H", stream.read(2))[0]
-            in_trace = f" (the first trace header says {first})"
-        raise SegyError(
+                first = struct.unpack((">" if endian == "big" else "<") + "H", stream.read(2))
+            in_trace = f" (the first trace header says {first[0]})"
+        return SegyError(
             path,
             f"the binary header's sample count (bytes 3221-3222) is 0{in_trace}",
             "segyio needs it there: rewrite the file with the sample count set",
@@ -273,72 +242,80 @@ def _inspect(path: Path, head: bytes, size: int) -> SegyLayout:
     data_bytes = size - data_start
     if data_bytes % trace_bytes:
         whole, rest = divmod(data_bytes, trace_bytes)
-        raise SegyError(
+        return SegyError(
             path,
             f"{data_bytes} bytes of trace data are not a whole number of traces of "
             f"{trace_bytes} bytes (240-byte header + {n_samples} samples x {fmt.itemsize} bytes): "
             f"{whole} traces and {rest} bytes left over",
             "the file is truncated, or its traces have different sample counts",
         )
-    extra = field(3507, "i") if revision >= 2 else 0
-    if extra > 0:
-        with_extra = trace_bytes + TRACE_HEADER_BYTES * extra
-        if data_bytes % with_extra == 0:
-            raise SegyError(
-                path,
-                f"a SEG-Y rev 2 file with {extra} additional 240-byte trace header(s) per trace "
-                "(binary header bytes 3507-3510), which segyio would read as samples",
-                "rewrite the file without the additional trace headers",
-            )
-        warn(f"{path}: the binary header announces {extra} additional trace header(s) per "
-             "trace (bytes 3507-3510), but the file size shows none; ignored, as segyio does")
-    return SegyLayout(
-        path=path,
-        kind="SEG-Y",
-        endian=endian,
-        sample_format=fmt,
-        n_samples=int(n_samples),
-        n_traces=data_bytes // trace_bytes,
-        sample_interval=int(interval),
-        n_extended_headers=int(n_ext),
-    )
+    return SegyError(path, f"segyio cannot open it as {endian}-endian SEG-Y ({err})")
 
 
-def _segyio_open(path: Path, opener: Callable[..., segyio.SegyFile], endian: str,
-                 kind: str) -> segyio.SegyFile:
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            return opener(str(path), "r", ignore_geometry=True, endian=endian)
-    except (RuntimeError, OSError, ValueError) as err:
-        raise SegyError(path, f"segyio cannot open it as {endian}-endian {kind} ({err})") from err
+def _segyio_open(path: Path, opener: Callable[..., segyio.SegyFile],
+                 endian: str) -> segyio.SegyFile:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return opener(str(path), "r", ignore_geometry=True, endian=endian)
 
 
 def _open_as_segy(path: Path, head: bytes, size: int) -> tuple[segyio.SegyFile, SegyLayout]:
-    layout = _inspect(path, head, size)
-    handle = _segyio_open(path, segyio.open, layout.endian, "SEG-Y")
-    if (handle.tracecount, handle.samples.size) != (layout.n_traces, layout.n_samples):
-        handle.close()
+    """Open with segyio after the header checks; the counts are segyio's."""
+    if size < FILE_HEADER_BYTES:
         raise SegyError(
             path,
-            f"segyio reads {handle.tracecount} traces of {handle.samples.size} samples where the "
-            f"binary header and size give {layout.n_traces} traces of {layout.n_samples}",
+            f"file is {size} bytes, shorter than the {FILE_HEADER_BYTES}-byte SEG-Y file header "
+            "(3200-byte textual + 400-byte binary header)",
+            "it is not a SEG-Y file or it is truncated",
         )
+    binary = head[TEXT_BYTES:FILE_HEADER_BYTES]
+    endian, fmt = _check_header(path, binary)
     try:
-        text = text_from_segyio(handle.text[0])
-    except (RuntimeError, OSError) as err:
+        handle = _segyio_open(path, segyio.open, endian)
+    except (RuntimeError, OSError, ValueError, IndexError) as err:
+        raise _why_unopened(path, binary, endian, fmt, size, err) from err
+    try:
+        layout = SegyLayout(
+            path=path, kind="SEG-Y", endian=endian, sample_format=fmt,
+            n_samples=int(handle.samples.size), n_traces=int(handle.tracecount),
+            sample_interval=_field(binary, endian, 3217, "H"),
+            n_extended_headers=int(handle.ext_headers), text=text_from_segyio(handle.text[0]),
+        )
+        if layout.n_samples == 0 or layout.n_traces == 0:
+            counts = f"{layout.n_traces} traces of {layout.n_samples} samples"
+            raise _why_unopened(path, binary, endian, fmt, size, RuntimeError(counts))
+        _check_additional_headers(layout, binary, size)
+    except BaseException:
         handle.close()
-        raise SegyError(path, f"the textual header cannot be read ({err})") from err
-    return handle, SegyLayout(**{**layout.__dict__, "text": text})
+        raise
+    return handle, layout
+
+
+def _check_additional_headers(layout: SegyLayout, binary: bytes, size: int) -> None:
+    """Refuse rev 2 additional trace headers, which segyio would read as samples."""
+    extra = _field(binary, layout.endian, 3507, "i") if binary[300] >= 2 else 0
+    if extra <= 0:
+        return
+    data_bytes = size - FILE_HEADER_BYTES - TEXT_BYTES * layout.n_extended_headers
+    with_extra = TRACE_HEADER_BYTES * (1 + extra) + layout.n_samples * layout.sample_format.itemsize
+    if data_bytes % with_extra == 0:
+        raise SegyError(
+            layout.path,
+            f"a SEG-Y rev 2 file with {extra} additional 240-byte trace header(s) per trace "
+            "(binary header bytes 3507-3510), which segyio would read as samples",
+            "rewrite the file without the additional trace headers",
+        )
+    warn(f"{layout.path}: the binary header announces {extra} additional trace header(s) per "
+         "trace (bytes 3507-3510), but the file size shows none; ignored, as segyio does")
 
 
 def _open_as_su(path: Path) -> tuple[segyio.SegyFile, SegyLayout]:
     reasons = []
     for endian in ("big", "little"):
         try:
-            handle = _segyio_open(path, segyio.su.open, endian, "Seismic Unix")
-        except SegyError as err:
-            reasons.append(f"{endian}-endian: {err.problem}")
+            handle = _segyio_open(path, segyio.su.open, endian)
+        except (RuntimeError, OSError, ValueError, IndexError) as err:
+            reasons.append(f"{endian}-endian: {err}")
             continue
         n_samples = handle.samples.size
         counts = handle.attributes(segyio.TraceField.TRACE_SAMPLE_COUNT)[:]
