@@ -328,7 +328,7 @@ def _open_as_su(path: Path) -> tuple[segyio.SegyFile, SegyLayout]:
         handle.close()
         reasons.append(f"{endian}-endian: trace headers state sample counts "
                        f"{', '.join(str(c) for c in np.unique(counts)[:4])}")
-    raise SegyError(path, f"not a Seismic Unix file either ({'; '.join(reasons)})")
+    raise SegyError(path, f"not a Seismic Unix file ({'; '.join(reasons)})")
 
 
 def _warn_on_sample_counts(handle: segyio.SegyFile, layout: SegyLayout) -> None:
