@@ -278,13 +278,14 @@ def _open_as_segy(path: Path, head: bytes, size: int) -> tuple[segyio.SegyFile, 
         layout = SegyLayout(
             path=path, kind="SEG-Y", endian=endian, sample_format=fmt,
             n_samples=int(handle.samples.size), n_traces=int(handle.tracecount),
-            sample_interval=_field(binary, endian, 3217, "H"),
+            sample_interval=int(handle.bin[segyio.BinField.Interval]) & 0xFFFF,  # unsigned
             n_extended_headers=int(handle.ext_headers), text=text_from_segyio(handle.text[0]),
         )
         if layout.n_samples == 0 or layout.n_traces == 0:
             counts = f"{layout.n_traces} traces of {layout.n_samples} samples"
             raise _why_unopened(path, binary, endian, fmt, size, RuntimeError(counts))
-        _check_additional_headers(layout, binary, size)
+        if handle.bin[segyio.BinField.SEGYRevision] >= 2:
+            _check_additional_headers(layout, binary, size)
     except BaseException:
         handle.close()
         raise
@@ -292,8 +293,8 @@ def _open_as_segy(path: Path, head: bytes, size: int) -> tuple[segyio.SegyFile, 
 
 
 def _check_additional_headers(layout: SegyLayout, binary: bytes, size: int) -> None:
-    """Refuse rev 2 additional trace headers, which segyio would read as samples."""
-    extra = _field(binary, layout.endian, 3507, "i") if binary[300] >= 2 else 0
+    """Refuse rev 2 additional trace headers (bytes 3507-3510, not read by segyio)."""
+    extra = _field(binary, layout.endian, 3507, "i")
     if extra <= 0:
         return
     data_bytes = size - FILE_HEADER_BYTES - TEXT_BYTES * layout.n_extended_headers
@@ -356,8 +357,9 @@ def open_segy(path: str | os.PathLike[str]) -> Iterator[tuple[segyio.SegyFile, S
     Raises
     ------
     SegyError
-        Everything :func:`inspect_segy` checks, when the file is not Seismic Unix either
-        (the SEG-Y reason is given; for a ``.su`` file, the Seismic Unix one).
+        A missing, unreadable, truncated or malformed file, an unsupported sample format,
+        rev 2 additional trace headers, when it is not Seismic Unix either (the SEG-Y
+        reason is given; for a ``.su`` file, the Seismic Unix one).
 
     Warns
     -----
