@@ -198,9 +198,10 @@ def gather_structure(text: str, field_record: np.ndarray, source_x: np.ndarray,
                      group_x: np.ndarray, offset: np.ndarray) -> str | None:
     """Why the traces are shot gathers, in words, or None when they are not.
 
-    Gathers: the textual header starts with :data:`SHOTS_TITLE`, an offset is non-zero, or
-    a source (FieldRecord and SourceX) was recorded at several receiver positions (GroupX).
-    A velocity model has one trace per x position: source and receiver x equal.
+    Gathers: the textual header starts with :data:`SHOTS_TITLE`, the offsets differ between
+    traces, or a source (FieldRecord and SourceX) was recorded at several receiver positions
+    (GroupX). A velocity model has one trace per x position: source and receiver x equal,
+    one offset for all traces (0, or 1 as ``segyio.tools.from_array`` writes post-stack data).
 
     Parameters
     ----------
@@ -211,8 +212,9 @@ def gather_structure(text: str, field_record: np.ndarray, source_x: np.ndarray,
     """
     if text_title(text).startswith(SHOTS_TITLE):
         return f"its textual header says {SHOTS_TITLE!r}"
-    if np.any(offset != 0):
-        return f"{int(np.count_nonzero(offset))} traces have a non-zero offset"
+    offsets = np.unique(offset)
+    if offsets.size > 1:
+        return f"the traces have {offsets.size} different offsets ({offsets[0]}..{offsets[-1]})"
     sources = np.stack([field_record, source_x], axis=1).astype(np.float64)
     pairs = np.unique(np.column_stack([sources, group_x]), axis=0)
     n_sources = np.unique(pairs[:, :2], axis=0).shape[0]

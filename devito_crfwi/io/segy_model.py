@@ -43,7 +43,7 @@ from .headers import (
     scale_to_int,
 )
 from .schema import MODEL_DIMS, check_model
-from .segy_file import create_segy, open_segy, read_text
+from .segy_file import create_segy, open_segy
 from .units import VELOCITY_UNITS, check_units, velocity_to_si
 
 __all__ = ["read_segy", "write_segy"]
@@ -78,42 +78,52 @@ def _text_spacing(path: Path, fields: Mapping[str, str], key: str) -> float | No
     return value
 
 
-def _select_traces(
-    path: Path, inlines: np.ndarray, crosslines: np.ndarray, inline: int | None
-) -> np.ndarray:
-    """Indices of the traces that form the 2-D model, in x order."""
+def _select_traces(path: Path, inlines: np.ndarray, crosslines: np.ndarray,
+                   inline: int | None, crossline: int | None) -> np.ndarray:
+    """Indices of the traces that form the 2-D model, in x order.
+
+    A 3-D file (several inlines and crosslines forming more than a diagonal) needs
+    ``inline`` (its traces ordered by crossline) or ``crossline`` (ordered by inline).
+    """
     n = inlines.size
-    unique_il = np.unique(inlines)
-    unique_xl = np.unique(crosslines)
-    # 3-D when several inlines and crosslines exist *and* they form more than a diagonal.
+    lines = {"inline": (inlines, crosslines, inline), "crossline": (crosslines, inlines, crossline)}
+    unique_il, unique_xl = np.unique(inlines), np.unique(crosslines)
     is_3d = unique_il.size > 1 and unique_xl.size > 1 and n > max(unique_il.size, unique_xl.size)
     if not is_3d:
-        if inline is not None and not (unique_il.size == 1 and inline == unique_il[0]):
-            raise SegyError(
-                path,
-                f"inline={inline} was given but the file is a 2-D line (inline numbers "
-                f"{unique_il.min()}..{unique_il.max()})",
-                "leave inline=None to read its traces in file order",
-            )
+        for name, (numbers, _, chosen) in lines.items():
+            unique = np.unique(numbers)
+            if chosen is not None and not (unique.size == 1 and chosen == unique[0]):
+                raise SegyError(
+                    path,
+                    f"{name}={chosen} was given but the file is a 2-D line ({name} numbers "
+                    f"{unique.min()}..{unique.max()})",
+                    f"leave {name}=None to read its traces in file order",
+                )
         return np.arange(n)
-    span = f"inlines {unique_il.min()}..{unique_il.max()}"
-    if inline is None:
+    spans = (f"inlines {unique_il.min()}..{unique_il.max()}, "
+             f"crosslines {unique_xl.min()}..{unique_xl.max()}")
+    if inline is None and crossline is None:
         raise SegyError(
             path,
-            f"the file is 3-D ({unique_il.size} inlines, {span}, x {unique_xl.size} crosslines)",
-            "pass inline=<number> to read one inline as a 2-D model",
+            f"the file is 3-D ({unique_il.size} inlines x {unique_xl.size} crosslines: {spans})",
+            "pass inline=<number> or crossline=<number> to read one line as a 2-D model",
         )
-    chosen = np.flatnonzero(inlines == inline)
+    if inline is not None and crossline is not None:
+        raise SegyError(path, f"inline={inline} and crossline={crossline} were both given",
+                        "pass one of them to read that line as a 2-D model")
+    name = "inline" if inline is not None else "crossline"
+    numbers, across, number = lines[name]
+    chosen = np.flatnonzero(numbers == number)
     if chosen.size == 0:
-        raise SegyError(path, f"inline {inline} is not in the file ({span})")
-    xl = crosslines[chosen]
-    if np.unique(xl).size != xl.size:
+        raise SegyError(path, f"{name} {number} is not in the file ({spans})")
+    positions = across[chosen]
+    if np.unique(positions).size != positions.size:
         raise SegyError(
             path,
-            f"inline {inline} repeats crossline numbers (prestack gathers?)",
-            "read_segy needs one trace per x position",
+            f"{name} {number} holds several traces at one position (pre-stack gathers?)",
+            "read_segy needs one trace per x position; read gathers with read_shots",
         )
-    return chosen[np.argsort(xl, kind="stable")]
+    return chosen[np.argsort(positions, kind="stable")]
 
 
 def _coordinate_axis(
@@ -154,12 +164,14 @@ def read_segy(
     dz: float | None = None,
     units: str | None = None,
     inline: int | None = None,
+    crossline: int | None = None,
 ) -> xr.DataArray:
     """Read a 2-D depth velocity model from SEG-Y.
 
-    One trace per x position, samples along depth. Any sample format segyio reads
-    (IBM float, IEEE float, 1/2/4/8-byte integers) and either byte order (see
-    :mod:`devito_crfwi.io.segy_file`) is accepted.
+    One trace per x position, samples along depth. Any sample format segyio decodes
+    (IBM float, 4- and 8-byte IEEE float, 1/2/4/8-byte signed and unsigned integers),
+    either byte order, extended textual headers, SEG-Y rev 2 and Seismic Unix files are
+    accepted (see :mod:`devito_crfwi.io.segy_file`).
 
     Parameters
     ----------
@@ -178,11 +190,12 @@ def read_segy(
         whose largest value is under 10 are refused as m/s (they look like km/s:
         pass ``units="km/s"``), as are data over 10 000 (they look like ft/s: pass
         ``units="ft/s"``) and a conversion that gives over 10 000 m/s.
-    inline : int, optional
-        For a 3-D file (several inlines and crosslines in bytes 189 and 193), the
-        inline to read; its traces are ordered by crossline. Required for 3-D files;
-        for a 2-D file it must be None or the file's single inline number. Files
-        without that geometry are read in trace order.
+    inline, crossline : int, optional
+        For a 3-D post-stack file (several inlines and crosslines in trace header bytes
+        189 and 193), the one line to read: an inline (its traces ordered by crossline)
+        or a crossline (ordered by inline). One of them is required for 3-D files; for
+        a 2-D file each must be None or the file's single number. Files without that
+        geometry are read in trace order.
 
     Returns
     -------
@@ -197,8 +210,14 @@ def read_segy(
     SegyError
         Unreadable or malformed file, shot gathers (several receiver positions per
         source, or non-zero offsets: read them with :func:`read_shots`), no spacing
-        available, a 3-D file without ``inline``, NaN/Inf samples, or values in the
-        wrong unit.
+        available, a 3-D file without ``inline`` or ``crossline``, NaN/Inf samples, or
+        values in the wrong unit.
+
+    Warns
+    -----
+    UserWarning
+        Trace headers whose sample count disagrees with the binary header (which wins,
+        as in segyio).
     ValueError
         Invalid arguments.
     """
@@ -206,17 +225,26 @@ def read_segy(
     dz = _optional_spacing(dz, "dz")
     if units is not None:
         check_units(units)
-    if inline is not None and (
-        isinstance(inline, bool) or not isinstance(inline, int | np.integer)
-    ):
-        raise ValueError(f"inline must be an int or None, got {inline!r}")
+    for name, number in (("inline", inline), ("crossline", crossline)):
+        if number is not None and (
+            isinstance(number, bool) or not isinstance(number, int | np.integer)
+        ):
+            raise ValueError(f"{name} must be an int or None, got {number!r}")
     with open_segy(path) as (handle, layout):
-        path = layout.path
-        text = read_text(handle)
+        path, text = layout.path, layout.text
         names = ("CDP_X", "CDP_Y", "SourceX", "SourceY", "GroupX", "GroupY", "SourceGroupScalar")
         names += ("INLINE_3D", "CROSSLINE_3D", "TRACE_SAMPLE_INTERVAL", "FieldRecord", "offset")
         all_headers = {name: handle.attributes(getattr(_TF, name))[:] for name in names}
-        chosen = _select_traces(path, all_headers["INLINE_3D"], all_headers["CROSSLINE_3D"], inline)
+        scalar = all_headers["SourceGroupScalar"]
+        gathers = gather_structure(
+            text, all_headers["FieldRecord"], apply_scalar(all_headers["SourceX"], scalar),
+            apply_scalar(all_headers["GroupX"], scalar), all_headers["offset"],
+        )
+        if gathers:
+            raise SegyError(path, f"holds shot gathers, not a velocity model ({gathers})",
+                            "read it with read_shots")
+        chosen = _select_traces(path, all_headers["INLINE_3D"], all_headers["CROSSLINE_3D"],
+                                inline, crossline)
         raw = handle.trace.raw[:].reshape(layout.n_traces, layout.n_samples)[chosen]
     headers = {name: values[chosen] for name, values in all_headers.items()}
     fields = parse_text_fields(text)
@@ -227,14 +255,6 @@ def read_segy(
         raise SegyError(
             path, f"{int(bad.sum())} samples are NaN or Inf (first in trace {trace + 1})"
         )
-    scalar = all_headers["SourceGroupScalar"]
-    gathers = gather_structure(
-        text, all_headers["FieldRecord"], apply_scalar(all_headers["SourceX"], scalar),
-        apply_scalar(all_headers["GroupX"], scalar), all_headers["offset"],
-    )
-    if gathers:
-        raise SegyError(path, f"holds shot gathers, not a velocity model ({gathers})",
-                        "read it with read_shots")
 
     # x: argument > textual header > trace coordinates; origin: x0= > coordinates > 0.
     text_dx = None if dx is not None else _text_spacing(path, fields, "dx")

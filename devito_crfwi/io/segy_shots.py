@@ -47,7 +47,7 @@ from .headers import (
     text_title,
 )
 from .schema import SHOT_DIMS, check_shots
-from .segy_file import create_segy, open_segy, read_text
+from .segy_file import create_segy, open_segy
 from .warn import warn
 
 __all__ = ["read_shots", "write_shots"]
@@ -235,7 +235,8 @@ def read_shots(path: str | os.PathLike[str]) -> xr.DataArray:
     Traces are grouped into gathers by field record and source position
     (FieldRecord, SourceX, SourceY, SourceDepth), gathers in order of first
     appearance and traces within a gather in file order. Any sample format segyio
-    reads and either byte order are accepted.
+    decodes, either byte order, extended textual headers, SEG-Y rev 2, Seismic Unix
+    files and 3-D pre-stack files (one gather per source position) are accepted.
 
     Parameters
     ----------
@@ -260,10 +261,15 @@ def read_shots(path: str | os.PathLike[str]) -> xr.DataArray:
         position: read it with :func:`read_segy`), or gathers with different numbers
         of traces: this reader does not pad (a padded gather would put NaN into
         misfits); split or regularise the file first.
+
+    Warns
+    -----
+    UserWarning
+        Trace headers whose sample count disagrees with the binary header (which wins,
+        as in segyio).
     """
     with open_segy(path) as (handle, layout):
-        path = layout.path
-        text = read_text(handle)
+        path, text = layout.path, layout.text
         names = ("FieldRecord", "SourceX", "SourceY", "SourceDepth", "GroupX")
         names += ("ReceiverGroupElevation", "SourceGroupScalar", "ElevationScalar")
         names += ("TRACE_SAMPLE_INTERVAL", "offset")

@@ -11,7 +11,7 @@ import pytest
 import segyio
 import xarray as xr
 
-from devito_crfwi.io import SegyError, read_segy, read_shots, write_segy
+from devito_crfwi.io import SegyError, read_segy, read_shots, write_segy, write_shots
 
 READERS = [
     pytest.param(lambda p: read_segy(p, dx=10.0, dz=10.0), id="read_segy"),
@@ -98,12 +98,34 @@ def test_trace_of_another_length(good_file, tmp_path, read):
         read(path)
 
 
-@pytest.mark.parametrize("read", READERS)
-def test_inconsistent_sample_counts_in_trace_headers(good_file, read):
-    with segyio.open(str(good_file), "r+", ignore_geometry=True) as f:
+def _shots_file(tmp_path):
+    shots = xr.DataArray(
+        np.arange(2 * 5 * 3, dtype=np.float32).reshape(2, 5, 3),
+        dims=("shot", "time", "receiver"),
+        coords={"time": 0.002 * np.arange(5), "source_x": ("shot", [0.0, 20.0]),
+                "source_z": ("shot", [0.0, 0.0]), "receiver_x": ("receiver", [0.0, 10.0, 20.0]),
+                "receiver_z": ("receiver", [0.0, 0.0, 0.0])},
+    )
+    return write_shots(shots, tmp_path / "good_shots.sgy")
+
+
+@pytest.mark.parametrize(("make", "read"), [
+    pytest.param(None, lambda p: read_segy(p).values, id="read_segy"),
+    pytest.param(_shots_file, lambda p: read_shots(p).values.transpose(0, 2, 1).reshape(6, 5),
+                 id="read_shots"),
+])
+def test_inconsistent_sample_counts_in_trace_headers_warn(good_file, tmp_path, make, read):
+    """The binary header's sample count wins, as in segyio, with a warning."""
+    path = make(tmp_path) if make else good_file
+    with segyio.open(str(path), "r+", ignore_geometry=True) as f:
         f.header[2] = {segyio.TraceField.TRACE_SAMPLE_COUNT: 7}
-    with pytest.raises(SegyError, match="inconsistent sample counts: trace 3 says 7"):
-        read(good_file)
+        expected = f.trace.raw[:]
+    message = (r"good(_shots)?\.sgy: inconsistent sample counts: trace 3 says 7 samples but "
+               r"the binary header says 5 .*as segyio does")
+    with pytest.warns(UserWarning, match=message) as record:
+        values = read(path)
+    assert record[0].filename == __file__
+    np.testing.assert_array_equal(values, expected)
 
 
 @pytest.mark.parametrize("read", READERS)

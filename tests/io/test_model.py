@@ -155,13 +155,22 @@ def test_3d_file_needs_an_inline(tmp_path):
     traces = np.stack([np.full(5, 1000.0 * i + 10.0 * x) for i, x in zip(il, xl, strict=True)])
     headers = [{TF.INLINE_3D: int(i), TF.CROSSLINE_3D: int(x)} for i, x in zip(il, xl, strict=True)]
     path = write_foreign(tmp_path / "cube.sgy", traces, headers=headers)
-    with pytest.raises(SegyError, match=r"3-D .*inline="):
+    with pytest.raises(SegyError, match=r"3-D .*inline=<number> or crossline=<number>"):
         read_segy(path, dx=25.0, dz=10.0)
     line = read_segy(path, dx=25.0, dz=10.0, inline=2)
     assert line.shape == (4, 5)
     np.testing.assert_array_equal(line.values[:, 0], [2100.0, 2110.0, 2120.0, 2130.0])
     with pytest.raises(SegyError, match="inline 9 is not in the file"):
         read_segy(path, dx=25.0, dz=10.0, inline=9)
+    column = read_segy(path, dx=25.0, dz=10.0, crossline=12)
+    np.testing.assert_array_equal(column.values[:, 0], [1120.0, 2120.0, 3120.0])
+    with pytest.raises(SegyError, match="inline=2 and crossline=12 were both given"):
+        read_segy(path, dx=25.0, dz=10.0, inline=2, crossline=12)
+    with pytest.raises(SegyError, match=r"crossline 9 is not in the file \(inlines 1..3, "
+                                        r"crosslines 10..13\)"):
+        read_segy(path, dx=25.0, dz=10.0, crossline=9)
+    with pytest.raises(ValueError, match="crossline must be an int or None, got '12'"):
+        read_segy(path, dx=25.0, dz=10.0, crossline="12")
 
 
 def test_inline_on_a_2d_file_is_refused(tmp_path):
@@ -169,6 +178,8 @@ def test_inline_on_a_2d_file_is_refused(tmp_path):
     assert read_segy(path, inline=1).shape == (9, 6)  # its own single inline is fine
     with pytest.raises(SegyError, match="2-D line"):
         read_segy(path, inline=5)
+    with pytest.raises(SegyError, match=r"crossline=3 was given but the file is a 2-D line"):
+        read_segy(path, crossline=3)
 
 
 def test_file_without_geometry_is_read_in_trace_order(tmp_path):

@@ -1,0 +1,258 @@
+"""A corpus of SEG-Y and Seismic Unix files written with segyio's own writer.
+
+Every file of the corpus is one that segyio reads. Each is either read by
+:func:`read_segy` / :func:`read_shots` with exactly segyio's sample values (``f.trace.raw[:]``,
+or ``segyio.tools.cube`` for 3-D files), or refused with a :class:`SegyError` that names
+the file. The test prints the fraction read and checks each file's expected outcome.
+"""
+
+from __future__ import annotations
+
+import struct
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pytest
+import segyio
+
+from devito_crfwi.io import SegyError, read_segy, read_shots
+
+TF = segyio.TraceField
+BF = segyio.BinField
+DTYPES = {1: np.float32, 2: np.int32, 3: np.int16, 5: np.float32, 6: np.float64, 8: np.int8,
+          9: np.int64, 10: np.uint32, 11: np.uint16, 12: np.uint64, 16: np.uint8}
+UNDECODED = (4, 7, 15)  # segyio warns and reads these as IBM floats
+NX, NZ = 4, 5
+#: Velocities (m/s) that every sample format stores exactly.
+VALUES = 20.0 + np.arange(NX * NZ, dtype=np.float64).reshape(NX, NZ)
+
+
+def write(path: Path, traces: np.ndarray, *, fmt: int = 5, endian: str = "big",
+          headers: list[dict] | None = None, binary: dict | None = None, ext: int = 0,
+          text: str | None = None) -> Path:
+    """Write ``traces`` (trace, sample) with segyio.create, as another program would."""
+    n, ns = traces.shape
+    spec = segyio.spec()
+    spec.format, spec.samples, spec.tracecount, spec.endian = fmt, np.arange(ns), n, endian
+    spec.ext_headers = ext
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # segyio's fall back to IBM floats for 4, 7, 15
+        with segyio.create(str(path), spec) as f:
+            if text is not None:
+                f.text[0] = segyio.tools.create_text_header({1: text})
+            for i in range(ext):
+                f.text[i + 1] = segyio.tools.create_text_header({1: f"extended header {i + 1}"})
+            f.bin.update({BF.Interval: 4000, BF.Samples: ns, BF.Format: fmt, **(binary or {})})
+            for i in range(n):
+                f.header[i] = {TF.TRACE_SAMPLE_COUNT: ns, TF.TRACE_SAMPLE_INTERVAL: 4000,
+                               **(headers[i] if headers else {})}
+                f.trace[i] = traces[i].astype(DTYPES.get(fmt, np.float32))
+    return path
+
+
+def patch(path: Path, byte: int, fmt: str, value: int) -> Path:
+    """Overwrite the field at 1-based ``byte`` with ``value`` packed as ``fmt``."""
+    with open(path, "r+b") as stream:
+        stream.seek(byte - 1)
+        stream.write(struct.pack(fmt, value))
+    return path
+
+
+def shot_headers(n_shots: int = 2, n_rec: int = 3) -> list[dict]:
+    return [{TF.FieldRecord: s + 1, TF.SourceX: 100 * s, TF.GroupX: 10 * r,
+             TF.offset: 10 * r - 100 * s} for s in range(n_shots) for r in range(n_rec)]
+
+
+def to_su(segy: Path, path: Path) -> Path:
+    """The traces of a segyio-written SEG-Y file without its file header: Seismic Unix."""
+    path.write_bytes(segy.read_bytes()[3600:])
+    return path
+
+
+@dataclass
+class Case:
+    """One corpus file: how to write it, how segyio opens it, what our reader must do."""
+
+    name: str
+    build: Callable[[Path], Path]
+    reader: str  # "model" or "shots"
+    expect: str  # "read" or "refuse"
+    kwargs: dict | None = None
+    endian: str = "big"
+    su: bool = False
+    line: str | None = None  # "inline"/"crossline": compare with that line of segyio's cube
+
+
+def _rev2_with_trace_headers(path: Path) -> Path:
+    """Rev 2, one additional 240-byte trace header per trace (segyio reads it as samples)."""
+    ns = 60  # 240 bytes of samples: segyio sees 3 traces where there are 2 of 720 bytes
+    plain = write(path.with_suffix(".plain"), np.full((2, ns), 1500.0))
+    data = plain.read_bytes()
+    traces = [data[3600 + i * 480: 3600 + (i + 1) * 480] for i in range(2)]
+    path.write_bytes(data[:3600] + b"".join(t[:240] + bytes(240) + t[240:] for t in traces))
+    patch(path, 3501, ">B", 2)
+    return patch(path, 3507, ">i", 1)
+
+
+def _cases() -> list[Case]:
+    cases = []
+    for endian in ("big", "little"):
+        order = ">" if endian == "big" else "<"
+        for fmt in DTYPES:
+            cases.append(Case(f"format{fmt}-{endian}", lambda p, f=fmt, e=endian: write(
+                p, VALUES, fmt=f, endian=e), "model", "read", {"dx": 10.0, "dz": 10.0}, endian))
+        for fmt in UNDECODED:
+            cases.append(Case(f"format{fmt}-{endian}", lambda p, f=fmt, e=endian: write(
+                p, VALUES, fmt=f, endian=e), "model", "refuse", {"dx": 10.0, "dz": 10.0}, endian))
+        cases += [
+            Case(f"shots-{endian}", lambda p, e=endian: write(
+                p, VALUES[:2].repeat(3, axis=0), fmt=1, endian=e, headers=shot_headers()),
+                "shots", "read", endian=endian),
+            Case(f"su-model-{endian}", lambda p, e=endian: to_su(
+                write(p.with_suffix(".segy"), VALUES, endian=e), p.with_suffix(".su")),
+                "model", "read", {"dx": 10.0, "dz": 10.0}, endian, su=True),
+            Case(f"su-shots-{endian}", lambda p, e=endian: to_su(write(
+                p.with_suffix(".segy"), VALUES[:2].repeat(3, axis=0), endian=e,
+                headers=shot_headers()), p.with_suffix(".dat")), "shots", "read", endian=endian,
+                su=True),
+            Case(f"extended-text-{endian}", lambda p, e=endian: write(
+                p, VALUES, endian=e, ext=2, text="dx=12.5 m dz=5 m"), "model", "read",
+                endian=endian),
+            Case(f"rev2-byte-order-{endian}", lambda p, e=endian, o=order: patch(patch(write(
+                p, VALUES, fmt=6, endian=e), 3297, o + "I", 0x01020304), 3501, ">B", 2),
+                "model", "read", {"dx": 10.0, "dz": 10.0}, endian),
+            Case(f"trace-sample-counts-disagree-{endian}", lambda p, e=endian: write(
+                p, VALUES, endian=e, headers=[{TF.TRACE_SAMPLE_COUNT: 3 + i} for i in range(NX)]),
+                "model", "read", {"dx": 10.0, "dz": 10.0}, endian),
+        ]
+    for scalar in (10, -10, 0):
+        cases.append(Case(f"scalco{scalar:+d}", lambda p, s=scalar: write(p, VALUES, headers=[
+            {TF.CDP_X: 25 * i, TF.SourceGroupScalar: s} for i in range(NX)]), "model", "read",
+            {"dz": 10.0}))
+    cases += [
+        # segyio reads the extended count of little-endian files as big-endian: big only
+        Case("rev2-extended-samples", lambda p: patch(patch(patch(write(p, VALUES), 3221, ">H", 0),
+             3269, ">i", NZ), 3501, ">B", 2), "model", "read", {"dx": 10.0, "dz": 10.0}),
+        Case("rev2-bogus-trace-header-count", lambda p: patch(patch(write(
+            p, VALUES), 3501, ">B", 2), 3507, ">i", 1), "model", "read", {"dx": 1.0, "dz": 1.0}),
+        Case("rev2-additional-trace-headers", _rev2_with_trace_headers, "model", "refuse",
+             {"dx": 1.0, "dz": 1.0}),
+        Case("no-coordinates", lambda p: write(p, VALUES), "model", "refuse", {"dz": 10.0}),
+        Case("kms-values-as-ms", lambda p: write(p, VALUES / 10.0), "model", "refuse",
+             {"dx": 10.0, "dz": 10.0}),
+        Case("kms-values-as-kms", lambda p: write(p, VALUES / 10.0), "model", "read",
+             {"dx": 10.0, "dz": 10.0, "units": "km/s"}),
+        Case("post-stack-2d", lambda p: _from_array(p, VALUES), "model", "read",
+             {"dx": 10.0, "dz": 10.0}),
+        Case("post-stack-3d-no-line", lambda p: _from_array(p, _cube(3, 4)), "model", "refuse",
+             {"dx": 10.0, "dz": 10.0}),
+        Case("post-stack-3d-inline", lambda p: _from_array(p, _cube(3, 4)), "model", "read",
+             {"dx": 10.0, "dz": 10.0, "inline": 2}, line="inline"),
+        Case("post-stack-3d-crossline", lambda p: _from_array(p, _cube(3, 4)), "model", "read",
+             {"dx": 10.0, "dz": 10.0, "crossline": 3}, line="crossline"),
+        Case("pre-stack-3d-as-model", lambda p: _from_array(p, _cube(2, 3, 2)), "model",
+             "refuse", {"dx": 10.0, "dz": 10.0}),
+        Case("pre-stack-3d-as-shots", lambda p: _from_array(p, _cube(2, 3, 2)), "shots", "read"),
+        Case("model-as-shots", lambda p: write(p, VALUES), "shots", "refuse"),
+        Case("shots-as-model", lambda p: write(p, VALUES[:2].repeat(3, axis=0),
+             headers=shot_headers()), "model", "refuse", {"dx": 10.0, "dz": 10.0}),
+    ]
+    return cases
+
+
+def _cube(*shape: int) -> np.ndarray:
+    return 20.0 + np.arange(np.prod(shape) * NZ, dtype=np.float64).reshape(*shape, NZ)
+
+
+def _from_array(path: Path, data: np.ndarray) -> Path:
+    segyio.tools.from_array(str(path), data.astype(np.float32), format=5)
+    return path
+
+
+def _segyio_values(path: Path, case: Case) -> np.ndarray:
+    """The samples as segyio gives them: ``(trace, sample)``, or one line of the cube."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if case.su:
+            with segyio.su.open(str(path), ignore_geometry=True, endian=case.endian) as f:
+                return f.trace.raw[:]
+        if case.line:
+            with segyio.open(str(path), endian=case.endian) as f:
+                cube = segyio.tools.cube(f)
+                number = case.kwargs[case.line]
+                lines = f.ilines if case.line == "inline" else f.xlines
+                index = int(np.flatnonzero(lines == number)[0])
+                return cube[index] if case.line == "inline" else cube[:, index]
+        with segyio.open(str(path), ignore_geometry=True, endian=case.endian) as f:
+            return f.trace.raw[:]
+
+
+def _ours(path: Path, case: Case) -> np.ndarray:
+    """Our reading, as ``(trace, sample)`` in file order (gathers are in file order here)."""
+    if case.reader == "model":
+        return read_segy(path, **(case.kwargs or {})).values
+    shots = read_shots(path).values  # (shot, time, receiver)
+    return shots.transpose(0, 2, 1).reshape(-1, shots.shape[1])
+
+
+def run_corpus(folder: Path) -> dict[str, str]:
+    """Write every corpus file into ``folder`` and read it: {name: outcome}.
+
+    Outcomes: "read" (segyio's values exactly), "refuse" (a SegyError naming the file),
+    "wrong values", "error without the file name" or "crash: <exception>".
+    """
+    outcomes = {}
+    for case in _cases():
+        path = case.build(folder / f"{case.name}.sgy")
+        expected = _segyio_values(path, case)  # segyio reads every corpus file
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", UserWarning)
+                values = _ours(path, case)
+        except SegyError as err:
+            named = path.name in str(err)
+            outcomes[case.name] = "refuse" if named else "error without the file name"
+            continue
+        except Exception as err:  # the corpus records what goes wrong
+            outcomes[case.name] = f"crash: {type(err).__name__}: {err}"
+            continue
+        scale = (case.kwargs or {}).get("units") == "km/s"
+        expected = expected * 1000.0 if scale else expected
+        same = values.shape == expected.shape and np.array_equal(
+            values.astype(np.float64), np.asarray(expected, dtype=np.float64))
+        outcomes[case.name] = "read" if same else "wrong values"
+    return outcomes
+
+
+def test_every_file_segyio_reads_is_read_exactly_or_refused(tmp_path):
+    outcomes = run_corpus(tmp_path)
+    read = sum(outcome == "read" for outcome in outcomes.values())
+    print(f"\nSEG-Y corpus: {read}/{len(outcomes)} files read with segyio's values "
+          f"({read / len(outcomes):.0%}), the rest refused with a SegyError")
+    expected = {case.name: case.expect for case in _cases()}
+    assert outcomes == expected
+
+
+def test_corpus_scalars_give_the_coordinates(tmp_path):
+    """CDP_X 0, 25, 50, 75 with SourceGroupScalar +10, -10 and 0 (= 1)."""
+    for scalar, step in ((10, 250.0), (-10, 2.5), (0, 25.0)):
+        path = write(tmp_path / f"s{scalar}.sgy", VALUES, headers=[
+            {TF.CDP_X: 25 * i, TF.SourceGroupScalar: scalar} for i in range(NX)])
+        np.testing.assert_array_equal(read_segy(path, dz=10.0).x.values, step * np.arange(NX))
+
+
+def test_corpus_refusals_say_what_to_do(tmp_path):
+    cube = _from_array(tmp_path / "cube.sgy", _cube(3, 4))
+    with pytest.raises(SegyError, match=r"cube\.sgy: the file is 3-D .*inline=<number> or "
+                                        r"crossline=<number>"):
+        read_segy(cube, dx=10.0, dz=10.0)
+    gathers = _from_array(tmp_path / "prestack.sgy", _cube(2, 3, 2))
+    with pytest.raises(SegyError, match=r"prestack\.sgy: holds shot gathers.*read_shots"):
+        read_segy(gathers, dx=10.0, dz=10.0)
+    extra = _rev2_with_trace_headers(tmp_path / "extra.sgy")
+    with pytest.raises(SegyError, match=r"extra\.sgy: .*1 additional 240-byte trace header.*"
+                                        r"3507-3510"):
+        read_shots(extra)
