@@ -168,8 +168,11 @@ def _build(key: OperatorKey) -> Operator:
     _BuildCounter.count += 1
     # blockrelax makes the 2-D stencil loops blocked, so that thread_bands() can give each
     # thread one contiguous band of x (Devito otherwise hands out single rows dynamically).
+    # Not under MPI: there a rank without a source point has an empty, blocked sparse loop,
+    # which Devito refuses at apply (and the other ranks then wait for it forever).
+    relax = not configuration["mpi"]
     return Operator(eqs, subs=grid.spacing_map, name=f"crfwi_{key.kind}",
-                    opt=("advanced", {"blockrelax": True}))
+                    opt=("advanced", {"blockrelax": relax}))
 
 
 @lru_cache(maxsize=64)

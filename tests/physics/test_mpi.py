@@ -35,7 +35,7 @@ def test_two_ranks_equal_one(tmp_path):
                OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
                OMPI_MCA_rmaps_base_oversubscribe="1")
     cmd = ["mpirun", "-n", "2", sys.executable, str(HERE / "mpi_forward.py"), str(out)]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     two = np.load(out)
     one = run()  # this process: no DEVITO_MPI, one domain
