@@ -148,11 +148,15 @@ def _not_a_model(vp, name: str, where: str | None) -> TypeError:
     )
 
 
-def _check_dims(da: xr.DataArray, expected: tuple[str, ...], name: str, prefix: str) -> None:
+def _check_dims(da: xr.DataArray, expected: tuple[str, ...], name: str, prefix: str,
+                other: tuple[str, ...] | None = None) -> None:
+    """Raise unless ``da`` has dims ``expected``; ``other`` names the dims of the other
+    dimensionality that would also be accepted, for the message."""
     found = tuple(da.dims)
     if found == expected:
         return
-    message = f"{prefix}{name} must have dims {expected}, got {found}"
+    wanted = expected if other is None else f"{expected} in 3-D or dims {other}"
+    message = f"{prefix}{name} must have dims {wanted}, got {found}"
     if set(found) == set(expected):
         message += f" (use {name}.transpose{expected})"
     elif len(found) == len(expected):
@@ -194,7 +198,7 @@ def check_model(vp, name: str = "vp", *, where: str | None = None) -> CheckedMod
     if not isinstance(vp, xr.DataArray):
         raise _not_a_model(vp, name, where)
     dims = MODEL_DIMS_3D if vp.ndim == 3 else MODEL_DIMS
-    _check_dims(vp, dims, name, prefix)
+    _check_dims(vp, dims, name, prefix, MODEL_DIMS if vp.ndim == 3 else None)
     missing = [dim for dim in dims if dim not in vp.coords]
     if missing:
         assign = ", ".join(f"{d}=d{d} * np.arange({vp.sizes[d]})" for d in missing)
