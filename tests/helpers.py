@@ -17,13 +17,15 @@ NOTEBOOKS = ROOT / "notebooks"
 SAMPLES = ROOT / "segy_samples"
 
 
-def model_dataarray(values: np.ndarray, spacing: float, origin=(0.0, 0.0)) -> xr.DataArray:
-    """A velocity model (x, z) in m/s on a regular grid."""
-    nx, nz = values.shape
+def model_dataarray(values: np.ndarray, spacing: float, origin=None) -> xr.DataArray:
+    """A velocity model (x, z) or (x, y, z) in m/s on a regular grid (origin default 0)."""
+    dims = ("x", "z") if values.ndim == 2 else ("x", "y", "z")
+    origin = (0.0,) * values.ndim if origin is None else origin
     return xr.DataArray(
         values.astype(np.float32),
-        dims=("x", "z"),
-        coords={"x": origin[0] + np.arange(nx) * spacing, "z": origin[1] + np.arange(nz) * spacing},
+        dims=dims,
+        coords={d: o + np.arange(n) * spacing
+                for d, o, n in zip(dims, origin, values.shape, strict=True)},
         attrs={"units": "m/s"},
     )
 

@@ -57,7 +57,7 @@ class PropagatorSpec:
 
     Parameters
     ----------
-    model : xr.DataArray (x, z), m/s
+    model : xr.DataArray (x, z) or (x, y, z), m/s
         The model that fixes the grid, the sponge and (unless ``vmax`` is set) the time step.
     survey : Survey
     settings : EngineSettings
@@ -79,7 +79,7 @@ class PropagatorSpec:
         dtype = np.dtype(dtype).name
         items = tuple(sorted(settings.as_dict().items()))
         h = hashlib.blake2b(digest_size=16)
-        for arr in (np.asarray(model), np.asarray(model["x"]), np.asarray(model["z"]),
+        for arr in (np.asarray(model), *(np.asarray(model[d]) for d in model.dims),
                     survey.source_positions, survey.receiver_positions,
                     survey.wavelet if survey.wavelet is not None else np.empty(0)):
             h.update(str((arr.dtype, arr.shape)).encode())

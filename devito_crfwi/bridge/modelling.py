@@ -12,24 +12,24 @@ from .executors import make_executor
 
 
 def shots_dataarray(data: np.ndarray, survey: Survey, shots=None) -> xr.DataArray:
-    """Label data (shot, time, receiver) with the survey's axes and positions (SI)."""
+    """Label data (shot, time, receiver) with the survey's axes and positions (SI): coords
+    source_x, [source_y,] source_z (shot) and receiver_x, [receiver_y,] receiver_z."""
     idx = np.arange(survey.n_shots) if shots is None else np.asarray(shots)
     src = survey.source_positions[idx]
     rec = survey.receiver_positions[idx]
     if survey.fixed_spread:
-        rec_dims, rec_x, rec_z = ("receiver",), rec[0, :, 0], rec[0, :, 1]
+        rec_dims, rec = ("receiver",), rec[0]
     else:
-        rec_dims, rec_x, rec_z = ("shot", "receiver"), rec[..., 0], rec[..., 1]
+        rec_dims = ("shot", "receiver")
+    axes = "xz" if survey.ndim == 2 else "xyz"
     return xr.DataArray(
         data.astype(np.float32, copy=False),
         dims=SHOT_DIMS,
         coords={
             "shot": idx,
             "time": survey.time,
-            "source_x": ("shot", src[:, 0]),
-            "source_z": ("shot", src[:, 1]),
-            "receiver_x": (rec_dims, rec_x),
-            "receiver_z": (rec_dims, rec_z),
+            **{f"source_{d}": ("shot", src[:, i]) for i, d in enumerate(axes)},
+            **{f"receiver_{d}": (rec_dims, rec[..., i]) for i, d in enumerate(axes)},
         },
         attrs={"f0": survey.f0, "dt": survey.dt, "units": "a.u."},
     )
@@ -37,11 +37,11 @@ def shots_dataarray(data: np.ndarray, survey: Survey, shots=None) -> xr.DataArra
 
 def simulate(vp: xr.DataArray, survey: Survey, *, shots=None, progress: bool | None = None,
              client=None, **engine_options) -> xr.DataArray:
-    """Model shot gathers for velocity ``vp`` (x, z), m/s, with Devito.
+    """Model shot gathers for velocity ``vp`` (x, z) or (x, y, z), m/s, with Devito.
 
     Parameters
     ----------
-    vp : xr.DataArray (x, z), m/s, coords in m
+    vp : xr.DataArray (x, z) or (x, y, z), m/s, coords in m
         Checked with :func:`~devito_crfwi.io.schema.check_model`.
     survey : Survey
     shots : sequence of int, optional
@@ -57,7 +57,8 @@ def simulate(vp: xr.DataArray, survey: Survey, *, shots=None, progress: bool | N
     Returns
     -------
     xr.DataArray (shot, time, receiver)
-        float32; coords time (s), source_x/source_z (shot), receiver_x/receiver_z;
+        float32; coords time (s), source_x/[source_y/]source_z (shot),
+        receiver_x/[receiver_y/]receiver_z;
         attrs f0 (Hz), dt (s), units.
     """
     values = check_model(vp, where="simulate").values

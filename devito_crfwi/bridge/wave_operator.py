@@ -14,7 +14,7 @@ from .executors import make_executor
 
 
 class WaveOperator(torch.nn.Module):
-    """Differentiable modelling ``vp (x, z) [m/s] -> data (shot, time, receiver)``.
+    """Differentiable modelling ``vp (x, [y,] z) [m/s] -> data (shot, time, receiver)``.
 
     Backward is the adjoint-state gradient; ``torch.func.jvp`` gives Born data; ``vmap``,
     ``jacfwd`` and ``jacrev`` batch tangents and cotangents into one executor call (see
@@ -25,7 +25,7 @@ class WaveOperator(torch.nn.Module):
     Parameters
     ----------
     survey : Survey
-    vp : xr.DataArray (x, z), m/s
+    vp : xr.DataArray (x, z) or (x, y, z), m/s
         A model on the target grid (checked with
         :func:`~devito_crfwi.io.schema.check_model`): it fixes the grid, the sponge's
         damping and (unless ``vmax`` is given) the highest velocity, hence the time step.
@@ -88,8 +88,8 @@ class WaveOperator(torch.nn.Module):
         return self._executors[dtype]
 
     @property
-    def shape(self) -> tuple[int, int]:
-        """Model shape (nx, nz)."""
+    def shape(self) -> tuple[int, ...]:
+        """Model shape (nx, nz) or (nx, ny, nz)."""
         return self.propagator().grid.shape
 
     @property
@@ -98,16 +98,17 @@ class WaveOperator(torch.nn.Module):
         return self.survey.time
 
     def forward(self, vp: torch.Tensor, shots: Sequence[int] | None = None) -> torch.Tensor:
-        """Data (shot, time, receiver) for ``vp`` (x, z) in m/s; ``shots`` selects a subset."""
+        """Data (shot, time, receiver) for ``vp`` (x, [y,] z) in m/s; ``shots`` selects some."""
         if not isinstance(vp, torch.Tensor):
-            raise TypeError(f"vp must be a torch.Tensor (x, z) in m/s, got {type(vp).__name__}")
+            raise TypeError(f"vp must be a torch.Tensor (x, [y,] z) in m/s, got "
+                            f"{type(vp).__name__}")
         if vp.dtype not in (torch.float32, torch.float64):
             raise TypeError(f"vp must be float32 or float64, got {vp.dtype}")
         dtype = np.float64 if vp.dtype == torch.float64 else np.float32
         propagator = self.propagator(dtype)
         if tuple(vp.shape) != propagator.grid.shape:
             raise ValueError(
-                f"vp must have shape (nx, nz) = {propagator.grid.shape}, got {tuple(vp.shape)}"
+                f"vp must have the model's shape {propagator.grid.shape}, got {tuple(vp.shape)}"
             )
         if shots is not None:
             shots = tuple(int(s) for s in np.atleast_1d(np.asarray(shots)))

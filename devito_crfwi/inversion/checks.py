@@ -11,7 +11,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from ..io.schema import MODEL_DIMS, SHOT_DIMS, check_finite, check_shots, locate_sample
+from ..io.schema import SHOT_DIMS, check_finite, check_shots, locate_sample
 from ..physics import Survey
 
 _POSITION_TOL = 1e-3  # m: SEG-Y stores coordinates to 0.1 mm
@@ -65,12 +65,9 @@ def check_observed(observed, survey: Survey) -> np.ndarray:
 
 def _position_mismatches(observed: xr.DataArray, survey: Survey) -> list[str]:
     found = []
-    checks = (
-        ("source_x", survey.source_positions[:, 0]),
-        ("source_z", survey.source_positions[:, 1]),
-        ("receiver_x", survey.receiver_positions[..., 0]),
-        ("receiver_z", survey.receiver_positions[..., 1]),
-    )
+    axes = "xz" if survey.ndim == 2 else "xyz"
+    checks = [(f"source_{d}", survey.source_positions[:, i]) for i, d in enumerate(axes)]
+    checks += [(f"receiver_{d}", survey.receiver_positions[..., i]) for i, d in enumerate(axes)]
     for name, want in checks:
         if name not in observed.coords:
             continue
@@ -94,11 +91,11 @@ def check_same_grid(da, initial: xr.DataArray, name: str) -> np.ndarray:
     values = np.asarray(da)
     if values.shape != initial.shape:
         raise ValueError(
-            f"{name} must have the initial model's shape (nx, nz) = {initial.shape}, "
+            f"{name} must have the initial model's shape {initial.dims} = {initial.shape}, "
             f"got {values.shape}"
         )
-    if isinstance(da, xr.DataArray) and tuple(da.dims) != MODEL_DIMS:
-        raise ValueError(f"{name} must have dims {MODEL_DIMS}, got {tuple(da.dims)}")
+    if isinstance(da, xr.DataArray) and da.dims != initial.dims:
+        raise ValueError(f"{name} must have dims {initial.dims}, got {tuple(da.dims)}")
     return values
 
 

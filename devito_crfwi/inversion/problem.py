@@ -72,7 +72,7 @@ class CRFWIProblem:
         receivers, dt and, where stored, positions).
     survey : Survey
         The acquisition that recorded them (its wavelet is the modelled source).
-    initial : xr.DataArray (x, z), m/s
+    initial : xr.DataArray (x, z) or (x, y, z), m/s
         Initial model; sets the grid, and the representation starts from it.
     representation : str or nn.Module
         "pixel", "inr", "fourier", "grid", "ig" (IG-FWI, default), "lowrank", or a module
@@ -158,7 +158,7 @@ class CRFWIProblem:
         if true_model is not None:
             check_same_grid(true_model, initial, "true_model")
             self.true_model = xr.DataArray(
-                np.asarray(true_model), dims=("x", "z"), coords=initial.coords
+                np.asarray(true_model), dims=initial.dims, coords=initial.coords
             )
         unknown = sorted(set(engine_options) - set(_ENGINE_OPTIONS))
         if unknown:
@@ -303,11 +303,11 @@ class CRFWIProblem:
 
     # -- state -----------------------------------------------------------------------------
     def current_model(self) -> xr.DataArray:
-        """The representation's velocity now: xr.DataArray (x, z), m/s, on the initial grid."""
+        """The representation's velocity now: xr.DataArray on the initial grid's dims, m/s."""
         with torch.no_grad():
             vp = self.representation().detach().cpu().numpy()
         return xr.DataArray(
-            vp.astype(np.float32, copy=False), dims=("x", "z"), coords=self.initial.coords,
+            vp.astype(np.float32, copy=False), dims=self.initial.dims, coords=self.initial.coords,
             attrs={"units": "m/s"}, name="vp",
         )
 
@@ -593,7 +593,7 @@ class CRFWIProblem:
         data = {
             "vp": self.current_model(),
             "vp_initial": xr.DataArray(
-                np.asarray(self.initial, dtype=np.float32), dims=("x", "z"),
+                np.asarray(self.initial, dtype=np.float32), dims=self.initial.dims,
                 coords=self.initial.coords, attrs={"units": "m/s"},
             ),
         }

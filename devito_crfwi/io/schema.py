@@ -37,6 +37,8 @@ __all__ = [
 
 #: Dims of a velocity model, in this order: x across, z depth (increasing down).
 MODEL_DIMS = ("x", "z")
+#: Dims of a 3-D velocity model: x and y across, z depth (increasing down).
+MODEL_DIMS_3D = ("x", "y", "z")
 #: Dims of shot gathers, in this order.
 SHOT_DIMS = ("shot", "time", "receiver")
 #: Spellings of ``attrs["units"]`` accepted for a model in m/s.
@@ -60,14 +62,16 @@ class CheckedModel(NamedTuple):
     """(x,), m, float64."""
     z: np.ndarray
     """(z,), m, float64."""
-    origin: tuple[float, float]
-    """(x0, z0), m."""
-    spacing: tuple[float, float]
-    """(dx, dz), m, positive."""
+    origin: tuple[float, ...]
+    """(x0, z0) or (x0, y0, z0), m."""
+    spacing: tuple[float, ...]
+    """(dx, dz) or (dx, dy, dz), m, positive."""
+    y: np.ndarray | None = None
+    """(y,), m, float64, of a 3-D model (None in 2-D); origin and spacing then have 3 items."""
 
     @property
-    def shape(self) -> tuple[int, int]:
-        """(nx, nz)."""
+    def shape(self) -> tuple[int, ...]:
+        """(nx, nz) or (nx, ny, nz)."""
         return self.values.shape
 
 
@@ -144,11 +148,15 @@ def _not_a_model(vp, name: str, where: str | None) -> TypeError:
     )
 
 
-def _check_dims(da: xr.DataArray, expected: tuple[str, ...], name: str, prefix: str) -> None:
+def _check_dims(da: xr.DataArray, expected: tuple[str, ...], name: str, prefix: str,
+                other: tuple[str, ...] | None = None) -> None:
+    """Raise unless ``da`` has dims ``expected``; ``other`` names the dims of the other
+    dimensionality that would also be accepted, for the message."""
     found = tuple(da.dims)
     if found == expected:
         return
-    message = f"{prefix}{name} must have dims {expected}, got {found}"
+    wanted = expected if other is None else f"{expected} in 3-D or dims {other}"
+    message = f"{prefix}{name} must have dims {wanted}, got {found}"
     if set(found) == set(expected):
         message += f" (use {name}.transpose{expected})"
     elif len(found) == len(expected):
@@ -160,15 +168,15 @@ def _check_dims(da: xr.DataArray, expected: tuple[str, ...], name: str, prefix: 
 def check_model(vp, name: str = "vp", *, where: str | None = None) -> CheckedModel:
     """Raise unless ``vp`` is a velocity model; return its values and grid.
 
-    A model is an ``xr.DataArray`` with dims exactly ("x", "z"); numeric coords "x" and
-    "z" in m, regular, strictly increasing, at least 2 points each (without them the grid
-    would silently be 1 m); ``attrs["units"]``, when present, "m/s"; finite, positive
-    values in m/s whose maximum is at least 10 m/s (smaller looks like km/s) and at most
-    10 000 m/s (larger looks like ft/s).
+    A model is an ``xr.DataArray`` with dims exactly ("x", "z"), or ("x", "y", "z") in
+    3-D; numeric coords for each in m, regular, strictly increasing, at least 2 points each
+    (without them the grid would silently be 1 m); ``attrs["units"]``, when present,
+    "m/s"; finite, positive values in m/s whose maximum is at least 10 m/s (smaller looks
+    like km/s) and at most 10 000 m/s (larger looks like ft/s).
 
     Parameters
     ----------
-    vp : xr.DataArray (x, z), m/s
+    vp : xr.DataArray (x, z) or (x, y, z), m/s
     name : str
         The argument's name, for messages.
     where : str, optional
@@ -189,8 +197,9 @@ def check_model(vp, name: str = "vp", *, where: str | None = None) -> CheckedMod
     prefix = _prefix(where)
     if not isinstance(vp, xr.DataArray):
         raise _not_a_model(vp, name, where)
-    _check_dims(vp, MODEL_DIMS, name, prefix)
-    missing = [dim for dim in MODEL_DIMS if dim not in vp.coords]
+    dims = MODEL_DIMS_3D if vp.ndim == 3 else MODEL_DIMS
+    _check_dims(vp, dims, name, prefix, MODEL_DIMS if vp.ndim == 3 else None)
+    missing = [dim for dim in dims if dim not in vp.coords]
     if missing:
         assign = ", ".join(f"{d}=d{d} * np.arange({vp.sizes[d]})" for d in missing)
         raise ValueError(
@@ -199,7 +208,7 @@ def check_model(vp, name: str = "vp", *, where: str | None = None) -> CheckedMod
             f"e.g. {name}.assign_coords({assign})"
         )
     axes = []
-    for dim in MODEL_DIMS:
+    for dim in dims:
         coord = vp[dim].values
         if coord.dtype.kind not in "iuf":
             raise ValueError(f"{prefix}{name}: coordinate {dim!r} must be numbers in m, got "
@@ -213,10 +222,9 @@ def check_model(vp, name: str = "vp", *, where: str | None = None) -> CheckedMod
         factor = VELOCITY_UNITS.get(str(units))
         fix = _conversion(name, factor) if factor else "give velocities in m/s"
         raise ValueError(f"{prefix}{name}.attrs['units'] must be 'm/s', got {units!r}; {fix}")
-    (x, x0, dx), (z, z0, dz) = axes
-
     def locate(index: tuple[int, ...]) -> str:
-        return f"x={x[index[0]]:g} m, z={z[index[1]]:g} m"
+        return ", ".join(f"{d}={axis[0][i]:g} m" for d, axis, i in zip(dims, axes, index,
+                                                                        strict=True))
 
     values = check_velocities(vp.values, name, where=where, locate=locate)
     vmax = float(values.max())
@@ -232,7 +240,9 @@ def check_model(vp, name: str = "vp", *, where: str | None = None) -> CheckedMod
             "largest plausible seismic velocity (ft/s?); "
             f"{_conversion(name, VELOCITY_UNITS['ft/s'])}"
         )
-    return CheckedModel(values, x, z, (x0, z0), (dx, dz))
+    coords, origin, spacing = (tuple(axis[k] for axis in axes) for k in range(3))
+    return CheckedModel(values, coords[0], coords[-1], origin, spacing,
+                        coords[1] if len(dims) == 3 else None)
 
 
 def check_shots(shots, name: str = "shots", *, where: str | None = None,

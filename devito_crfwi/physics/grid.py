@@ -1,7 +1,8 @@
 """The model grid: physical extent, absorbing padding, damping and the CFL limit.
 
 A :class:`ModelGrid` is a frozen value: it keys the operator cache, so two equal grids
-share compiled operators. Arrays on it are ``(x, z)`` with depth increasing along z.
+share compiled operators. Arrays on it are ``(x, z)`` in 2-D or ``(x, y, z)`` in 3-D, depth
+always last and increasing along z; every method serves both from one code path.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ MIN_POINTS_PER_WAVELENGTH = 5.0
 
 @cache
 def _laplacian_symbol_max(space_order: int) -> float:
-    """max |symbol| of the centred 2nd-derivative stencil of ``space_order`` (times h²)."""
+    """max |symbol| of the centred 2nd-derivative stencil of ``space_order`` (times h²), per
+    axis: the laplacian's bound is the sum over the ``ndim`` axes of this over h²."""
     half = space_order // 2
     weights = sympy.finite_diff_weights(2, list(range(-half, half + 1)), 0)[2][-1]
     # At the Nyquist wavenumber the stencil's symbol is sum_k w_k (-1)^k.
@@ -42,17 +44,18 @@ def _laplacian_symbol_max(space_order: int) -> float:
 
 @dataclass(frozen=True)
 class ModelGrid:
-    """Geometry of a 2-D model and its absorbing padding.
+    """Geometry of a 2-D or 3-D model and its absorbing padding.
 
     Parameters
     ----------
-    shape : (nx, nz)
-        Cells of the physical model.
-    spacing : (dx, dz), m
-    origin : (x0, z0), m
-        Coordinates of the first cell.
+    shape : (nx, nz) or (nx, ny, nz)
+        Cells of the physical model (depth last).
+    spacing : (dx, dz) or (dx, dy, dz), m
+    origin : (x0, z0) or (x0, y0, z0), m
+        Coordinates of the first cell; default all zero.
     nbl : int
-        Width of the absorbing sponge, in cells, on each padded side.
+        Width of the absorbing sponge, in cells, on each padded side (every side of every
+        axis, but the top under a free surface).
     free_surface : bool
         If True the top is not padded and the pressure is zero in the stencil's halo
         above it: a pressure-free surface acting about one cell above the top row
@@ -60,73 +63,86 @@ class ModelGrid:
         to ~10% (not an exact antisymmetric mirror).
     """
 
-    shape: tuple[int, int]
-    spacing: tuple[float, float]
-    origin: tuple[float, float] = (0.0, 0.0)
+    shape: tuple[int, ...]
+    spacing: tuple[float, ...]
+    origin: tuple[float, ...] | None = None
     nbl: int = 20
     free_surface: bool = False
 
     def __post_init__(self) -> None:
-        if len(self.shape) != 2 or min(self.shape) < 2:
-            raise ValueError(f"model shape must be (nx, nz) with both >= 2, got {self.shape}")
-        if len(self.spacing) != 2 or min(self.spacing) <= 0:
-            raise ValueError(f"spacing (dx, dz) must be positive metres, got {self.spacing}")
+        if len(self.shape) not in (2, 3) or min(self.shape) < 2:
+            raise ValueError("model shape must be (nx, nz) or (nx, ny, nz), each >= 2, got "
+                             f"{self.shape}")
+        if len(self.spacing) != self.ndim or min(self.spacing) <= 0:
+            raise ValueError(f"spacing must be {self.ndim} positive metres (one per axis of "
+                             f"shape {self.shape}), got {self.spacing}")
+        if self.origin is None:
+            object.__setattr__(self, "origin", (0.0,) * self.ndim)
+        if len(self.origin) != self.ndim:
+            raise ValueError(f"origin must have {self.ndim} coordinates (m), got {self.origin}")
         if self.nbl < 0:
             raise ValueError(f"boundary width must be >= 0 cells, got {self.nbl}")
 
     @classmethod
     def from_dataarray(cls, vp, *, nbl: int, free_surface: bool = False) -> ModelGrid:
-        """The grid of a velocity model ``xr.DataArray`` (x, z), coords in m (checked with
-        :func:`~devito_crfwi.io.schema.check_model`)."""
+        """The grid of a velocity model ``xr.DataArray`` (x, z) or (x, y, z), coords in m
+        (checked with :func:`~devito_crfwi.io.schema.check_model`)."""
         model = check_model(vp, where="ModelGrid.from_dataarray")
         return cls(shape=model.shape, spacing=model.spacing, origin=model.origin,
                    nbl=int(nbl), free_surface=free_surface)
 
+    @property
+    def ndim(self) -> int:
+        """2 or 3."""
+        return len(self.shape)
+
     # -- padding ----------------------------------------------------------------------
     @property
-    def pad_widths(self) -> tuple[tuple[int, int], tuple[int, int]]:
-        """Cells added ((left, right), (top, bottom)); no top padding under a free surface."""
+    def pad_widths(self) -> tuple[tuple[int, int], ...]:
+        """Cells added (lo, hi) per axis, depth last; no top padding under a free surface."""
         top = 0 if self.free_surface else self.nbl
-        return ((self.nbl, self.nbl), (top, self.nbl))
+        return ((self.nbl, self.nbl),) * (self.ndim - 1) + ((top, self.nbl),)
 
     @property
-    def padded_shape(self) -> tuple[int, int]:
-        (left, right), (top, bottom) = self.pad_widths
-        return (self.shape[0] + left + right, self.shape[1] + top + bottom)
+    def padded_shape(self) -> tuple[int, ...]:
+        return tuple(n + lo + hi for n, (lo, hi) in zip(self.shape, self.pad_widths, strict=True))
 
     @property
-    def padded_origin(self) -> tuple[float, float]:
-        (left, _), (top, _) = self.pad_widths
-        return (self.origin[0] - left * self.spacing[0], self.origin[1] - top * self.spacing[1])
+    def padded_origin(self) -> tuple[float, ...]:
+        return tuple(o - lo * h for o, (lo, _), h in zip(self.origin, self.pad_widths,
+                                                         self.spacing, strict=True))
 
     @property
-    def extent(self) -> tuple[tuple[float, float], tuple[float, float]]:
-        """((x0, x1), (z0, z1)) of the physical model, m (cell centres)."""
+    def extent(self) -> tuple[tuple[float, float], ...]:
+        """((x0, x1), [(y0, y1),] (z0, z1)) of the physical model, m (cell centres)."""
         return tuple(
             (o, o + (n - 1) * h)
             for o, n, h in zip(self.origin, self.shape, self.spacing, strict=True)
         )
 
     def pad(self, field: np.ndarray) -> np.ndarray:
-        """Extend a (x, z) field into the sponge by repeating its edge values."""
+        """Extend a model-shaped field into the sponge by repeating its edge values."""
         return np.pad(field, self.pad_widths, mode="edge")
 
     def pad_adjoint(self, padded: np.ndarray) -> np.ndarray:
         """Adjoint of :meth:`pad`: fold the sponge's values back onto the edge cells."""
-        (left, right), (top, bottom) = self.pad_widths
-        nx, nz = padded.shape
-        out = padded[left : nx - right].copy()
-        out[0] += padded[:left].sum(axis=0)
-        out[-1] += padded[nx - right :].sum(axis=0)
-        result = out[:, top : nz - bottom].copy()
-        result[:, 0] += out[:, :top].sum(axis=1)
-        result[:, -1] += out[:, nz - bottom :].sum(axis=1)
+        result = padded
+        for axis, (lo, hi) in enumerate(self.pad_widths):
+            n = result.shape[axis]
+            inner = np.take(result, np.arange(lo, n - hi), axis=axis)  # a copy
+            first = [slice(None)] * self.ndim
+            last = list(first)
+            first[axis], last[axis] = 0, -1
+            inner[tuple(first)] += np.take(result, np.arange(lo), axis=axis).sum(axis=axis)
+            inner[tuple(last)] += np.take(result, np.arange(n - hi, n), axis=axis).sum(axis=axis)
+            result = inner
         return result
 
     def crop(self, padded: np.ndarray) -> np.ndarray:
-        """The physical part of a padded (x, z) field (a view)."""
-        (left, right), (top, bottom) = self.pad_widths
-        return padded[left : padded.shape[0] - right, top : padded.shape[1] - bottom]
+        """The physical part of a padded model-shaped field (a view)."""
+        return padded[tuple(slice(lo, n - hi) for n, (lo, hi) in zip(padded.shape,
+                                                                     self.pad_widths,
+                                                                     strict=True))]
 
     def damping(self, vp_reference: np.ndarray) -> np.ndarray:
         """Sponge coefficient on the padded grid, in Devito units (s²/km² per ms).
@@ -147,7 +163,7 @@ class ModelGrid:
             d[n - hi :] = np.arange(1, hi + 1)
             if self.nbl:
                 profile = (d / self.nbl) ** 2
-                shape = [1, 1]
+                shape = [1] * self.ndim
                 shape[axis] = n
                 eta = eta + profile.reshape(shape)
         if self.nbl:
@@ -158,7 +174,11 @@ class ModelGrid:
 
     # -- stability and dispersion -----------------------------------------------------
     def max_stable_dt(self, vmax: float, space_order: int) -> float:
-        """CFL limit of the leapfrog scheme for velocity ``vmax`` (m/s), s."""
+        """CFL limit of the leapfrog scheme for velocity ``vmax`` (m/s), s.
+
+        ``2 / (vmax sqrt(sum_axes S / h²))`` with ``S`` the per-axis stencil bound: the
+        laplacian's symbol bound grows with the number of axes, so 3-D steps are shorter.
+        """
         symbol = _laplacian_symbol_max(space_order)
         lam = sum(symbol / h**2 for h in self.spacing)
         return 2.0 / (vmax * np.sqrt(lam))
@@ -177,18 +197,19 @@ class ModelGrid:
         return ppw
 
 
-def default_boundary_width(spacing: tuple[float, float], vmax: float, f0: float) -> int:
+def default_boundary_width(spacing: tuple[float, ...], vmax: float, f0: float) -> int:
     """Sponge width in cells: half the longest dominant wavelength, at least 20 cells."""
     return int(max(20, np.ceil(0.5 * vmax / f0 / min(spacing))))
 
 
-def validate_velocity(vp: np.ndarray, shape: tuple[int, int], name: str = "vp") -> np.ndarray:
-    """Check a velocity array (x, z) in m/s: the shape, then finite and positive values.
+def validate_velocity(vp: np.ndarray, shape: tuple[int, ...], name: str = "vp") -> np.ndarray:
+    """Check a velocity array (x, z) or (x, y, z) in m/s: the shape, then finite and positive.
 
     The numeric check of every model the engine loads (models in DataArrays are checked
     once more fully at the entry points, with :func:`~devito_crfwi.io.schema.check_model`).
     """
     vp = np.asarray(vp)
     if vp.shape != tuple(shape):
-        raise ValueError(f"{name} must have shape (nx, nz) = {tuple(shape)}, got {vp.shape}")
+        axes = "(nx, nz)" if len(shape) == 2 else "(nx, ny, nz)"
+        raise ValueError(f"{name} must have shape {axes} = {tuple(shape)}, got {vp.shape}")
     return check_velocities(vp, name)

@@ -97,7 +97,7 @@ def storage_factor_argument(grid: Grid, factor: int) -> dict[str, int]:
 
 
 def model_function(name: str, grid: Grid, space_order: int) -> Function:
-    """A (x, z) field on the padded grid (squared slowness, damping, gradient...)."""
+    """A model-shaped field on the padded grid (squared slowness, damping, gradient...)."""
     return Function(name=name, grid=grid, space_order=space_order)
 
 
@@ -166,8 +166,8 @@ def _build(key: OperatorKey) -> Operator:
     else:
         raise ValueError(f"unknown operator kind {key.kind!r}; expected one of {KINDS}")
     _BuildCounter.count += 1
-    # blockrelax makes the 2-D stencil loops blocked, so that thread_bands() can give each
-    # thread one contiguous band of x (Devito otherwise hands out single rows dynamically).
+    # blockrelax makes the stencil loops blocked (in 2-D too), so that thread_bands() can give
+    # each thread one contiguous band of x (Devito otherwise hands out single rows dynamically).
     # Not under MPI: there a rank without a source point has an empty, blocked sparse loop,
     # which Devito refuses at apply (and the other ranks then wait for it forever).
     relax = not configuration["mpi"]
@@ -183,6 +183,10 @@ def get_operator(key: OperatorKey) -> Operator:
 
 def thread_bands(op: Operator, args: dict, nthreads: int) -> dict[str, int]:
     """Block sizes that give each of ``nthreads`` threads one contiguous band of x rows.
+
+    Devito blocks the outer two space loops: (x, z) in 2-D, where its second dimension
+    (named ``y``) is depth, and (x, y) in 3-D, z staying the innermost whole loop. Either
+    way x is cut into one band per thread and the second blocked dimension is kept whole.
 
     Without them every thread takes one row at a time: the rows it reads (the stencil's
     x-halo) were written by the other thread, and the cache lines bounce between cores every

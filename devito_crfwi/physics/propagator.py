@@ -99,7 +99,7 @@ class Propagator:
     grid : ModelGrid
         The padded grid (its sponge width and free surface are those of ``settings``).
     survey : Survey
-    vp_reference : ndarray (x, z), m/s
+    vp_reference : ndarray (x, z) or (x, y, z), m/s
         Model that sets the sponge's damping (kept fixed so derivatives are exact).
     settings : EngineSettings
         Stencil order, ``vmax`` (default: the reference model's maximum; sets the time
@@ -199,7 +199,7 @@ class Propagator:
     @classmethod
     def from_model(cls, vp, survey: Survey, settings: EngineSettings | None = None, *,
                    dtype=np.float32, **options) -> Propagator:
-        """A propagator on the grid of ``vp`` (``xr.DataArray`` (x, z), m/s, coords in m,
+        """A propagator on the grid of ``vp`` (``xr.DataArray`` (x, [y,] z), m/s, coords in m,
         checked with :func:`~devito_crfwi.io.schema.check_model`).
 
         ``settings`` (an :class:`EngineSettings`), with any of its fields given as keywords
@@ -266,7 +266,7 @@ class Propagator:
         rec_adj.coordinates.data[:] = self.survey.receiver_positions[shot]
 
     def set_model(self, vp: np.ndarray) -> None:
-        """Load a velocity model (x, z) in m/s, after checking it."""
+        """Load a velocity model (x, [y,] z) in m/s, after checking it."""
         vp = validate_velocity(vp, self.grid.shape)
         if vp.max() > self.vmax * (1 + 1e-6):
             raise ValueError(
@@ -319,16 +319,17 @@ class Propagator:
              ) -> np.ndarray:
         """Linearised data J dvp (shot, time, receiver) for a velocity perturbation (m/s).
 
-        ``dvp`` (..., x, z) with leading batch dimensions gives (..., shot, time, receiver):
+        ``dvp`` (..., x, [y,] z) with leading batch dimensions gives (..., shot, time, receiver):
         the model is loaded once and each perturbation runs every shot.
         """
         self.set_model(vp)
         dvp = np.asarray(dvp, dtype=np.float64)
-        if dvp.shape[-2:] != self.grid.shape or not np.all(np.isfinite(dvp)):
-            raise ValueError(f"dvp must be finite with shape (..., {self.grid.shape[0]}, "
-                             f"{self.grid.shape[1]}), got {dvp.shape}")
+        ndim = self.grid.ndim
+        if dvp.shape[dvp.ndim - ndim:] != self.grid.shape or not np.all(np.isfinite(dvp)):
+            raise ValueError(f"dvp must be finite with shape (..., "
+                             f"{', '.join(map(str, self.grid.shape))}), got {dvp.shape}")
         idx = self._shots(shots)
-        batch = dvp.shape[:-2]
+        batch = dvp.shape[: dvp.ndim - ndim]
         out = np.empty((int(np.prod(batch)), len(idx), self.survey.nt, self.survey.n_receivers),
                        self.dtype)
         vp64 = vp.astype(np.float64)
@@ -489,11 +490,11 @@ class Propagator:
 
     def jacobian_adjoint(self, vp: np.ndarray, tapes: list, adjoint_source: np.ndarray
                          ) -> np.ndarray:
-        """Gradient (x, z) w.r.t. vp (m/s) of ``sum(adjoint_source * data)`` for recorded tapes.
+        """Gradient (x, [y,] z) w.r.t. vp (m/s) of ``sum(adjoint_source * data)`` for tapes.
 
         ``adjoint_source`` (shot, time, receiver) is dL/d(data) on the recording axis, one
         row per tape, so any loss works: for L2 it is the residual. Leading batch dimensions
-        (..., shot, time, receiver) give one gradient each, (..., x, z): every tape is
+        (..., shot, time, receiver) give one gradient each, (..., x, [y,] z): every tape is
         replayed once per batch item, and a shot whose adjoint source is zero is skipped.
         """
         self.set_model(vp)
@@ -521,7 +522,7 @@ class Propagator:
 
     def misfit_gradient(self, vp: np.ndarray, observed: np.ndarray,
                         shots: Sequence[int] | None = None) -> tuple[float, np.ndarray]:
-        """L2 misfit ``0.5 ||d(vp) - observed||²`` and its gradient (x, z) w.r.t. vp (m/s).
+        """L2 misfit ``0.5 ||d(vp) - observed||²`` and its gradient (model-shaped) w.r.t. vp (m/s).
 
         ``observed`` (shot, time, receiver) holds either every shot of the survey or just
         the selected ``shots``.

@@ -1,6 +1,7 @@
 """Acquisition: source and receiver positions, the recording time axis and the wavelet.
 
-All quantities are SI: positions in m as ``(x, z)`` pairs, times in s, frequencies in Hz.
+All quantities are SI: positions in m as ``(x, z)`` pairs in 2-D or ``(x, y, z)`` triples in
+3-D (depth last), times in s, frequencies in Hz.
 """
 
 from __future__ import annotations
@@ -54,6 +55,39 @@ def _count(name: str, value, most: int, columns: str) -> int:
     return int(value)
 
 
+def _areal_counts(name: str, total, across: list[np.ndarray]) -> tuple[int, ...]:
+    """Counts along each horizontal axis of a ``total`` (int) or per-axis (pair) layout."""
+    if len(across) == 1 or not isinstance(total, int | np.integer):
+        counts = tuple(np.atleast_1d(np.asarray(total, dtype=object)))
+        if len(counts) != len(across):
+            raise ValueError(f"Survey.surface: {name} must be an int or a pair (n_x, n_y) on a "
+                             f"3-D model, got {total!r}")
+        return counts
+    total = _count(name, total, np.iinfo(np.int64).max, "")
+    aspect = (across[0][-1] - across[0][0]) / (across[1][-1] - across[1][0])
+    pairs = [(a, total // a) for a in range(1, total + 1) if total % a == 0]
+    return min(pairs, key=lambda p: abs(np.log(p[0] / p[1]) - np.log(aspect)))
+
+
+def _surface_line(name: str, axis: np.ndarray, label: str, n, inset: int) -> np.ndarray:
+    """``n`` positions (m) evenly along the regular ``axis`` named ``label`` ("x" or "y"),
+    ``inset`` cells in from its ends (the middle for one), snapped to its nodes."""
+    h, size = axis[1] - axis[0], len(axis)
+    nodes = "columns" if label == "x" else "rows (y)"
+    if inset:
+        most = max(size - 2, 1)
+        where = f"{size - 2} grid {nodes} one cell in from the sides of the model's {size}"
+    else:
+        most = size
+        where = f"model's {size} grid {'columns (x)' if label == 'x' else nodes}"
+    n = _count(name, n, most, where)
+    if n == 1:
+        p = np.array([(axis[0] + axis[-1]) / 2])
+    else:
+        p = np.linspace(axis[0] + inset * h, axis[-1] - inset * h, n)
+    return axis[0] + np.round((p - axis[0]) / h) * h
+
+
 def check_recording_interval(dt: float, f0: float) -> None:
     """Warn when sampling at ``dt`` (s) aliases a Ricker wavelet of peak ``f0`` (Hz).
 
@@ -79,14 +113,15 @@ def default_recording_interval(f0: float) -> float:
 
 @dataclass(frozen=True, eq=False)
 class Survey:
-    """Sources, receivers, recording time axis and source wavelet of a 2-D survey.
+    """Sources, receivers, recording time axis and source wavelet of a 2-D or 3-D survey.
 
     Parameters
     ----------
-    source_positions : ndarray (shot, 2), m
-        ``(x, z)`` of each shot's point source.
-    receiver_positions : ndarray (receiver, 2) or (shot, receiver, 2), m
-        ``(x, z)`` of the receivers, shared by all shots or given per shot.
+    source_positions : ndarray (shot, ndim), m
+        ``(x, z)`` (2-D) or ``(x, y, z)`` (3-D) of each shot's point source.
+    receiver_positions : ndarray (receiver, ndim) or (shot, receiver, ndim), m
+        Positions of the receivers, shared by all shots or given per shot; ``ndim`` is
+        that of the sources.
     f0 : float, Hz
         Peak frequency of the Ricker wavelet (also used for grid-dispersion checks).
     t_max : float, s
@@ -113,16 +148,19 @@ class Survey:
             raise ValueError(f"dt = {dt} s is longer than t_max = {t_max} s")
         src = np.array(self.source_positions, dtype=np.float64, ndmin=2)
         rec = np.array(self.receiver_positions, dtype=np.float64)
-        if src.ndim != 2 or src.shape[1] != 2 or len(src) == 0:
+        if src.ndim != 2 or src.shape[1] not in (2, 3) or len(src) == 0:
             raise ValueError(
-                f"source_positions must have shape (shot, 2) with (x, z) in m, got {src.shape}"
+                "source_positions must have shape (shot, 2) with (x, z) or (shot, 3) with "
+                f"(x, y, z) in m, got {src.shape}"
             )
+        ndim = src.shape[1]
         if rec.ndim == 2:
             rec = np.broadcast_to(rec, (len(src), *rec.shape))
-        if rec.ndim != 3 or rec.shape[0] != len(src) or rec.shape[2] != 2 or rec.shape[1] == 0:
+        if (rec.ndim != 3 or rec.shape[0] != len(src) or rec.shape[2] != ndim
+                or rec.shape[1] == 0):
             raise ValueError(
-                "receiver_positions must have shape (receiver, 2) or (shot, receiver, 2) "
-                f"with {len(src)} shots, got {np.shape(self.receiver_positions)}"
+                f"receiver_positions must have shape (receiver, {ndim}) or (shot, receiver, "
+                f"{ndim}) with {len(src)} shots, got {np.shape(self.receiver_positions)}"
             )
         for name, arr in (("source_positions", src), ("receiver_positions", rec)):
             if not np.all(np.isfinite(arr)):
@@ -145,6 +183,11 @@ class Survey:
     @property
     def n_shots(self) -> int:
         return len(self.source_positions)
+
+    @property
+    def ndim(self) -> int:
+        """2 for (x, z) positions, 3 for (x, y, z)."""
+        return self.source_positions.shape[1]
 
     @property
     def n_receivers(self) -> int:
@@ -193,26 +236,27 @@ class Survey:
             self.wavelet,
         )
 
-    def check_inside(self, extent: tuple[tuple[float, float], tuple[float, float]]) -> None:
-        """Raise ``ValueError`` if a source or receiver lies outside ``((x0, x1), (z0, z1))``."""
-        (x0, x1), (z0, z1) = extent
-        tol = 1e-6 * max(x1 - x0, z1 - z0)
+    def check_inside(self, extent: tuple[tuple[float, float], ...]) -> None:
+        """Raise ``ValueError`` if a source or receiver lies outside ``extent``, the
+        ((lo, hi), ...) per axis in m of :attr:`ModelGrid.extent` (of the survey's ndim)."""
+        if len(extent) != self.ndim:
+            raise ValueError(f"the survey's positions are {self.ndim}-D but the model is "
+                             f"{len(extent)}-D")
+        lo, hi = np.array(extent, dtype=np.float64).T  # (ndim,) each
+        tol = 1e-6 * float(np.max(hi - lo))
+        names = "xz" if self.ndim == 2 else "xyz"
         for name, pos in (
             ("source", self.source_positions[:, None, :]),
             ("receiver", self.receiver_positions),
         ):
-            outside = (
-                (pos[..., 0] < x0 - tol)
-                | (pos[..., 0] > x1 + tol)
-                | (pos[..., 1] < z0 - tol)
-                | (pos[..., 1] > z1 + tol)
-            )
+            outside = ((pos < lo - tol) | (pos > hi + tol)).any(axis=-1)
             if outside.any():
                 shot, i = np.argwhere(outside)[0]
-                x, z = pos[shot, i]
+                at = ", ".join(f"{d}={p:g} m" for d, p in zip(names, pos[shot, i], strict=True))
+                box = ", ".join(f"{d} in [{a:g}, {b:g}] m"
+                                for d, a, b in zip(names, lo, hi, strict=True))
                 raise ValueError(
-                    f"{name} of shot {shot} at (x={x:g} m, z={z:g} m) lies outside the model "
-                    f"(x in [{x0:g}, {x1:g}] m, z in [{z0:g}, {z1:g}] m); "
+                    f"{name} of shot {shot} at ({at}) lies outside the model ({box}); "
                     f"{int(outside.sum())} position(s) are outside"
                 )
 
@@ -221,8 +265,8 @@ class Survey:
     def surface(
         cls,
         vp,
-        n_shots: int,
-        n_receivers: int,
+        n_shots: int | tuple[int, int],
+        n_receivers: int | tuple[int, int],
         f0: float,
         t_max: float,
         *,
@@ -235,14 +279,18 @@ class Survey:
 
         Parameters
         ----------
-        vp : xr.DataArray (x, z), m/s
+        vp : xr.DataArray (x, z) or (x, y, z), m/s
             The model, for its extent (coords in m); checked with
             :func:`~devito_crfwi.io.schema.check_model`.
-        n_shots, n_receivers : int >= 1
+        n_shots, n_receivers : int >= 1, or (n_x, n_y) on a 3-D model
             Evenly spaced across the model width, snapped to grid nodes (so positions are
-            exact multiples of dx: no interpolation, and SEG-Y headers store them
+            exact multiples of the spacing: no interpolation, and SEG-Y headers store them
             exactly); shots keep one cell from the sides. No two may share a node: at
-            most nx - 2 shots (or 1) and nx receivers.
+            most n - 2 shots (or 1) and n receivers along an axis of n nodes. On a 3-D
+            model they form a regular areal grid (x outer, y inner): an int is the total,
+            factorised as ``n_x * n_y`` with ``n_x / n_y`` nearest the model's aspect
+            ratio (a prime total gives one line along the longer axis); a pair sets the
+            counts along x and y.
         f0 : float, Hz
             Ricker peak frequency.
         t_max : float, s
@@ -257,23 +305,25 @@ class Survey:
             A user wavelet on the recording axis (see :class:`Survey`).
         """
         model = check_model(vp, where="Survey.surface")
-        x, z = model.x, model.z
-        (dx, dz), nx = model.spacing, len(x)
-        n_shots = _count("n_shots", n_shots, max(nx - 2, 1),
-                         f"{nx - 2} grid columns one cell in from the sides of the model's {nx}")
-        n_receivers = _count("n_receivers", n_receivers, nx, f"model's {nx} grid columns (x)")
+        across = [model.x] if model.y is None else [model.x, model.y]  # horizontal axes
+        z, dz = model.z, model.spacing[-1]
         source_depth = 2 * dz if source_depth is None else float(source_depth)
         receiver_depth = 2 * dz if receiver_depth is None else float(receiver_depth)
-        if n_shots == 1:
-            sx = np.array([(x[0] + x[-1]) / 2])
-        else:
-            sx = np.linspace(x[0] + dx, x[-1] - dx, n_shots)
-        gx = np.linspace(x[0], x[-1], n_receivers) if n_receivers > 1 else sx[:1]
-        sx, gx = (x[0] + np.round((p - x[0]) / dx) * dx for p in (sx, gx))
-        src = np.stack([sx, np.full_like(sx, z[0] + source_depth)], axis=1)
-        rec = np.stack([gx, np.full_like(gx, z[0] + receiver_depth)], axis=1)
+        labels = "xy"[: len(across)]
+        shots = [_surface_line("n_shots", axis, label, n, 1) for axis, label, n in
+                 zip(across, labels, _areal_counts("n_shots", n_shots, across), strict=True)]
+        spread = [_surface_line("n_receivers", axis, label, n, 0) for axis, label, n in
+                  zip(across, labels, _areal_counts("n_receivers", n_receivers, across),
+                      strict=True)]
+        if all(len(line) == 1 for line in spread):
+            spread = [line[:1] for line in shots]  # one receiver: at the first shot
+        src, rec = (
+            np.stack([*(g.ravel() for g in np.meshgrid(*lines, indexing="ij")),
+                      np.full(int(np.prod([len(line) for line in lines])), z[0] + depth)], -1)
+            for lines, depth in ((shots, source_depth), (spread, receiver_depth))
+        )
         survey = cls(src, rec, f0, t_max, dt, wavelet)
-        survey.check_inside(((x[0], x[-1]), (z[0], z[-1])))
+        survey.check_inside(tuple((a[0], a[-1]) for a in (*across, z)))
         if wavelet is None:
             check_recording_interval(survey.dt, survey.f0)
         return survey
@@ -285,7 +335,8 @@ class Survey:
         :func:`~devito_crfwi.io.schema.check_shots`).
 
         Positions come from the coords, dt and t_max from the time axis (s), ``f0`` (Hz) from
-        the argument or ``observed.attrs["f0"]``; the source is a Ricker wavelet of ``f0``. An
+        the argument or ``observed.attrs["f0"]``; the source is a Ricker wavelet of ``f0``.
+        Gathers with coords ``source_y`` and ``receiver_y`` are of a 3-D survey. An
         ``f0`` that contradicts the file's is refused: the modelled source must be the
         recorded one.
         """
@@ -299,8 +350,7 @@ class Survey:
         if f0 is None:
             raise ValueError("the gathers do not state f0 (attrs['f0']): give f0 in Hz")
         time_axis = np.asarray(observed["time"], dtype=np.float64)
-        sources = np.stack([np.asarray(observed["source_x"]),
-                            np.asarray(observed["source_z"])], -1)
-        receivers = np.stack([np.asarray(observed["receiver_x"]),
-                              np.asarray(observed["receiver_z"])], -1)
+        axes = "xyz" if "source_y" in observed.coords else "xz"
+        sources, receivers = (np.stack([np.asarray(observed[f"{kind}_{d}"]) for d in axes], -1)
+                              for kind in ("source", "receiver"))
         return cls(sources, receivers, f0=float(f0), t_max=float(time_axis[-1]), dt=dt)

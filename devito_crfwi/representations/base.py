@@ -77,27 +77,26 @@ def bounded_velocity(initial: Tensor, perturbation: Tensor, vmin: float, vmax: f
     return velocity.clamp(vmin, vmax)
 
 
-def grid_coordinates(shape: tuple[int, int], dtype: torch.dtype = torch.float32) -> Tensor:
-    """Normalised coordinates of every node of an (nx, nz) grid.
+def grid_coordinates(shape: tuple[int, ...], dtype: torch.dtype = torch.float32) -> Tensor:
+    """Normalised coordinates of every node of an (nx, nz) or (nx, ny, nz) grid.
 
     Parameters
     ----------
-    shape : (int, int)
-        Grid size ``(nx, nz)``.
+    shape : (int, int) or (int, int, int)
+        Grid size ``(nx, nz)`` or ``(nx, ny, nz)``.
     dtype : torch.dtype
         Floating dtype of the result.
 
     Returns
     -------
-    Tensor, shape (nx * nz, 2), dimensionless in [-1, 1]
-        Row ``i * nz + j`` holds ``(x_i, z_j)`` with ``x = linspace(-1, 1, nx)`` and
-        ``z = linspace(-1, 1, nz)``, so ``values.reshape(nx, nz)`` is in grid order.
+    Tensor, shape (prod(shape), ndim), dimensionless in [-1, 1]
+        In 2-D row ``i * nz + j`` holds ``(x_i, z_j)`` (3-D: row ``(i * ny + j) * nz + k``
+        holds ``(x_i, y_j, z_k)``) with each axis ``linspace(-1, 1, n)``, so
+        ``values.reshape(shape)`` is in grid order.
     """
-    nx, nz = shape
-    x = torch.linspace(-1.0, 1.0, nx, dtype=dtype)  # (nx,)
-    z = torch.linspace(-1.0, 1.0, nz, dtype=dtype)  # (nz,)
-    xx, zz = torch.meshgrid(x, z, indexing="ij")  # (nx, nz) each
-    return torch.stack((xx, zz), dim=-1).reshape(nx * nz, 2)
+    axes = [torch.linspace(-1.0, 1.0, n, dtype=dtype) for n in shape]  # (n,) each
+    mesh = torch.meshgrid(*axes, indexing="ij")  # shape each
+    return torch.stack(mesh, dim=-1).reshape(-1, len(shape))
 
 
 def sample_grid(values: Tensor, coords: Tensor, mode: str = "bilinear") -> Tensor:
@@ -105,24 +104,26 @@ def sample_grid(values: Tensor, coords: Tensor, mode: str = "bilinear") -> Tenso
 
     Parameters
     ----------
-    values : Tensor, shape (nx, nz)
+    values : Tensor, shape (nx, nz) or (nx, ny, nz)
         Values on the nodes of :func:`grid_coordinates`.
-    coords : Tensor, shape (..., 2), dimensionless
-        ``(x, z)`` in [-1, 1]; points outside take the value of the nearest edge.
+    coords : Tensor, shape (..., ndim), dimensionless
+        ``(x, z)`` or ``(x, y, z)`` in [-1, 1]; points outside take the nearest edge's value.
     mode : {"bilinear", "nearest"}
-        Interpolation, as in :func:`torch.nn.functional.grid_sample`.
+        Interpolation, as in :func:`torch.nn.functional.grid_sample` ("bilinear" is
+        trilinear on a 3-D grid).
 
     Returns
     -------
     Tensor, shape (...)
         Interpolated values, differentiable with respect to ``values``.
     """
-    batch = coords.shape[:-1]
-    # grid_sample reads (W, H) = (z, x) coordinates of an (N, C, H, W) = (1, 1, nx, nz) image.
-    grid = coords.flip(-1).reshape(1, 1, -1, 2).to(values.dtype)  # (1, 1, P, 2)
+    batch, ndim = coords.shape[:-1], values.ndim
+    # grid_sample reads (W, H) = (z, x) coordinates of an (N, C, H, W) = (1, 1, nx, nz) image,
+    # and (W, H, D) = (z, y, x) of an (N, C, D, H, W) = (1, 1, nx, ny, nz) volume.
+    grid = coords.flip(-1).reshape(1, *[1] * (ndim - 1), -1, ndim).to(values.dtype)
     out = F.grid_sample(
         values[None, None], grid, mode=mode, padding_mode="border", align_corners=True
-    )  # (1, 1, 1, P)
+    )  # (1, 1, [1,] 1, P)
     return out.reshape(batch)
 
 
@@ -146,8 +147,9 @@ class Representation(nn.Module, ABC):
 
     Parameters
     ----------
-    initial : Tensor or numpy.ndarray, shape (nx, nz), m/s
-        Initial model ``v0`` (dims x, z; depth increases with z). Copied, never modified.
+    initial : Tensor or numpy.ndarray, shape (nx, nz) or (nx, ny, nz), m/s
+        Initial model ``v0`` (dims x, [y,] z; depth increases with z). Copied, never
+        modified. The coordinate networks read ``ndim`` = 2 or 3 inputs accordingly.
     vmin, vmax : float or None, m/s
         Bounds of the output velocity; ``None`` takes :func:`default_bounds` (0.8 min(v0),
         1.25 max(v0)). ``v0`` must lie inside them.
@@ -160,22 +162,24 @@ class Representation(nn.Module, ABC):
         (the global RNG is neither used nor advanced).
     dtype : torch.dtype
         Floating dtype of parameters, buffers and output.
-    water_mask : Tensor or numpy.ndarray of bool, shape (nx, nz), optional
+    water_mask : Tensor or numpy.ndarray of bool, the model's shape, optional
         True where the velocity is held at ``v0`` exactly (e.g. the water layer).
 
     Attributes
     ----------
-    shape : (int, int)
-        Grid size ``(nx, nz)``.
+    shape : (int, int) or (int, int, int)
+        Grid size ``(nx, nz)`` or ``(nx, ny, nz)``.
+    ndim : int
+        2 or 3: the number of coordinates the networks read.
     vmin, vmax : float, m/s
         Bounds in use.
     seed : int
         The seed given.
-    initial : Tensor, shape (nx, nz), m/s
+    initial : Tensor, the model's shape, m/s
         Buffer holding ``v0``.
-    coords : Tensor, shape (nx * nz, 2), dimensionless
+    coords : Tensor, shape (prod(shape), ndim), dimensionless
         Buffer of the normalised grid coordinates, see :func:`grid_coordinates`.
-    water_mask : Tensor of bool, shape (nx, nz), or None
+    water_mask : Tensor of bool, the model's shape, or None
         Buffer of the mask.
     """
 
@@ -219,10 +223,9 @@ class Representation(nn.Module, ABC):
         if not dtype.is_floating_point:
             raise ValueError(f"dtype must be a floating-point torch dtype, got {dtype}")
         v0 = _as_tensor(initial, dtype)
-        if v0.ndim != 2 or v0.numel() == 0:
-            raise ValueError(
-                f"initial must be a non-empty 2-D (nx, nz) model, got shape {tuple(v0.shape)}"
-            )
+        if v0.ndim not in (2, 3) or v0.numel() == 0:
+            raise ValueError("initial must be a non-empty 2-D (nx, nz) or 3-D (nx, ny, nz) "
+                             f"model, got shape {tuple(v0.shape)}")
         if not torch.isfinite(v0).all():
             raise ValueError("initial must be finite everywhere, got NaN or inf values")
         lo, hi = float(v0.min()), float(v0.max())
@@ -236,12 +239,13 @@ class Representation(nn.Module, ABC):
                 f"initial must lie in [vmin, vmax] = [{self.vmin}, {self.vmax}] m/s, "
                 f"got values in [{lo}, {hi}] m/s; widen the bounds"
             )
-        self.shape: tuple[int, int] = (int(v0.shape[0]), int(v0.shape[1]))
+        self.shape: tuple[int, ...] = tuple(int(n) for n in v0.shape)
+        self.ndim = v0.ndim
         self.seed = int(seed)
-        self.register_buffer("initial", v0)  # (nx, nz), m/s
+        self.register_buffer("initial", v0)  # (nx, [ny,] nz), m/s
         self.register_buffer(
             "coords", grid_coordinates(self.shape, dtype), persistent=False
-        )  # (nx * nz, 2)
+        )  # (prod(shape), ndim)
         mask = None
         if water_mask is not None:
             mask = _as_tensor(water_mask, torch.bool)
@@ -249,7 +253,7 @@ class Representation(nn.Module, ABC):
                 raise ValueError(
                     f"water_mask must have the model's shape {self.shape}, got {tuple(mask.shape)}"
                 )
-        self.register_buffer("water_mask", mask)  # (nx, nz) bool, or None
+        self.register_buffer("water_mask", mask)  # the model's shape, bool, or None
 
     @property
     def learning_rate(self) -> float:
@@ -264,8 +268,8 @@ class Representation(nn.Module, ABC):
         return sum(p.numel() for p in self.parameters() if p.requires_grad)
 
     @classmethod
-    def paper_options(cls, shape: tuple[int, int]) -> dict[str, Any]:
-        """Keyword arguments that give the paper's network size on an (nx, nz) grid."""
+    def paper_options(cls, shape: tuple[int, ...]) -> dict[str, Any]:
+        """Keyword arguments that give the paper's network size on a grid of ``shape``."""
         return {}
 
     def velocity(self, initial: Tensor, perturbation: Tensor) -> Tensor:
@@ -284,8 +288,8 @@ class Representation(nn.Module, ABC):
 
         Parameters
         ----------
-        coords : Tensor, shape (..., 2), dimensionless
-            ``(x, z)`` in [-1, 1] (same convention as :attr:`coords`).
+        coords : Tensor, shape (..., ndim), dimensionless
+            ``(x, [y,] z)`` in [-1, 1] (same convention as :attr:`coords`).
 
         Returns
         -------
@@ -295,7 +299,7 @@ class Representation(nn.Module, ABC):
         """
 
     def grid_perturbation(self) -> Tensor:
-        """Perturbation on the model grid, shape (nx, nz); subclasses may evaluate it faster."""
+        """Perturbation on the model grid (its shape); subclasses may evaluate it faster."""
         return self.perturbation(self.coords).reshape(self.shape)
 
     def forward(self) -> Tensor:
@@ -303,7 +307,7 @@ class Representation(nn.Module, ABC):
 
         Returns
         -------
-        Tensor, shape (nx, nz), m/s
+        Tensor, the model's shape, m/s
             Inside ``[vmin, vmax]``; equal to ``initial`` where ``water_mask`` is True.
         """
         velocity = self.velocity(self.initial, self.grid_perturbation())
@@ -313,13 +317,13 @@ class Representation(nn.Module, ABC):
         """Velocity at arbitrary normalised coordinates (e.g. a finer grid).
 
         The perturbation network is evaluated at ``coords``; the initial model is interpolated
-        bilinearly and the water mask by nearest neighbour. On the grid nodes this matches
+        (tri)linearly and the water mask by nearest neighbour. On the grid nodes this matches
         :meth:`forward` up to rounding.
 
         Parameters
         ----------
-        coords : Tensor, shape (..., 2), dimensionless
-            ``(x, z)`` in [-1, 1].
+        coords : Tensor, shape (..., ndim), dimensionless
+            ``(x, [y,] z)`` in [-1, 1].
 
         Returns
         -------

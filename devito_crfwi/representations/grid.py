@@ -1,49 +1,54 @@
-"""Multi-resolution feature grids with bilinear interpolation, dense or spatially hashed
-(Müller et al. 2022, "Instant neural graphics primitives with a multiresolution hash encoding").
+"""Multi-resolution feature grids with bilinear (2-D) or trilinear (3-D) interpolation, dense
+or spatially hashed (Müller et al. 2022, "Instant neural graphics primitives with a
+multiresolution hash encoding").
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+from functools import reduce
 
 import torch
 from torch import Tensor, nn
 
-# Müller et al. 2022, eq. (4): h(x) = (XOR_i x_i * pi_i) mod T, with pi_1 = 1, pi_2 = 2654435761.
-HASH_PRIMES = (1, 2654435761)
+# Müller et al. 2022, eq. (4): h(x) = (XOR_i x_i * pi_i) mod T, with pi_1 = 1,
+# pi_2 = 2654435761 and pi_3 = 805459861.
+HASH_PRIMES = (1, 2654435761, 805459861)
 
 # Müller et al. 2022, sec. 4: tables start from U(-1e-4, 1e-4).
 TABLE_INIT = 1e-4
 
 
 def hash_index(vertex: Tensor, table_size: int) -> Tensor:
-    """Spatial hash of integer 2-D vertices.
+    """Spatial hash of integer 2-D or 3-D vertices.
 
     Parameters
     ----------
-    vertex : Tensor of int64, shape (..., 2)
-        Integer vertex coordinates ``(i, j)``, non-negative.
+    vertex : Tensor of int64, shape (..., ndim), ndim 2 or 3
+        Integer vertex coordinates ``(i, j[, k])``, non-negative.
     table_size : int
         Number of table rows ``T``.
 
     Returns
     -------
     Tensor of int64, shape (...)
-        ``((i * 1) XOR (j * 2654435761)) mod T``. Products are exact in int64, so for ``T`` a
-        power of two this equals instant-NGP's uint32 arithmetic (same low bits).
+        ``((i * 1) XOR (j * 2654435761) [XOR (k * 805459861)]) mod T``. Products are exact in
+        int64, so for ``T`` a power of two this equals instant-NGP's uint32 arithmetic (same
+        low bits).
     """
-    return torch.bitwise_xor(vertex[..., 0] * HASH_PRIMES[0], vertex[..., 1] * HASH_PRIMES[1]) % (
-        table_size
-    )
+    terms = (vertex[..., d] * HASH_PRIMES[d] for d in range(vertex.shape[-1]))
+    return reduce(torch.bitwise_xor, terms) % table_size
 
 
 class GridLevel(nn.Module):
-    """One level: a ``resolution x resolution``-cell grid of learnable features.
+    """One level: a grid of ``resolution`` cells along each axis, of learnable features.
 
     Parameters
     ----------
     resolution : int
-        Cells per axis (the same along x and z); the grid has ``(resolution + 1)**2`` vertices.
+        Cells per axis (the same along every axis); the grid has ``(resolution + 1)**ndim``
+        vertices.
     n_features : int
         Features per vertex.
     table_size : int
@@ -53,6 +58,8 @@ class GridLevel(nn.Module):
         Source of the random numbers.
     dtype : torch.dtype
         Parameter dtype.
+    ndim : int
+        2 (bilinear, 4 corners) or 3 (trilinear, 8 corners).
 
     Attributes
     ----------
@@ -70,29 +77,31 @@ class GridLevel(nn.Module):
         *,
         generator: torch.Generator,
         dtype: torch.dtype,
+        ndim: int = 2,
     ) -> None:
         super().__init__()
         self.resolution = int(resolution)
-        n_vertices = (self.resolution + 1) ** 2
+        n_vertices = (self.resolution + 1) ** ndim
         self.hashed = n_vertices > table_size
         rows = table_size if self.hashed else n_vertices
         table = torch.empty(rows, n_features, dtype=dtype)
         self.table = nn.Parameter(table.uniform_(-TABLE_INIT, TABLE_INIT, generator=generator))
-        corners = torch.tensor([[0, 0], [0, 1], [1, 0], [1, 1]])  # (4, 2)
+        corners = torch.tensor(list(itertools.product((0, 1), repeat=ndim)))  # (2**ndim, ndim)
         self.register_buffer("corners", corners, persistent=False)
 
     def forward(self, unit: Tensor) -> Tensor:
-        """Bilinearly interpolated features at ``unit`` (..., 2) in [0, 1]; returns (..., F)."""
-        position = unit * self.resolution  # (..., 2), in cells
-        cell = position.detach().floor().clamp(0, self.resolution - 1)  # (..., 2)
-        frac = (position - cell).unsqueeze(-2)  # (..., 1, 2), in [0, 1]
-        vertex = cell.long().unsqueeze(-2) + self.corners  # (..., 4, 2)
-        weight = torch.where(self.corners.bool(), frac, 1.0 - frac).prod(-1)  # (..., 4)
+        """Bi- or trilinearly interpolated features at ``unit`` (..., ndim) in [0, 1];
+        returns (..., F)."""
+        position = unit * self.resolution  # (..., ndim), in cells
+        cell = position.detach().floor().clamp(0, self.resolution - 1)  # (..., ndim)
+        frac = (position - cell).unsqueeze(-2)  # (..., 1, ndim), in [0, 1]
+        vertex = cell.long().unsqueeze(-2) + self.corners  # (..., 2**ndim, ndim)
+        weight = torch.where(self.corners.bool(), frac, 1.0 - frac).prod(-1)  # (..., 2**ndim)
         if self.hashed:
-            index = hash_index(vertex, self.table.shape[0])  # (..., 4)
-        else:
-            index = vertex[..., 0] * (self.resolution + 1) + vertex[..., 1]  # (..., 4)
-        features = self.table[index]  # (..., 4, F)
+            index = hash_index(vertex, self.table.shape[0])  # (..., 2**ndim)
+        else:  # row-major over the (resolution + 1)**ndim vertices
+            index = reduce(lambda row, i: row * (self.resolution + 1) + i, vertex.unbind(-1))
+        features = self.table[index]  # (..., 2**ndim, F)
         return (weight.unsqueeze(-1) * features).sum(-2)  # (..., F)
 
     def extra_repr(self) -> str:
@@ -102,7 +111,7 @@ class GridLevel(nn.Module):
 class MultiResGridEncoding(nn.Module):
     """Concatenated features of ``n_levels`` grids of growing resolution.
 
-    Level ``l`` has ``floor(base_resolution * growth**l)`` cells per axis over [-1, 1]².
+    Level ``l`` has ``floor(base_resolution * growth**l)`` cells per axis over [-1, 1]^ndim.
 
     Parameters
     ----------
@@ -120,6 +129,8 @@ class MultiResGridEncoding(nn.Module):
         Source of the random numbers.
     dtype : torch.dtype
         Parameter dtype.
+    ndim : int
+        Coordinate dimension, 2 or 3.
 
     Attributes
     ----------
@@ -138,8 +149,11 @@ class MultiResGridEncoding(nn.Module):
         *,
         generator: torch.Generator,
         dtype: torch.dtype,
+        ndim: int = 2,
     ) -> None:
         super().__init__()
+        if ndim not in (2, 3):
+            raise ValueError(f"ndim must be 2 or 3, got {ndim}")
         if n_levels < 1 or base_resolution < 1 or n_features < 1 or not growth >= 1.0:
             raise ValueError(
                 "n_levels, base_resolution and n_features must be >= 1 and growth >= 1, got "
@@ -154,11 +168,12 @@ class MultiResGridEncoding(nn.Module):
                 table_size,
                 generator=generator,
                 dtype=dtype,
+                ndim=ndim,
             )
             for level in range(n_levels)
         )
         self.output_dim = n_levels * n_features
 
     def forward(self, coords: Tensor) -> Tensor:
-        unit = ((coords + 1.0) / 2.0).clamp(0.0, 1.0)  # (..., 2), in [0, 1]
+        unit = ((coords + 1.0) / 2.0).clamp(0.0, 1.0)  # (..., ndim), in [0, 1]
         return torch.cat([level(unit) for level in self.levels], dim=-1)  # (..., L F)

@@ -25,16 +25,16 @@ class Pixel(Representation):
 
     Parameters
     ----------
-    initial : Tensor or numpy.ndarray, shape (nx, nz), m/s
+    initial : Tensor or numpy.ndarray, shape (nx, nz) or (nx, ny, nz), m/s
         Initial model.
     **kwargs
         ``vmin``, ``vmax``, ``seed``, ``dtype``, ``water_mask`` of :class:`Representation`.
 
     Attributes
     ----------
-    delta : nn.Parameter, shape (nx, nz), logit units
+    delta : nn.Parameter, the model's shape, logit units
         Perturbation, zero at initialisation (so ``forward()`` starts at ``v0`` exactly up to
-        rounding). Off the grid, :meth:`perturbation` interpolates it bilinearly.
+        rounding). Off the grid, :meth:`perturbation` interpolates it (tri)linearly.
     """
 
     name = "pixel"
@@ -54,7 +54,7 @@ class Pixel(Representation):
         return sample_grid(self.delta, coords)  # (...)
 
     def grid_perturbation(self) -> Tensor:
-        return self.delta  # (nx, nz)
+        return self.delta  # (nx, [ny,] nz)
 
 
 class SIREN(Representation):
@@ -62,7 +62,7 @@ class SIREN(Representation):
 
     Parameters
     ----------
-    initial : Tensor or numpy.ndarray, shape (nx, nz), m/s
+    initial : Tensor or numpy.ndarray, shape (nx, nz) or (nx, ny, nz), m/s
         Initial model.
     hidden_features : int
         Width of the sine layers.
@@ -94,7 +94,7 @@ class SIREN(Representation):
     ) -> None:
         super().__init__(initial, **kwargs)
         self.net = mlp(
-            2,
+            self.ndim,
             hidden_features=hidden_features,
             hidden_layers=hidden_layers,
             activation="sine",
@@ -113,7 +113,7 @@ class FourierFeatures(Representation):
 
     Parameters
     ----------
-    initial : Tensor or numpy.ndarray, shape (nx, nz), m/s
+    initial : Tensor or numpy.ndarray, shape (nx, nz) or (nx, ny, nz), m/s
         Initial model.
     n_features : int
         Number of random frequencies (the MLP reads ``2 * n_features`` inputs).
@@ -150,7 +150,7 @@ class FourierFeatures(Representation):
             raise ValueError("activation must be 'relu' or 'gelu' for FourierFeatures, got 'sine'")
         generator, dtype = self._generator(), self.initial.dtype
         self.encoding = GaussianFourierEncoding(
-            2, n_features, scale, generator=generator, dtype=dtype
+            self.ndim, n_features, scale, generator=generator, dtype=dtype
         )
         self.net = mlp(
             self.encoding.output_dim,
@@ -174,10 +174,11 @@ PAPER_GRID = {"n_levels": 16, "base_resolution": 50, "growth": 1.05, "n_features
 
 
 def _grid_encoding(
-    generator: torch.Generator, dtype: torch.dtype, grid: dict[str, Any] | None
+    generator: torch.Generator, dtype: torch.dtype, grid: dict[str, Any] | None, ndim: int
 ) -> MultiResGridEncoding:
-    """A :class:`MultiResGridEncoding` with the paper's defaults, overridden by ``grid``."""
-    return MultiResGridEncoding(**(grid or {}), generator=generator, dtype=dtype)
+    """A :class:`MultiResGridEncoding` in ``ndim`` dimensions with the paper's defaults,
+    overridden by ``grid``."""
+    return MultiResGridEncoding(**(grid or {}), generator=generator, dtype=dtype, ndim=ndim)
 
 
 class MultiResGrid(Representation):
@@ -185,7 +186,7 @@ class MultiResGrid(Representation):
 
     Parameters
     ----------
-    initial : Tensor or numpy.ndarray, shape (nx, nz), m/s
+    initial : Tensor or numpy.ndarray, shape (nx, nz) or (nx, ny, nz), m/s
         Initial model.
     grid : dict, optional
         Keyword arguments of :class:`MultiResGridEncoding` (``n_levels=16``,
@@ -217,7 +218,7 @@ class MultiResGrid(Representation):
     ) -> None:
         super().__init__(initial, **kwargs)
         generator, dtype = self._generator(), self.initial.dtype
-        self.encoding = _grid_encoding(generator, dtype, grid)
+        self.encoding = _grid_encoding(generator, dtype, grid, self.ndim)
         self.net = mlp(
             self.encoding.output_dim,
             hidden_features=hidden_features,
@@ -246,7 +247,7 @@ class IGHybrid(Representation):
 
     Parameters
     ----------
-    initial : Tensor or numpy.ndarray, shape (nx, nz), m/s
+    initial : Tensor or numpy.ndarray, shape (nx, nz) or (nx, ny, nz), m/s
         Initial model.
     alpha : float
         Weight of the grid branch, in [0, 1].
@@ -289,9 +290,9 @@ class IGHybrid(Representation):
             raise ValueError(f"alpha must be in [0, 1], got {alpha}")
         self.alpha = float(alpha)
         generator, dtype = self._generator(), self.initial.dtype
-        self.encoding = _grid_encoding(generator, dtype, grid)
+        self.encoding = _grid_encoding(generator, dtype, grid, self.ndim)
         self.sine = mlp(
-            2,
+            self.ndim,
             hidden_features=sine_features,
             hidden_layers=sine_layers,
             n_out=None,
@@ -329,15 +330,18 @@ class IGHybrid(Representation):
 
 
 class LowRank(Representation):
-    """LR-FWI: separable low-rank perturbation ``p(x, z) = f1(x)^T C f2(z)``.
+    """LR-FWI: separable low-rank perturbation from one 1-D SIREN per axis.
 
-    ``f1`` and ``f2`` are 1-D SIRENs with ``rank`` outputs and ``C`` a learnable
-    ``rank x rank`` core. On the grid the perturbation is evaluated as
-    ``f1(x) C f2(z)^T`` from nx + nz network calls instead of nx * nz.
+    In 2-D ``p(x, z) = f1(x)^T C f2(z)`` with a learnable ``rank x rank`` core ``C`` (the
+    paper's form). In 3-D it is the CP (canonical polyadic) factorisation
+    ``p(x, y, z) = sum_r C_r f1_r(x) f2_r(y) f3_r(z)`` with ``rank`` weights ``C`` (a
+    diagonal core: ``rank`` parameters where a Tucker core would need ``rank**3``). Each
+    ``f`` is a 1-D SIREN with ``rank`` outputs. On the grid the perturbation is evaluated
+    from nx + [ny +] nz network calls instead of one per node.
 
     Parameters
     ----------
-    initial : Tensor or numpy.ndarray, shape (nx, nz), m/s
+    initial : Tensor or numpy.ndarray, shape (nx, nz) or (nx, ny, nz), m/s
         Initial model.
     rank : int
         Rank ``r``.
@@ -347,13 +351,13 @@ class LowRank(Representation):
         SIREN frequency factor.
     out_scale : float
         ``C`` starts from U(-out_scale/r, out_scale/r); the SIREN heads use a standard init,
-        so that gradients reach both factors from the first step.
+        so that gradients reach every factor from the first step.
     **kwargs
         ``vmin``, ``vmax``, ``seed``, ``dtype``, ``water_mask`` of :class:`Representation`.
 
     Attributes
     ----------
-    core : nn.Parameter, shape (rank, rank)
+    core : nn.Parameter, shape (rank, rank) in 2-D, (rank,) in 3-D
         ``C``.
     """
 
@@ -377,8 +381,8 @@ class LowRank(Representation):
         if rank < 1:
             raise ValueError(f"rank must be >= 1, got {rank}")
         generator, dtype = self._generator(), self.initial.dtype
-        self.f1, self.f2 = (
-            mlp(
+        for axis in range(self.ndim):  # f1 (x), [f2 (y),] f2 or f3 (z)
+            self.add_module(f"f{axis + 1}", mlp(
                 1,
                 hidden_features=hidden_features,
                 hidden_layers=hidden_layers,
@@ -388,24 +392,36 @@ class LowRank(Representation):
                 out_scale=1.0,
                 generator=generator,
                 dtype=dtype,
-            )
-            for _ in range(2)
-        )
-        core = torch.empty(rank, rank, dtype=dtype)
+            ))
+        core = torch.empty((rank, rank) if self.ndim == 2 else (rank,), dtype=dtype)
         bound = out_scale / rank
         self.core = nn.Parameter(core.uniform_(-bound, bound, generator=generator))
 
+    def _factors(self) -> list[nn.Module]:
+        return [getattr(self, f"f{axis + 1}") for axis in range(self.ndim)]
+
+    def _combine(self, a: Tensor, *others: Tensor) -> Tensor:
+        """The core contracted with one (..., r) factor per axis (2-D: ``a C b``)."""
+        if self.ndim == 2:
+            return torch.einsum("...i,ij,...j->...", a, self.core, *others)
+        return torch.einsum("...r,r,...r,...r->...", a, self.core, *others)
+
     def perturbation(self, coords: Tensor) -> Tensor:
-        a = self.f1(coords[..., :1])  # (..., r)
-        b = self.f2(coords[..., 1:])  # (..., r)
-        return torch.einsum("...i,ij,...j->...", a, self.core, b)  # (...)
+        factors = [f(coords[..., d : d + 1]) for d, f in enumerate(self._factors())]  # (..., r)
+        return self._combine(*factors)  # (...)
 
     @classmethod
-    def paper_options(cls, shape: tuple[int, int]) -> dict[str, Any]:
+    def paper_options(cls, shape: tuple[int, ...]) -> dict[str, Any]:
         return {"rank": max(1, min(shape) // 2)}  # "rank = half the model dimension"
 
     def grid_perturbation(self) -> Tensor:
-        grid = self.coords.reshape(*self.shape, 2)  # (nx, nz, 2)
-        a = self.f1(grid[:, :1, 0])  # (nx, r)
-        b = self.f2(grid[:1, :, 1].T)  # (nz, r)
-        return a @ self.core @ b.T  # (nx, nz)
+        grid = self.coords.reshape(*self.shape, self.ndim)  # (nx, [ny,] nz, ndim)
+        # the nodes along each axis: (n, 1) each
+        axes = [grid[..., d].movedim(d, 0).reshape(n, -1)[:, :1]
+                for d, n in enumerate(self.shape)]
+        factors = [f(axis) for f, axis in zip(self._factors(), axes, strict=True)]  # (n, r)
+        if self.ndim == 2:
+            a, b = factors
+            return a @ self.core @ b.T  # (nx, nz)
+        a, b, c = factors
+        return torch.einsum("xr,r,yr,zr->xyz", a, self.core, b, c)  # (nx, ny, nz)
