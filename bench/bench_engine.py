@@ -22,8 +22,13 @@ Then a growth sweep of the forward's per-step throughput over grid sizes.
 
 Usage::
 
-    .venv/bin/python bench/bench_engine.py            # full run (~10 min), writes bench/RESULTS.md
-    .venv/bin/python bench/bench_engine.py --quick    # smoke run (~1 min), writes no file
+    .venv/bin/python bench/bench_engine.py            # full run, writes bench/RESULTS.md
+    .venv/bin/python bench/bench_engine.py --quick    # smoke run, writes no file
+
+The full run takes ~10 minutes on an idle 2-core machine (the smoke run 1-3, mostly process
+start-up); on a loaded one, default (spinning) OpenMP waits make both engines many times
+slower, so ``--budget`` (minutes, default 30) stops starting rounds that would end past it
+and the report states how many rounds it got.
 """
 
 from __future__ import annotations
@@ -498,7 +503,8 @@ class Driver:
             if value is not None:
                 cmd += [f"--{key.replace('_', '-')}", str(value)]
         t0 = time.perf_counter()
-        done = subprocess.run(cmd, env=self.env, capture_output=True, text=True)
+        done = subprocess.run(cmd, env=self.env, capture_output=True, text=True,
+                              timeout=self.args.worker_timeout)
         if done.returncode:
             raise RuntimeError(f"worker {engine} {case} failed ({done.returncode}):\n"
                                f"{done.stderr[-4000:]}")
@@ -529,7 +535,16 @@ def drive(args, log) -> dict:
                                        steps=ours["same"]["steps"]),
         }
         runs: dict[tuple[str, str], list[dict]] = {job: [] for job in MAIN_JOBS}
+        budget = args.budget * 60.0
+        round_s: list[float] = []
         for r in range(args.rounds):
+            # Stop before a round that would run past the main part's share of the budget
+            # (the machine's load can make rounds many times slower than on an idle one).
+            elapsed = time.perf_counter() - started
+            if r and elapsed + statistics.mean(round_s) > 0.75 * budget:
+                log(f"  time budget: stopping after {r} of {args.rounds} rounds")
+                break
+            r0 = time.perf_counter()
             jobs = MAIN_JOBS if r % 2 == 0 else MAIN_JOBS[::-1]
             for job in jobs:
                 save = str(tmp / f"{job[0]}-{job[1]}.npz") if r == 0 else None
@@ -539,18 +554,26 @@ def drive(args, log) -> dict:
                 log(f"  round {r + 1}/{args.rounds} {job[0]:>8s} {job[1]:<24s} {t} "
                     f"(process {rec['process_s']:.1f} s, load {rec['load_end']:.2f})")
             loads["rounds"].append(os.getloadavg()[0])
+            round_s.append(time.perf_counter() - r0)
         arrays = {f"{e}-{c}": dict(np.load(tmp / f"{e}-{c}.npz")) for e, c in MAIN_JOBS}
         sweep: dict[str, list[dict]] = {"ours": [], "deepwave": []}
         sweep_jobs = (("ours", dict(dt=dw["sweep"]["internal_dt"])),
                       ("deepwave", dict(dt=dw["sweep"]["internal_dt"],
                                         steps=ours["sweep"]["steps"])))
+        sweep_s: list[float] = []
         for r in range(args.sweep_rounds):
+            elapsed = time.perf_counter() - started
+            if r and elapsed + statistics.mean(sweep_s) > budget:
+                log(f"  time budget: stopping the sweep after {r} of {args.sweep_rounds} rounds")
+                break
+            r0 = time.perf_counter()
             for engine, kw in (sweep_jobs if r % 2 == 0 else sweep_jobs[::-1]):
                 rec = d.run(engine, "sweep", **kw)
                 sweep[engine].append(rec)
                 log(f"  sweep round {r + 1}/{args.sweep_rounds} {engine:>8s} " + ", ".join(
                     f"{s['nx']}x{s['nz']} {s['time']:.3f} s" for s in rec["sizes"]))
             loads["sweep"].append(os.getloadavg()[0])
+            sweep_s.append(time.perf_counter() - r0)
         total = time.perf_counter() - started
     return dict(problem=p, probe=dict(deepwave=dw, ours=ours), runs=runs, arrays=arrays,
                 sweep=sweep, loads=loads, total_s=total, removed=d.removed,
@@ -784,6 +807,7 @@ def report(res: dict, args, log) -> str:
     wl = [r["load_start"] for recs in runs.values() for r in recs]
     omp = od["omp_env"]
     dinfo, ginfo = dd["info"], dd["gradient_info"]
+    n_rounds = len(runs[("ours", "default-direct")])
     compile_s = statistics.median(r["compile_s"] for r in runs[("ours", "default-direct")])
     lines = [
         "# Engine benchmark",
@@ -823,7 +847,9 @@ def report(res: dict, args, log) -> str:
         f"Ricker f0 = {p.f0:g} Hz peaked at 1/f0; {p.t_max:g} s recorded at "
         f"{p.rec_dt * 1e3:g} ms ({p.samples} samples); order {p.space_order} in space.",
         f"- Process per engine, case and round: a driver spawns `bench_engine.py --worker "
-        f"--engine ours|deepwave --case CASE --json OUT` {args.rounds} times per case, in "
+        f"--engine ours|deepwave --case CASE --json OUT` {n_rounds} times per case "
+        f"({n_rounds} of {args.rounds} planned rounds within the {args.budget:g}-minute time "
+        "budget), in "
         "rounds that interleave the engines and reverse their order every other round "
         f"(round 1: {', '.join(f'{e} {cs}' for e, cs in MAIN_JOBS)}; round 2 the reverse; "
         "...). Each worker makes a first call of each task (untimed: it measures memory) "
@@ -888,7 +914,8 @@ def report(res: dict, args, log) -> str:
     lines += [
         "### Growth sweep (forward only)",
         "",
-        f"- Each engine's own process per round ({args.sweep_rounds} rounds, alternating "
+        f"- Each engine's own process per round ({len(res['sweep']['ours'])} of "
+        f"{args.sweep_rounds} planned rounds, alternating "
         "which engine goes first), all sizes in one process; layered 1500-4500 m/s model at "
         f"every size, {SWEEP_T_MAX:g} s record, both at Deepwave's internal step for vmax "
         f"4500 m/s ({res['probe']['deepwave']['sweep']['internal_dt'] * 1e3:.4g} ms, "
@@ -936,6 +963,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=None, help="rounds (default 5; quick 1)")
     parser.add_argument("--sweep-rounds", type=int, default=None,
                         help="growth-sweep rounds (default 3; quick 1)")
+    parser.add_argument("--budget", type=float, default=None,
+                        help="minutes: no round starts that would end past it (default 30; "
+                             "quick 5); the report states the rounds done")
+    parser.add_argument("--worker-timeout", type=float, default=900.0,
+                        help="seconds one worker may run (default 900)")
     parser.add_argument("--output", default=None,
                         help="Markdown report ('' for none; default bench/RESULTS.md, "
                              "none with --quick)")
@@ -954,6 +986,7 @@ def main(argv: list[str] | None = None) -> int:
         return worker_main(args)
     args.rounds = args.rounds or (1 if args.quick else 5)
     args.sweep_rounds = args.sweep_rounds or (1 if args.quick else 3)
+    args.budget = args.budget or (5.0 if args.quick else 30.0)
     if args.output is None:
         args.output = "" if args.quick else str(REPO / "bench" / "RESULTS.md")
     prefix = "" if THREADS == 2 else f"BENCH_THREADS={THREADS} "
