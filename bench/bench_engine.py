@@ -1,149 +1,139 @@
-"""Engine benchmark: our forward and gradients (direct, torch bridge, revolve) against Deepwave.
+"""Engine benchmark: our engine against Deepwave, each engine in its own process.
 
-One invocation builds every engine and compiles our kernels (not timed), calls each row
-once to measure its memory, then runs the rows round-robin, rotating the order every
-round, and reports medians. Deepwave is a bench-only extra (``make bench`` installs it);
-it is never a dependency of the package.
+A driver (the default mode) spawns one worker process per engine, case and round
+(``bench_engine.py --worker --engine ours|deepwave --case CASE --json OUT``), so neither
+engine's OpenMP runtime, allocator state or page cache warms the other's, and each worker's
+peak RSS (``getrusage``) is its own. Both engines run with the default OpenMP environment:
+only ``OMP_NUM_THREADS`` (and ``torch.set_num_threads``) is set, to 2, as a user of a
+2-core machine would; ``OMP_WAIT_POLICY`` is removed from the workers' environment.
 
-Problem (issue 2, item 6): a 600 x 200 grid at 10 m, 8th-order stencils, 2000 time steps,
-one shot, 300 receivers, 2 threads. Both codes run the same time step ``dt`` (ours, fixed
-explicitly; Deepwave gets a ``courant_number`` so it does not sub-step, checked through its
-``RunInfo``) and the same 20-cell absorbing layer (our sponge, Deepwave's C-PML).
+Two comparisons on one shot record (600 x 200 cells at 10 m, 1 shot, 300 receivers, Ricker
+10 Hz, 2.3 s recorded at 4 ms, 8th order in space, float32):
+
+(a) "what each user gets by default": our public API with its defaults (``Survey`` +
+    ``Propagator.from_model`` / ``WaveOperator``, no ``dt``: the engine picks its step and
+    sponge) against ``deepwave.scalar`` with dt = the recording interval, accuracy 8,
+    pml_width 20, pml_freq f0 and max_vel, which sub-steps as its documentation says;
+(b) "the same work": both at Deepwave's internal step, for the same number of steps, on the
+    same 20-cell absorbing width (our explicit ``dt=``; Deepwave given that dt, so its
+    step_ratio is 1, checked through its ``RunInfo``).
+
+Then a growth sweep of the forward's per-step throughput over grid sizes.
 
 Usage::
 
-    .venv/bin/python bench/bench_engine.py                 # full run, writes bench/RESULTS.md
-    .venv/bin/python bench/bench_engine.py --quick --output ''   # smoke run, no file
-    BENCH_THREADS=1 .venv/bin/python bench/bench_engine.py --profile --output ''
+    .venv/bin/python bench/bench_engine.py            # full run, writes bench/RESULTS.md
+    .venv/bin/python bench/bench_engine.py --quick    # smoke run, writes no file
+
+The full run takes ~10 minutes on an idle 2-core machine (the smoke run 1-3, mostly process
+start-up); on a loaded one, default (spinning) OpenMP waits make both engines many times
+slower, so ``--budget`` (minutes, default 30) stops starting rounds that would end past it
+and the report states how many rounds it got.
 """
 
-# ruff: noqa: E402  (the thread count is set before numpy, torch and Devito are imported)
 from __future__ import annotations
-
-import os
-
-# The issue fixes 2 threads; BENCH_THREADS changes it (for experiments, reported as such).
-THREADS = int(os.environ.get("BENCH_THREADS", "2"))
-# Before numpy, torch or Devito load: their OpenMP runtimes read these once.
-os.environ["OMP_NUM_THREADS"] = str(THREADS)
-# Waiting threads sleep instead of spinning. On a shared machine a spinning thread holds a
-# core while the thread it waits for is descheduled, and each of the thousands of per-step
-# barriers then costs a scheduler time slice: measured here, 2 spinning threads ran our
-# forward 60x (Deepwave's 15x) slower than one thread. Same setting for both codes.
-os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
 import argparse
 import datetime
+import functools
 import gc
+import json
+import os
 import platform
 import resource
 import shlex
 import statistics
+import subprocess
 import sys
+import tempfile
 import threading
 import time
-import warnings
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-import torch
-import xarray as xr
-
-from devito_crfwi.bridge import WaveOperator
-from devito_crfwi.physics import Propagator, Survey
-from devito_crfwi.physics.grid import CFL_MARGIN, ModelGrid
 
 REPO = Path(__file__).resolve().parents[1]
-MARMOUSI = REPO.parent / "shared" / "data" / "models" / "marmousi.npy"
+MODELS = REPO.parent / "shared" / "data" / "models"
+MARMOUSI = MODELS / "marmousi.npy"
 MIB = 2.0**20
+# A user of a 2-core machine sets 2 threads; BENCH_THREADS changes it (reported as such).
+THREADS = int(os.environ.get("BENCH_THREADS", "2"))
+# Variables that change how OpenMP threads wait; the workers run without them (defaults).
+OMP_WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
 
 
-# -- problem -------------------------------------------------------------------------------
+# -- the problem ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Problem:
-    """Sizes of the benchmark problem (grid cells, spacing in m, steps, Hz)."""
+    """One shot record: cells, spacing (m), record length and interval (s), f0 (Hz)."""
 
     nx: int = 600
     nz: int = 200
     spacing: float = 10.0
-    nt: int = 2000
-    n_receivers: int = 300
+    t_max: float = 2.3
+    rec_dt: float = 0.004
     f0: float = 10.0
+    n_receivers: int = 300
     space_order: int = 8
-    pml_width: int = 20
+    pml_width: int = 20  # Deepwave's default; our "same work" sponge
     checkpoints: int = 40
+    marmousi: bool = True  # a Marmousi window where the shared file has one
 
     @property
     def points(self) -> int:
-        """Physical model points (the GPts/s numerator; padding excluded)."""
         return self.nx * self.nz
 
+    @property
+    def samples(self) -> int:
+        """Recorded samples 0, rec_dt, ..., t_max."""
+        return int(round(self.t_max / self.rec_dt)) + 1
 
-QUICK = Problem(nx=240, nz=120, nt=400, n_receivers=100, checkpoints=10)
+
+FULL = Problem()
+QUICK = Problem(nx=240, nz=120, t_max=0.6, n_receivers=100, checkpoints=10)
+SWEEP_SIZES = ((200, 100), (400, 150), (600, 200), (1000, 300), (1601, 401))
+SWEEP_T_MAX = 1.0  # s; the sweep's record (forward only, layered model at every size)
 
 
-def velocity_model(p: Problem) -> tuple[xr.DataArray, str]:
-    """A (x, z) model in m/s: a Marmousi window if the shared data is there, else layered."""
-    if MARMOUSI.exists():
-        full = np.load(MARMOUSI).astype(np.float32)
+def sweep_problem(nx: int, nz: int) -> Problem:
+    return Problem(nx=nx, nz=nz, t_max=SWEEP_T_MAX, n_receivers=min(300, nx // 2),
+                   marmousi=False)
+
+
+def velocity(p: Problem):
+    """(x, z) model in m/s (float32) and a description: a Marmousi window if wanted and
+    present, else a layered 1500-4500 m/s model."""
+    if p.marmousi and MARMOUSI.exists():
+        full = np.load(MARMOUSI)
         if full.shape[0] >= p.nx and full.shape[1] >= p.nz:
-            values = full[: p.nx, : p.nz]
             about = (f"Marmousi window [0:{p.nx}, 0:{p.nz}] of ../shared/data/models/"
-                     f"marmousi.npy (15 m cells re-labelled {p.spacing:g} m)")
-            return _dataarray(values, p.spacing), about
+                     f"marmousi.npy (its 15 m cells re-labelled {p.spacing:g} m)")
+            return np.ascontiguousarray(full[: p.nx, : p.nz], dtype=np.float32), about
     x, z = np.meshgrid(np.arange(p.nx), np.arange(p.nz), indexing="ij")
     depth = z / (p.nz - 1) + 0.08 * np.sin(2 * np.pi * x / p.nx)
-    values = 1500.0 + 2500.0 * np.clip(depth, 0.0, 1.0) ** 1.5
-    return _dataarray(values, p.spacing), "synthetic smooth layered model 1500-4000 m/s"
+    values = 1500.0 + 3000.0 * np.clip(depth, 0.0, 1.0) ** 1.5
+    return values.astype(np.float32), "layered model 1500-4500 m/s (gently undulating)"
 
 
-def _dataarray(values: np.ndarray, h: float) -> xr.DataArray:
-    nx, nz = values.shape
-    return xr.DataArray(
-        np.ascontiguousarray(values, dtype=np.float32), dims=("x", "z"),
-        coords={"x": np.arange(nx) * h, "z": np.arange(nz) * h}, attrs={"units": "m/s"},
-    )
-
-
-@dataclass
-class Setup:
-    """Everything both codes share: model, time step, acquisition (cells and metres)."""
-
-    problem: Problem
-    vp: xr.DataArray
-    about: str
-    dt: float
-    survey: Survey
-    source_cells: np.ndarray  # (1, 2) (ix, iz)
-    receiver_cells: np.ndarray  # (receiver, 2) (ix, iz)
-    wavelet: np.ndarray  # (nt,) on the simulation axis
-
-    @property
-    def vmax(self) -> float:
-        return float(self.vp.max())
-
-
-def build_setup(p: Problem) -> Setup:
-    vp, about = velocity_model(p)
-    vmax = float(vp.max())
-    grid = ModelGrid((p.nx, p.nz), (p.spacing, p.spacing), nbl=p.pml_width)
-    # Our automatic step (CFL_MARGIN of the limit), rounded down to 10 us so it prints well.
-    dt = np.floor(CFL_MARGIN * grid.max_stable_dt(vmax, p.space_order) * 1e5) / 1e5
-    src = np.array([[p.nx // 2, 2]])
-    rec_x = np.unique(np.linspace(0, p.nx - 1, p.n_receivers).round().astype(int))
-    if len(rec_x) != p.n_receivers:
+def geometry(p: Problem):
+    """Source and receiver cells (ix, iz), the rule of ``Survey.surface``: the shot at the
+    centre, receivers evenly across the top, both two cells deep, snapped to nodes."""
+    src = np.array([[int(np.round((p.nx - 1) / 2)), 2]])
+    rec_x = np.round(np.linspace(0, p.nx - 1, p.n_receivers)).astype(int)
+    if len(np.unique(rec_x)) != p.n_receivers:
         raise ValueError(f"{p.n_receivers} receivers do not fit on {p.nx} cells")
     rec = np.stack([rec_x, np.full_like(rec_x, 2)], axis=1)
-    # Recording interval = simulation step, so our engine does not resample: nt steps.
-    survey = Survey(src * p.spacing, rec * p.spacing, p.f0, p.nt * dt, dt=dt)
-    time_axis = np.arange(p.nt) * dt
-    wavelet = survey.source_wavelet(time_axis).astype(np.float32)
-    return Setup(p, vp, about, float(dt), survey, src, rec, wavelet)
+    return src, rec
 
 
-# -- memory --------------------------------------------------------------------------------
+def ricker(f0: float, t):
+    """Ricker of peak f0 (Hz) peaked at 1/f0: our ``Survey``'s default wavelet."""
+    arg = (np.pi * f0 * (t - 1.0 / f0)) ** 2
+    return (1.0 - 2.0 * arg) * np.exp(-arg)
+
+
+# -- worker: measuring ---------------------------------------------------------------------
 _PAGE = resource.getpagesize()
 
 
@@ -152,315 +142,442 @@ def rss_bytes() -> int:
         return int(f.read().split()[1]) * _PAGE
 
 
-def _reset_hwm() -> bool:
-    """Reset the kernel's peak-RSS counter (Linux >= 4.0); False where not allowed."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-        return True
-    except OSError:
-        return False
+def maxrss_bytes() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024  # KiB on Linux
 
 
-def _hwm_bytes() -> int:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    return 0
+class Sampler:
+    """Samples the RSS every 2 ms in a thread (the engines' C code releases the GIL)."""
 
-
-class PeakRSS:
-    """Peak resident memory above the level at entry, over a ``with`` block.
-
-    A background thread samples ``/proc/self/statm`` every ``interval`` s (Devito and
-    Deepwave allocate outside Python's tracers; their C calls release the GIL, so the
-    sampler runs during them). Where the kernel lets us reset ``VmHWM``, its exact peak is
-    taken too and the larger of the two is kept.
-    """
-
-    def __init__(self, interval: float = 0.002) -> None:
-        self.interval = interval
-        self.peak = 0
-
-    def __enter__(self) -> PeakRSS:
-        gc.collect()
-        self.base = rss_bytes()
-        self._sampled = self.base
-        self._hwm = _reset_hwm()
+    def __enter__(self) -> Sampler:
+        self.peak = rss_bytes()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread = threading.Thread(target=self._run, daemon=True)
         self._thread.start()
         return self
 
-    def _sample(self) -> None:
-        while not self._stop.wait(self.interval):
-            self._sampled = max(self._sampled, rss_bytes())
+    def _run(self) -> None:
+        while not self._stop.wait(0.002):
+            self.peak = max(self.peak, rss_bytes())
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
-        top = max(self._sampled, rss_bytes(), _hwm_bytes() if self._hwm else 0)
-        self.peak = top - self.base
+        self.peak = max(self.peak, rss_bytes())
 
 
-# -- rows ----------------------------------------------------------------------------------
-@dataclass
-class Row:
-    """One benchmarked call: ``run()`` does the work once and returns a result to check."""
-
-    name: str
-    run: Callable[[], np.ndarray]
-    times: list[float] = field(default_factory=list)
-    cpu: list[tuple[float, float]] = field(default_factory=list)  # (user, sys) s per call
-    peak: int = 0  # bytes, first call on a fresh engine (all its buffers allocated in it)
-    result: np.ndarray | None = None
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.times)
-
-    @property
-    def cpu_median(self) -> float:
-        """Median CPU time (user + sys) of the process over a call, s."""
-        return statistics.median(u + s for u, s in self.cpu)
-
-
-def _engine_kwargs(s: Setup, checkpoints: int | None) -> dict:
-    p = s.problem
-    return dict(space_order=p.space_order, boundary_width=p.pml_width, vmax=s.vmax, dt=s.dt,
-                checkpoints=checkpoints)
-
-
-def our_rows(s: Setup) -> list[Row]:
-    """Our forward and gradients; each row has its own engine so its memory is its own."""
-    vp = np.asarray(s.vp.values)
-    vp_t = torch.from_numpy(vp.copy())
-
-    def propagator(checkpoints=None) -> Propagator:
-        return Propagator.from_model(s.vp, s.survey, **_engine_kwargs(s, checkpoints))
-
-    def operator(checkpoints=None) -> WaveOperator:
-        return WaveOperator(s.survey, s.vp, **_engine_kwargs(s, checkpoints))
-
-    def forward_direct(prop):
-        return lambda: prop.forward(vp, [0])
-
-    def forward_bridge(op):
-        def run():
-            with torch.no_grad():
-                return op(vp_t, shots=[0]).numpy()
-
-        return run
-
-    def gradient_direct(prop):
-        def run():
-            data, tapes = prop.record(vp, [0])
-            return prop.jacobian_adjoint(vp, tapes, data)  # d(0.5 ||d||²)/dd = d
-
-        return run
-
-    def gradient_bridge(op):
-        def run():
-            v = vp_t.clone().requires_grad_(True)
-            loss = 0.5 * (op(v, shots=[0]) ** 2).sum()
-            loss.backward()
-            return v.grad.numpy()
-
-        return run
-
-    c = s.problem.checkpoints
-    return [
-        Row("ours forward, direct", forward_direct(propagator())),
-        Row("ours forward, bridge (no grad)", forward_bridge(operator())),
-        Row("ours gradient, direct, full storage", gradient_direct(propagator())),
-        Row("ours gradient, bridge, full storage", gradient_bridge(operator())),
-        Row(f"ours gradient, direct, revolve({c})", gradient_direct(propagator(c))),
-        Row(f"ours gradient, bridge, revolve({c})", gradient_bridge(operator(c))),
-    ]
-
-
-def deepwave_rows(s: Setup) -> tuple[list[Row], dict]:
-    """Deepwave's scalar propagator on the same model, step, cells and wavelet."""
-    import deepwave
-    from deepwave.discretisation import critical_courant_number
-
-    p = s.problem
-    v0 = torch.from_numpy(np.asarray(s.vp.values).copy())
-    # The Courant number our dt implies; asking for it (a hair above) gives step_ratio 1.
-    courant = s.dt * s.vmax * np.sqrt(2.0) / p.spacing
-    crit = critical_courant_number(p.space_order, propagator="scalar")
-    if courant > crit:
-        raise ValueError(f"dt = {s.dt} s gives Courant number {courant:.4f} above Deepwave's "
-                         f"critical {crit:.4f} for accuracy {p.space_order}")
-    settings = dict(
-        source_amplitudes=torch.from_numpy(s.wavelet).reshape(1, 1, -1),
-        source_locations=torch.from_numpy(s.source_cells).long().reshape(1, 1, 2),
-        receiver_locations=torch.from_numpy(s.receiver_cells).long().reshape(1, -1, 2),
-        accuracy=p.space_order, pml_width=p.pml_width, pml_freq=p.f0, max_vel=s.vmax,
-        courant_number=min(crit, courant * (1 + 1e-6)),
-    )
-
-    def call(v):
-        return deepwave.scalar(v, p.spacing, s.dt, **settings)
-
-    with torch.no_grad():
-        info = call(v0).info
-    if info.step_ratio != 1 or abs(info.internal_dt - s.dt) > 1e-12 or info.nt != p.nt:
-        raise RuntimeError(f"Deepwave sub-steps or changes nt: step_ratio={info.step_ratio}, "
-                           f"internal_dt={info.internal_dt}, nt={info.nt}")
-
-    def forward():
-        with torch.no_grad():
-            return call(v0).receiver_amplitudes.numpy()
-
-    def gradient():
-        v = v0.clone().requires_grad_(True)
-        loss = 0.5 * (call(v).receiver_amplitudes ** 2).sum()
-        loss.backward()
-        return v.grad.numpy()
-
-    rows = [Row("deepwave forward", forward),
-            Row("deepwave gradient (full storage)", gradient)]
-    meta = dict(version=deepwave.__version__, step_ratio=info.step_ratio,
-                internal_dt=info.internal_dt, courant=info.courant_number, crit=crit,
-                pml_freq=info.pml_freq, max_vel=info.max_vel)
-    return rows, meta
-
-
-# -- running -------------------------------------------------------------------------------
-def warm_up(s: Setup) -> float:
-    """Compile our kernels on a throwaway engine (Devito JIT), outside every measurement."""
+def measure(fn, baseline: int) -> tuple[dict, object]:
+    """A first call (memory: its peak above ``baseline``, the process's ru_maxrss after it),
+    then a second, timed call (wall, CPU). Returns the record and the first call's result."""
+    before = maxrss_bytes()
+    with Sampler() as sampler:
+        result = fn()
+    after = maxrss_bytes()
+    # ru_maxrss is exact when this call set the process's peak; the sampler otherwise.
+    peak = max(sampler.peak, after if after > before else 0)
+    gc.collect()
+    c0 = os.times()
     t0 = time.perf_counter()
-    prop = Propagator.from_model(s.vp, s.survey, **_engine_kwargs(s, None))
-    vp = np.asarray(s.vp.values)
-    prop.forward(vp, [0])
-    data, tapes = prop.record(vp, [0])
-    prop.jacobian_adjoint(vp, tapes, data)
-    return time.perf_counter() - t0
+    fn()
+    wall = time.perf_counter() - t0
+    c1 = os.times()
+    return dict(time=wall, cpu=(c1.user - c0.user) + (c1.system - c0.system),
+                sys=c1.system - c0.system, maxrss_mib=after / MIB,
+                call_peak_mib=(peak - baseline) / MIB, exact_peak=after > before), result
 
 
-def measure(rows: list[Row], repeats: int, log: Callable[[str], None]) -> list[float]:
-    """A memory probe call per row, then ``repeats`` timed rounds, order rotated each round.
+def _start_worker() -> dict:
+    import warnings
 
-    Returns the 1-minute load average after each round.
-    """
-    for row in rows:
-        with PeakRSS() as mem:
-            row.result = row.run()
-        row.peak = mem.peak
-        log(f"  probe {row.name:<40s} peak +{row.peak / MIB:8.1f} MiB")
-    loads = []
-    for r in range(repeats):
-        k = r % len(rows)
-        for row in rows[k:] + rows[:k]:
-            # Same conditions as the probe (a gc pass, the 2 ms sampler), peak not kept.
-            with PeakRSS():
-                c0 = os.times()
-                t0 = time.perf_counter()
-                row.run()
-                row.times.append(time.perf_counter() - t0)
-                c1 = os.times()
-            row.cpu.append((c1.user - c0.user, c1.system - c0.system))
-        loads.append(os.getloadavg()[0])
-        log(f"  round {r + 1}/{repeats} done, load {loads[-1]:.2f}")
-    return loads
+    import torch
+
+    warnings.filterwarnings("ignore", category=DeprecationWarning)
+    torch.set_num_threads(THREADS)
+    return dict(load_start=os.getloadavg()[0], numpy=np.__version__, torch=torch.__version__,
+                torch_threads=torch.get_num_threads(),
+                omp_env={k: v for k, v in os.environ.items()
+                         if k.startswith(("OMP_", "GOMP_", "KMP_"))})
 
 
-def _relative(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.linalg.norm(a - b) / max(np.linalg.norm(b), 1e-30))
+def _save(path: str | None, **arrays) -> None:
+    if path:
+            np.savez(path, **{k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()})
 
 
-def checks(rows: dict[str, Row], c: int) -> list[str]:
-    """Do the rows compute the same thing? (Bridge = direct, revolve ~ full storage.)"""
-    out = []
-    pairs = [
-        ("ours forward, bridge (no grad)", "ours forward, direct"),
-        ("ours gradient, bridge, full storage", "ours gradient, direct, full storage"),
-        (f"ours gradient, direct, revolve({c})", "ours gradient, direct, full storage"),
-        (f"ours gradient, bridge, revolve({c})", "ours gradient, bridge, full storage"),
-    ]
-    for a, b in pairs:
-        out.append(f"relative difference {a} vs {b}: "
-                   f"{_relative(rows[a].result, rows[b].result):.1e}")
-    if "deepwave forward" in rows:
-        ours = rows["ours forward, direct"].result[0]  # (time, receiver), t = 0..nt
-        theirs = rows["deepwave forward"].result[0].T  # (time, receiver), t = 0..nt-1
-        n = len(theirs) - 4
-        best = max(
-            (abs(np.corrcoef(ours[lag : lag + n].ravel(), theirs[:n].ravel())[0, 1]), lag)
-            for lag in range(0, 4)
-        )
-        out.append(f"ours vs Deepwave forward data: correlation {best[0]:.3f} at a lag of "
-                   f"{best[1]} step(s) (amplitude conventions and absorbers differ)")
-        g_ours = rows["ours gradient, direct, full storage"].result
-        g_dw = rows["deepwave gradient (full storage)"].result
-        corr = np.corrcoef(g_ours.ravel(), g_dw.ravel())[0, 1]
-        out.append(f"ours vs Deepwave gradient: correlation {corr:.3f} (their scales differ "
-                   "with the source normalisation)")
+# -- worker: our engine --------------------------------------------------------------------
+OUR_CASES = {  # case: (engine options, API, tasks)
+    "default-direct": ("default", None, "direct", ("forward", "gradient")),
+    "default-bridge": ("default", None, "bridge", ("forward", "gradient")),
+    "default-revolve-direct": ("default", "revolve", "direct", ("gradient",)),
+    "default-revolve-bridge": ("default", "revolve", "bridge", ("gradient",)),
+    "same-direct": ("same", None, "direct", ("forward", "gradient")),
+}
+
+
+def _our_survey(p: Problem, t_max: float | None = None):
+    from devito_crfwi.physics import Survey
+
+    src, rec = geometry(p)
+    return Survey(src * p.spacing, rec * p.spacing, p.f0, t_max or p.t_max, dt=p.rec_dt)
+
+
+def _dataarray(values, h: float):
+    import xarray as xr
+
+    nx, nz = values.shape
+    return xr.DataArray(values, dims=("x", "z"), attrs={"units": "m/s"},
+                        coords={"x": np.arange(nx) * h, "z": np.arange(nz) * h})
+
+
+def our_worker(case: str, p: Problem, dt: float | None, save: str | None) -> dict:
+    """One of OUR_CASES: compile (untimed, on a short record), then measure each task."""
+    rec = _start_worker()
+    import devito
+    import torch
+
+    import devito_crfwi
+    from devito_crfwi.bridge import WaveOperator
+    from devito_crfwi.physics import Propagator
+
+    kind, memory, api, tasks = OUR_CASES[case]
+    values, about = velocity(p)
+    vp = _dataarray(values, p.spacing)
+    # (a): the defaults, nothing given; (b): Deepwave's internal step and absorbing width.
+    options = {} if kind == "default" else dict(dt=dt, boundary_width=p.pml_width)
+    if memory == "revolve":
+        options["checkpoints"] = p.checkpoints
+    survey = _our_survey(p)
+    observed = np.zeros((1, survey.nt, survey.n_receivers), np.float32)
+    vp_t = torch.from_numpy(values.copy())
+
+    def calls(srv, obs):
+        if api == "direct":
+            prop = Propagator.from_model(vp, srv, **options)
+
+            def forward():
+                return prop.forward(values)
+
+            def gradient():
+                return prop.misfit_gradient(values, obs)[1]
+        else:
+            op = WaveOperator(srv, vp, **options)
+            prop = op.propagator()
+
+            def forward():
+                with torch.no_grad():
+                    return op(vp_t).numpy()
+
+            def gradient():
+                v = vp_t.clone().requires_grad_(True)
+                loss = 0.5 * ((op(v) - torch.from_numpy(obs)) ** 2).sum()
+                loss.backward()
+                return v.grad.numpy()
+
+        return prop, dict(forward=forward, gradient=gradient)
+
+    # Compile every kernel the tasks use (Devito JIT) on a short record of the same grid.
+    t0 = time.perf_counter()
+    short = _our_survey(p, t_max=min(p.t_max, 30 * p.rec_dt))
+    _, warm = calls(short, np.zeros((1, short.nt, short.n_receivers), np.float32))
+    for task in tasks:
+        warm[task]()
+    del warm
+    gc.collect()
+    rec["compile_s"] = time.perf_counter() - t0
+    baseline = rss_bytes()
+    prop, run = calls(survey, observed)
+    results = {}
+    rec["tasks"] = {}
+    for task in tasks:
+        rec["tasks"][task], results[task] = measure(run[task], baseline)
+    if "forward" in results:
+        results["forward"] = np.asarray(results["forward"])[0]  # (time, receiver)
+    _save(save, **results)
+    (ix0, ix1), (iz0, iz1) = prop.grid.pad_widths
+    rec.update(
+        engine="ours", case=case, about=about, devito=devito.__version__,
+        package=getattr(devito_crfwi, "__version__", "?"), baseline_mib=baseline / MIB,
+        settings={k: v for k, v in prop.settings.as_dict().items() if v is not None},
+        dt=prop.dt, nt_levels=prop.nt, steps=prop.nt - 2,  # levels 0..nt-1: nt-2 updates
+        padded=list(prop.grid.padded_shape), pads=[ix0, ix1, iz0, iz1],
+        dtype=str(prop.dtype), vmax=prop.vmax, load_end=os.getloadavg()[0])
+    return rec
+
+
+def our_probe(p: Problem, dt: float, sweep_dt: float) -> dict:
+    """Our step counts for explicit steps (the same-work case and the sweep), no kernels."""
+    from devito_crfwi.physics import Propagator
+
+    out = {}
+    for name, prob, step in (("same", p, dt), ("sweep", sweep_problem(*SWEEP_SIZES[0]),
+                                                  sweep_dt)):
+        values, _ = velocity(prob)
+        prop = Propagator.from_model(_dataarray(values, prob.spacing), _our_survey(prob),
+                                     dt=step, boundary_width=prob.pml_width)
+        out[name] = dict(steps=prop.nt - 2, dt=prop.dt)
     return out
 
 
-# -- profile -------------------------------------------------------------------------------
-def profile(rows: list[Row], p: Problem, log: Callable[[str], None]) -> list[str]:
-    """Where our gradients spend their time: compiled kernels, the engine, the bridge.
+def our_sweep(sizes, dt: float) -> dict:
+    rec = _start_worker()
+    from devito_crfwi.physics import Propagator
 
-    Times ``BoundOperator.run`` (the compiled call) by operator, and ``Propagator.record`` plus
-    ``Propagator.adjoint``, for one call of each of our gradient rows. The engine's time
-    outside its kernels is allocation, page faults, copies, resampling and Python; the
-    row's time outside the engine is the torch bridge (or the direct call's own Python).
-    """
-    from devito_crfwi.physics import operators
+    rec["sizes"] = []
+    for nx, nz in sizes:
+        p = sweep_problem(nx, nz)
+        values, _ = velocity(p)
+        prop = Propagator.from_model(_dataarray(values, p.spacing), _our_survey(p), dt=dt,
+                                     boundary_width=p.pml_width, vmax=4500.0)
+        forward = functools.partial(prop.forward, values)
+        forward()  # compiles (untimed)
+        m, _ = measure(forward, rss_bytes())
+        rec["sizes"].append(dict(nx=nx, nz=nz, time=m["time"], cpu=m["cpu"],
+                                 steps=prop.nt - 2, padded=list(prop.grid.padded_shape)))
+    rec.update(engine="ours", case="sweep", load_end=os.getloadavg()[0])
+    return rec
 
-    spent: dict[str, list] = {}
 
-    def timed(name_of, original):
-        def wrapper(obj, *args, **kwargs):
-            t0 = time.perf_counter()
-            out = original(obj, *args, **kwargs)
-            entry = spent.setdefault(name_of(obj, args), [0.0, 0, 0])
-            entry[0] += time.perf_counter() - t0
-            entry[1] += 1
-            if len(args) == 2 and isinstance(args[0], int):  # BoundOperator.run(time_m, time_M)
-                entry[2] += args[1] - args[0] + 1
-            return out
+# -- worker: Deepwave ----------------------------------------------------------------------
+def _deepwave_call(p: Problem, values, dt: float, n: int, vmax: float | None = None):
+    """deepwave.scalar on the record of ``p`` with user step ``dt`` and ``n`` samples."""
+    import deepwave
+    import torch
 
-        return wrapper
+    src, rec = geometry(p)
+    amplitudes = torch.from_numpy(ricker(p.f0, np.arange(n) * dt).astype(np.float32))
+    vmax = float(values.max()) if vmax is None else vmax
+    settings = dict(
+        source_amplitudes=amplitudes.reshape(1, 1, -1),
+        source_locations=torch.from_numpy(src).long().reshape(1, 1, 2),
+        receiver_locations=torch.from_numpy(rec).long().reshape(1, -1, 2),
+        accuracy=p.space_order, pml_width=p.pml_width, pml_freq=p.f0, max_vel=vmax)
 
-    patches = [
-        (operators.BoundOperator, "run", lambda k, a: k.op.name.removeprefix("crfwi_")),
-        (Propagator, "record", lambda *_: "record"),
-        (Propagator, "jacobian_adjoint", lambda *_: "jacobian_adjoint call"),
-    ]
-    saved = [(cls, attr, getattr(cls, attr)) for cls, attr, _ in patches]
-    for cls, attr, name_of in patches:
-        setattr(cls, attr, timed(name_of, getattr(cls, attr)))
-    lines = ["| run | total (s) | kernels: time (s), calls, steps, ns/point/step | "
-             "engine outside kernels (s) | outside engine (s) | sys CPU (s) |",
-             "|---|---:|---|---:|---:|---:|"]
-    try:
-        for row in rows:
-            if not row.name.startswith("ours gradient"):
-                continue
-            spent.clear()
-            gc.collect()
-            c0 = os.times()
-            t0 = time.perf_counter()
-            row.run()
-            total = time.perf_counter() - t0
-            sys_s = os.times().system - c0.system
-            engine = spent.pop("record")[0] + spent.pop("adjoint call")[0]
-            kernels = sum(v[0] for v in spent.values())
-            parts = "; ".join(
-                f"{name}: {t:.3f}, {n}, {k}, {t / k / p.points * 1e9:.2f}"
-                for name, (t, n, k) in sorted(spent.items()))
-            lines.append(f"| {row.name} | {total:.3f} | {parts} | {engine - kernels:.3f} | "
-                         f"{total - engine:.3f} | {sys_s:.2f} |")
-            log(lines[-1])
-    finally:
-        for cls, attr, original in saved:
-            setattr(cls, attr, original)
-    return lines
+    def call(v):
+        return deepwave.scalar(v, p.spacing, dt, **settings)
+
+    return call
+
+
+def _info(out) -> dict:
+    i = out.info
+    keys = ("step_ratio", "internal_dt", "courant_number", "nt", "pml_freq", "max_vel",
+            "model_gradient_stride", "backend", "backward_backend")
+    return {k: (getattr(i, k) if isinstance(getattr(i, k, None), int | float | None)
+                else str(getattr(i, k))) for k in keys} | {"dtype": str(i.dtype),
+                                                          "storage": str(i.storage)}
+
+
+def deepwave_worker(case: str, p: Problem, dt: float | None, steps: int | None,
+                    save: str | None) -> dict:
+    rec = _start_worker()
+    import deepwave
+    import torch
+
+    values, about = velocity(p)
+    v0 = torch.from_numpy(values.copy())
+    if case == "default":  # the recording interval; Deepwave chooses its internal step
+        user_dt, n = p.rec_dt, p.samples
+    else:  # "same": its own internal step as the user step, for our number of steps
+        user_dt, n = dt, steps
+    call = _deepwave_call(p, values, user_dt, n)
+    observed = torch.zeros(1, p.n_receivers, n)
+
+    def forward():
+        with torch.no_grad():
+            out = call(v0)
+        forward.info = _info(out)
+        forward.domain = list(out.wavefield_0.shape[1:])
+        forward.dtype = str(out.receiver_amplitudes.dtype)
+        return out.receiver_amplitudes.numpy()[0].T  # (time, receiver)
+
+    def gradient():
+        v = v0.clone().requires_grad_(True)
+        out = call(v)
+        loss = 0.5 * ((out.receiver_amplitudes - observed) ** 2).sum()
+        loss.backward()
+        gradient.info = _info(out)
+        return v.grad.numpy()
+
+    baseline = rss_bytes()
+    results = {}
+    rec["tasks"] = {}
+    for task, fn in (("forward", forward), ("gradient", gradient)):
+        rec["tasks"][task], results[task] = measure(fn, baseline)
+    info = forward.info
+    if case == "same" and info["step_ratio"] != 1:
+        raise RuntimeError(f"Deepwave sub-steps at dt = {user_dt}: {info}")
+    _save(save, **results)
+    rec.update(engine="deepwave", case=case, about=about, deepwave=deepwave.__version__,
+               info=info, gradient_info=gradient.info, dt=info["internal_dt"],
+               steps=info["nt"] * info["step_ratio"], padded=forward.domain,
+               pads=[p.pml_width] * 4, dtype=forward.dtype, input_dtype=str(v0.dtype),
+               baseline_mib=baseline / MIB, vmax=float(values.max()),
+               load_end=os.getloadavg()[0])
+    return rec
+
+
+def deepwave_probe(p: Problem) -> dict:
+    """Deepwave's own internal step for the record (its RunInfo), main problem and sweep."""
+    import torch
+
+    out = {}
+    for name, prob, vmax in (("main", p, None), ("sweep", sweep_problem(*SWEEP_SIZES[0]),
+                                                   4500.0)):
+        values, _ = velocity(prob)
+        call = _deepwave_call(prob, values, prob.rec_dt, 4, vmax=vmax)  # a few samples
+        with torch.no_grad():
+            info = _info(call(torch.from_numpy(values.copy())))
+        out[name] = dict(internal_dt=info["internal_dt"], step_ratio=info["step_ratio"],
+                         courant=info["courant_number"])
+    return out
+
+
+def _no_grad_call(call, v):
+    import torch
+
+    with torch.no_grad():
+        return call(v)
+
+
+def deepwave_sweep(sizes, dt: float, steps: int) -> dict:
+    rec = _start_worker()
+    import torch
+
+    rec["sizes"] = []
+    for nx, nz in sizes:
+        p = sweep_problem(nx, nz)
+        values, _ = velocity(p)
+        forward = functools.partial(_no_grad_call, _deepwave_call(p, values, dt, steps,
+                                                                  vmax=4500.0),
+                                    torch.from_numpy(values.copy()))
+        out = forward()
+        if out.info.step_ratio != 1:
+            raise RuntimeError(f"Deepwave sub-steps in the sweep: {out.info}")
+        m, _ = measure(forward, rss_bytes())
+        rec["sizes"].append(dict(nx=nx, nz=nz, time=m["time"], cpu=m["cpu"], steps=steps,
+                                 padded=list(out.wavefield_0.shape[1:])))
+    rec.update(engine="deepwave", case="sweep", load_end=os.getloadavg()[0])
+    return rec
+
+
+def worker_main(args) -> int:
+    p = QUICK if args.quick else FULL
+    sizes = SWEEP_SIZES[:2] if args.quick else SWEEP_SIZES
+    if args.engine == "ours":
+        if args.case == "probe":
+            rec = our_probe(p, args.dt, args.sweep_dt)
+        elif args.case == "sweep":
+            rec = our_sweep(sizes, args.dt)
+        else:
+            rec = our_worker(args.case, p, args.dt, args.save)
+    else:
+        if args.case == "probe":
+            rec = deepwave_probe(p)
+        elif args.case == "sweep":
+            rec = deepwave_sweep(sizes, args.dt, args.steps)
+        else:
+            rec = deepwave_worker(args.case, p, args.dt, args.steps, args.save)
+    Path(args.json).write_text(json.dumps(rec, default=float))
+    return 0
+
+
+# -- driver --------------------------------------------------------------------------------
+def worker_env() -> tuple[dict, list[str]]:
+    env = dict(os.environ, OMP_NUM_THREADS=str(THREADS))
+    removed = [f"{k}={env.pop(k)}" for k in OMP_WAIT_VARIABLES if k in env]
+    return env, removed
+
+
+class Driver:
+    def __init__(self, args, tmp: Path, log) -> None:
+        self.args, self.tmp, self.log = args, tmp, log
+        self.env, self.removed = worker_env()
+        self.count = 0
+
+    def run(self, engine: str, case: str, **extra) -> dict:
+        self.count += 1
+        out = self.tmp / f"w{self.count}.json"
+        cmd = [sys.executable, __file__, "--worker", "--engine", engine, "--case", case,
+               "--json", str(out)] + (["--quick"] if self.args.quick else [])
+        for key, value in extra.items():
+            if value is not None:
+                cmd += [f"--{key.replace('_', '-')}", str(value)]
+        t0 = time.perf_counter()
+        done = subprocess.run(cmd, env=self.env, capture_output=True, text=True,
+                              timeout=self.args.worker_timeout)
+        if done.returncode:
+            raise RuntimeError(f"worker {engine} {case} failed ({done.returncode}):\n"
+                               f"{done.stderr[-4000:]}")
+        rec = json.loads(out.read_text())
+        rec["process_s"] = time.perf_counter() - t0
+        return rec
+
+
+MAIN_JOBS = (("ours", "default-direct"), ("deepwave", "default"), ("ours", "default-bridge"),
+             ("ours", "same-direct"), ("deepwave", "same"),
+             ("ours", "default-revolve-direct"), ("ours", "default-revolve-bridge"))
+
+
+def drive(args, log) -> dict:
+    p = QUICK if args.quick else FULL
+    with tempfile.TemporaryDirectory(prefix="bench_engine_") as tmp_name:
+        tmp = Path(tmp_name)
+        d = Driver(args, tmp, log)
+        started = time.perf_counter()
+        loads = {"before": os.getloadavg()[0], "rounds": [], "sweep": []}
+        dw = d.run("deepwave", "probe")
+        ours = d.run("ours", "probe", dt=dw["main"]["internal_dt"],
+                     sweep_dt=dw["sweep"]["internal_dt"])
+        log(f"Deepwave's internal step {dw}; our steps at it {ours}")
+        extra = {
+            ("ours", "same-direct"): dict(dt=dw["main"]["internal_dt"]),
+            ("deepwave", "same"): dict(dt=dw["main"]["internal_dt"],
+                                       steps=ours["same"]["steps"]),
+        }
+        runs: dict[tuple[str, str], list[dict]] = {job: [] for job in MAIN_JOBS}
+        budget = args.budget * 60.0
+        round_s: list[float] = []
+        for r in range(args.rounds):
+            # Stop before a round that would run past the main part's share of the budget
+            # (the machine's load can make rounds many times slower than on an idle one).
+            elapsed = time.perf_counter() - started
+            if r and elapsed + statistics.mean(round_s) > 0.75 * budget:
+                log(f"  time budget: stopping after {r} of {args.rounds} rounds")
+                break
+            r0 = time.perf_counter()
+            jobs = MAIN_JOBS if r % 2 == 0 else MAIN_JOBS[::-1]
+            for job in jobs:
+                save = str(tmp / f"{job[0]}-{job[1]}.npz") if r == 0 else None
+                rec = d.run(*job, save=save, **extra.get(job, {}))
+                runs[job].append(rec)
+                t = " ".join(f"{k} {v['time']:.3f} s" for k, v in rec["tasks"].items())
+                log(f"  round {r + 1}/{args.rounds} {job[0]:>8s} {job[1]:<24s} {t} "
+                    f"(process {rec['process_s']:.1f} s, load {rec['load_end']:.2f})")
+            loads["rounds"].append(os.getloadavg()[0])
+            round_s.append(time.perf_counter() - r0)
+        arrays = {f"{e}-{c}": dict(np.load(tmp / f"{e}-{c}.npz")) for e, c in MAIN_JOBS}
+        sweep: dict[str, list[dict]] = {"ours": [], "deepwave": []}
+        sweep_jobs = (("ours", dict(dt=dw["sweep"]["internal_dt"])),
+                      ("deepwave", dict(dt=dw["sweep"]["internal_dt"],
+                                        steps=ours["sweep"]["steps"])))
+        sweep_s: list[float] = []
+        for r in range(args.sweep_rounds):
+            elapsed = time.perf_counter() - started
+            if r and elapsed + statistics.mean(sweep_s) > budget:
+                log(f"  time budget: stopping the sweep after {r} of {args.sweep_rounds} rounds")
+                break
+            r0 = time.perf_counter()
+            for engine, kw in (sweep_jobs if r % 2 == 0 else sweep_jobs[::-1]):
+                rec = d.run(engine, "sweep", **kw)
+                sweep[engine].append(rec)
+                log(f"  sweep round {r + 1}/{args.sweep_rounds} {engine:>8s} " + ", ".join(
+                    f"{s['nx']}x{s['nz']} {s['time']:.3f} s" for s in rec["sizes"]))
+            loads["sweep"].append(os.getloadavg()[0])
+            sweep_s.append(time.perf_counter() - r0)
+        total = time.perf_counter() - started
+    return dict(problem=p, probe=dict(deepwave=dw, ours=ours), runs=runs, arrays=arrays,
+                sweep=sweep, loads=loads, total_s=total, removed=d.removed,
+                workers=d.count)
 
 
 # -- report --------------------------------------------------------------------------------
@@ -477,68 +594,140 @@ def machine() -> dict:
             mem = int(f.readline().split()[1]) * 1024 / 2**30
     except OSError:
         mem = float("nan")
-    import devito
-
+    caches = []
+    base = Path("/sys/devices/system/cpu/cpu0/cache")
+    for index in sorted(base.glob("index*")):
+        try:
+            level = (index / "level").read_text().strip()
+            kind = (index / "type").read_text().strip()
+            size = (index / "size").read_text().strip()
+        except OSError:
+            continue
+        if kind != "Instruction":
+            caches.append(f"L{level} {size}")
     return dict(cpu=cpu, mem_gib=mem, kernel=platform.release(),
-                python=platform.python_version(), devito=devito.__version__,
-                torch=torch.__version__, numpy=np.__version__)
+                python=platform.python_version(), caches=", ".join(caches) or "unknown")
 
 
-def table(rows: list[Row], p: Problem) -> list[str]:
-    lines = [
-        "| run | median (s) | min-max (s) | GPts/s | CPU user / sys (s) | peak memory (MiB) |",
-        "|---|---:|---:|---:|---:|---:|",
-    ]
-    for row in rows:
-        gpts = p.points * p.nt / row.median / 1e9
-        user = statistics.median(u for u, _ in row.cpu)
-        sys_s = statistics.median(s for _, s in row.cpu)
-        lines.append(f"| {row.name} | {row.median:.3f} | {min(row.times):.3f}-"
-                     f"{max(row.times):.3f} | {gpts:.3f} | {user:.2f} / {sys_s:.2f} | "
-                     f"{row.peak / MIB:.1f} |")
+@dataclass
+class Stat:
+    """Per-round values of one quantity: median, min, max."""
+
+    values: list[float]
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.values)
+
+    def fmt(self, digits: int = 3) -> str:
+        return (f"{self.median:.{digits}f} ({min(self.values):.{digits}f}-"
+                f"{max(self.values):.{digits}f})")
+
+
+def stat(recs: list[dict], task: str, key: str = "time") -> Stat:
+    return Stat([r["tasks"][task][key] for r in recs])
+
+
+def _npts(shape) -> int:
+    return int(np.prod(shape))
+
+
+ROW_LABELS = {
+    ("ours", "default-direct"): "ours, Propagator (defaults)",
+    ("ours", "default-bridge"): "ours, WaveOperator (defaults)",
+    ("ours", "default-revolve-direct"): "ours, Propagator, checkpoints={c}",
+    ("ours", "default-revolve-bridge"): "ours, WaveOperator, checkpoints={c}",
+    ("deepwave", "default"): "Deepwave, scalar (its defaults)",
+    ("ours", "same-direct"): "ours, Propagator, dt=, boundary_width={w}",
+    ("deepwave", "same"): "Deepwave, scalar at its internal dt",
+}
+
+
+def label(job, p: Problem) -> str:
+    return ROW_LABELS[job].format(c=p.checkpoints, w=p.pml_width)
+
+
+def comparison_table(res: dict, jobs, p: Problem) -> list[str]:
+    lines = ["| run | task | dt (ms) x steps | padded grid | median wall (s) (min-max) | "
+             "CPU (s) | GPts/s padded | GPts/s physical | peak RSS (MiB) | call peak "
+             "above start (MiB) |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for job in jobs:
+        recs = res["runs"][job]
+        r0 = recs[0]
+        for task in r0["tasks"]:
+            t = stat(recs, task)
+            steps = r0["steps"]
+            pad = _npts(r0["padded"])
+            peak = statistics.median(r["tasks"][task]["call_peak_mib"] for r in recs)
+            exact = all(r["tasks"][task]["exact_peak"] for r in recs)
+            lines.append(
+                f"| {label(job, p)} | {task} | {r0['dt'] * 1e3:.4g} x {steps} | "
+                f"{r0['padded'][0]} x {r0['padded'][1]} | {t.fmt()} | "
+                f"{stat(recs, task, 'cpu').median:.2f} | "
+                f"{pad * steps / t.median / 1e9:.3f} | {p.points * steps / t.median / 1e9:.3f} | "
+                f"{statistics.median(r['tasks'][task]['maxrss_mib'] for r in recs):.0f} | "
+                f"{'' if exact else '~'}{peak:.0f} |")
     return lines
 
 
-Ratio = tuple[str, float, float, float, str, bool]  # what, medians, minima, CPU, target, met
+Ratio = tuple[str, float, str, str, bool | None]  # what, value, per-round range, target, met
 
 
-def ratios(rows: dict[str, Row], c: int) -> list[Ratio]:
-    """The issue's targets as ratios of this run's medians (and, for reference, of the
-    fastest calls and of the median CPU times)."""
-    def both(a: str, b: str) -> tuple[float, float, float]:
-        ra, rb = rows[a], rows[b]
-        return (ra.median / rb.median, min(ra.times) / min(rb.times),
-                ra.cpu_median / rb.cpu_median)
+def _speed(res, slow, fast, task) -> tuple[float, str]:
+    """Ratio of medians slow/fast, and the range of the per-round ratios."""
+    a, b = res["runs"][slow], res["runs"][fast]
+    per = [x["tasks"][task]["time"] / y["tasks"][task]["time"] for x, y in zip(a, b, strict=True)]
+    return stat(a, task).median / stat(b, task).median, f"{min(per):.2f}-{max(per):.2f}"
 
-    full_d, full_b = "ours gradient, direct, full storage", "ours gradient, bridge, full storage"
-    rev_d, rev_b = f"ours gradient, direct, revolve({c})", f"ours gradient, bridge, revolve({c})"
+
+def ratios(res: dict, p: Problem) -> list[Ratio]:
+    dd, ds = ("deepwave", "default"), ("deepwave", "same")
+    od, ob = ("ours", "default-direct"), ("ours", "default-bridge")
+    rd, rb = ("ours", "default-revolve-direct"), ("ours", "default-revolve-bridge")
+    os_ = ("ours", "same-direct")
+    c = p.checkpoints
     out: list[Ratio] = []
-    if "deepwave forward" in rows:
-        for label, ours in (("bridge", "ours forward, bridge (no grad)"),
-                            ("direct", "ours forward, direct")):
-            med, low, cpu = both("deepwave forward", ours)
-            out.append((f"forward speed vs Deepwave ({label})", med, low, cpu, ">= 2.0x",
-                        med >= 2.0))
-        for label, ours in (("bridge, full storage", full_b), ("direct, full storage", full_d),
-                            (f"bridge, revolve({c})", rev_b)):
-            med, low, cpu = both("deepwave gradient (full storage)", ours)
-            out.append((f"gradient speed vs Deepwave ({label})", med, low, cpu, ">= 7x",
-                        med >= 7.0))
-    for label, a, b in (("full storage", full_b, full_d), (f"revolve({c})", rev_b, rev_d)):
-        med, low, cpu = both(a, b)
-        out.append((f"bridge overhead over direct, {label}", med - 1, low - 1, cpu - 1,
-                    "<= +5%", med - 1 <= 0.05))
-    for label, a, b in (("direct", rev_d, full_d), ("bridge", rev_b, full_b)):
-        med, low, cpu = both(a, b)
-        out.append((f"revolve({c}) time / full-storage time, {label}", med, low, cpu,
-                    "<= 1.5x", med <= 1.5))
-        mem = rows[a].peak / max(rows[b].peak, 1)
-        out.append((f"revolve({c}) memory / full-storage memory, {label}", mem, mem, mem,
-                    "<= 5%", mem <= 0.05))
+
+    def verdict(value, target, stretch):
+        return "met, stretch met" if value >= stretch else "met" if value >= target else \
+            "not met"
+
+    for what, slow, fast in (("(a) defaults, WaveOperator", dd, ob),
+                             ("(a) defaults, Propagator", dd, od),
+                             ("(b) same work, Propagator", ds, os_)):
+        v, rng = _speed(res, slow, fast, "forward")
+        out.append((f"forward speed vs Deepwave, {what}", v, rng, ">= 1.4x (stretch 2x)",
+                    verdict(v, 1.4, 2.0)))
+    for what, slow, fast in (("(a) defaults, WaveOperator, full storage", dd, ob),
+                             ("(a) defaults, Propagator, full storage", dd, od),
+                             (f"(a) defaults, WaveOperator, checkpoints={c}", dd, rb),
+                             ("(b) same work, Propagator, full storage", ds, os_)):
+        v, rng = _speed(res, slow, fast, "gradient")
+        out.append((f"gradient speed vs Deepwave, {what}", v, rng, ">= 5x (stretch 7x)",
+                    verdict(v, 5.0, 7.0)))
+    for what, slow, fast, task in (("forward", ob, od, "forward"),
+                                   ("gradient, full storage", ob, od, "gradient"),
+                                   (f"gradient, checkpoints={c}", rb, rd, "gradient")):
+        v, rng = _speed(res, slow, fast, task)
+        lo, hi = (float(x) - 1 for x in rng.split("-"))
+        out.append((f"torch-bridge overhead (WaveOperator / Propagator - 1), {what}", v - 1,
+                    f"{100 * lo:+.0f}% to {100 * hi:+.0f}%", "<= 5%",
+                    "met" if v - 1 <= 0.05 else "not met"))
+    for what, rev, full in (("Propagator", rd, od), ("WaveOperator", rb, ob)):
+        v, rng = _speed(res, rev, full, "gradient")
+        out.append((f"checkpoints={c} time / full-storage time, {what}", v, rng, "<= 1.5x",
+                    "met" if v <= 1.5 else "not met"))
+        mem = [x["tasks"]["gradient"]["call_peak_mib"] / y["tasks"]["gradient"]["call_peak_mib"]
+               for x, y in zip(res["runs"][rev], res["runs"][full], strict=True)]
+        m = statistics.median(mem)
+        out.append((f"checkpoints={c} memory / full-storage memory (call peak above start), "
+                    f"{what}", m, f"{100 * min(mem):.1f}%-{100 * max(mem):.1f}%", "<= 5%",
+                    "met" if m <= 0.05 else "not met"))
     return out
 
 
-def _fmt_ratio(what: str, value: float) -> str:
+def _fmt(what: str, value: float) -> str:
     if "overhead" in what:
         return f"{100 * value:+.1f}%"
     if "memory" in what:
@@ -546,117 +735,271 @@ def _fmt_ratio(what: str, value: float) -> str:
     return f"{value:.2f}x"
 
 
-def report(s: Setup, rows: list[Row], meta: dict, loads: dict, warm_s: float, args,
-           profile_lines: list[str]) -> str:
-    p = s.problem
-    by_name = {r.name: r for r in rows}
-    m = machine()
-    now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
-    padded = (p.nx + 2 * p.pml_width) * (p.nz + 2 * p.pml_width)
-    rounds = ", ".join(f"{x:.2f}" for x in loads["rounds"])
-    title = "Engine benchmark" + ("" if THREADS == 2 else f", BENCH_THREADS={THREADS}")
-    lines = [
-        f"# {title}",
-        "",
-        f"Produced by `{args.command}` on {now}.",
-        "",
-        f"- Machine: {m['cpu']}, {m['mem_gib']:.0f} GiB RAM, Linux {m['kernel']}; "
-        f"{THREADS} thread{'s' if THREADS != 1 else ''} (OMP_NUM_THREADS={THREADS}, "
-        f"torch.set_num_threads({THREADS}), "
-        f"OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']} for both codes).",
-        f"- Software: Python {m['python']}, Devito {m['devito']}, torch {m['torch']}, "
-        f"NumPy {m['numpy']}" + (f", Deepwave {meta['version']}" if meta else "") + ".",
-        f"- Load average (1 min): {loads['before']:.2f} before, {rounds} after each round. "
-        "The machine is shared: absolute times are noisy, and ratios within this one run "
-        "are what count.",
-        f"- Problem: {p.nx} x {p.nz} cells at {p.spacing:g} m, {s.about}, "
-        f"{s.vp.min().item():.0f}-{s.vmax:.0f} m/s; order {p.space_order} in space; "
-        f"dt = {s.dt * 1e3:.3g} ms (Courant {s.dt * s.vmax * np.sqrt(2) / p.spacing:.3f}), "
-        f"{p.nt} time steps ({p.nt * s.dt:.2f} s); 1 shot (centre, 2 cells deep), "
-        f"{p.n_receivers} receivers on grid nodes; Ricker f0 = {p.f0:g} Hz; "
-        f"{p.pml_width}-cell absorbing layer on every side (ours: sponge, "
-        f"{padded} points padded; Deepwave: C-PML).",
-        f"- Method: {args.repeats} rounds, every row once per round, order rotated each "
-        f"round; median (and min-max) wall time. Kernels compiled beforehand "
-        f"({warm_s:.0f} s of warm-up, not timed).",
-        f"- GPts/s = {p.nx} x {p.nz} physical points x {p.nt} steps / median time, the same "
-        "numerator for every row (padding excluded), so GPts/s ratios are speed ratios; for "
-        "gradients it is gradient throughput (a forward plus an adjoint sweep, plus the "
-        "recomputation for revolve). CPU = median user and system time of the process "
-        "over a call (system time is mostly page faults on fresh buffers).",
-        "- Peak memory = peak RSS minus RSS before the call (`/proc/self/statm` sampled every "
-        "2 ms in a thread, and the kernel's VmHWM after resetting it), measured on the first "
-        "call of a fresh engine whose kernels are already compiled, so buffers an engine "
-        "keeps between calls (revolve's segment buffer) are counted.",
+def sweep_table(res: dict) -> tuple[list[str], dict]:
+    lines = ["| grid (cells) | ours padded grid | ours GPts/s padded (min-max) | ours GPts/s "
+             "physical | Deepwave padded grid | Deepwave GPts/s padded (min-max) | "
+             "Deepwave GPts/s physical | speed ratio (Deepwave time / ours) |",
+             "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    per: dict[str, list[float]] = {"ours": [], "deepwave": []}
+    sizes = res["sweep"]["ours"][0]["sizes"]
+    for i, s in enumerate(sizes):
+        cells = []
+        times = {}
+        for engine in ("ours", "deepwave"):
+            recs = [r["sizes"][i] for r in res["sweep"][engine]]
+            t = Stat([x["time"] for x in recs])
+            times[engine] = t.median
+            pad, steps = _npts(recs[0]["padded"]), recs[0]["steps"]
+            g = Stat([pad * steps / x / 1e9 for x in t.values])
+            per[engine].append(g.median)
+            cells += [f"{recs[0]['padded'][0]} x {recs[0]['padded'][1]}", g.fmt(),
+                      f"{s['nx'] * s['nz'] * steps / t.median / 1e9:.3f}"]
+        lines.append(f"| {s['nx']} x {s['nz']} | " + " | ".join(cells) +
+                     f" | {times['deepwave'] / times['ours']:.2f}x |")
+    return lines, per
+
+
+def checks(res: dict, p: Problem) -> list[str]:
+    a = res["arrays"]
+
+    def rel(x, y):
+        return float(np.linalg.norm(x - y) / max(np.linalg.norm(y), 1e-30))
+
+    def corr(x, y):
+        return float(np.corrcoef(x.ravel(), y.ravel())[0, 1])
+
+    def grad(case):
+        return a[case]["gradient"]
+
+    fwd_b = rel(a["ours-default-bridge"]["forward"], a["ours-default-direct"]["forward"])
+    out = [
+        f"relative difference WaveOperator vs Propagator (defaults): forward {fwd_b:.1e}, "
+        f"gradient {rel(grad('ours-default-bridge'), grad('ours-default-direct')):.1e}",
+        f"relative difference checkpoints={p.checkpoints} vs full storage, gradient: "
+        "Propagator "
+        f"{rel(grad('ours-default-revolve-direct'), grad('ours-default-direct')):.1e}, "
+        "WaveOperator "
+        f"{rel(grad('ours-default-revolve-bridge'), grad('ours-default-bridge')):.1e}",
     ]
-    if meta:
-        lines.append(
-            f"- Deepwave: `deepwave.scalar(v, {p.spacing:g}, dt, accuracy={p.space_order}, "
-            f"pml_width={p.pml_width}, pml_freq={p.f0:g}, max_vel=vmax, "
-            f"courant_number={meta['courant']:.4f})`; RunInfo: step_ratio = "
-            f"{meta['step_ratio']}, internal_dt = {meta['internal_dt'] * 1e3:.4g} ms "
-            f"(critical Courant number {meta['crit']:.4f}); gradient of "
-            "0.5 * sum(receiver_amplitudes**2) with default (in-memory) storage. Our "
-            "gradients differentiate the same loss.")
-    lines += ["", *table(rows, p), "", "## Targets (ratios from this run)", "",
-              "Speed ratios are Deepwave's time over ours. The verdict uses the medians of "
-              "wall time; the ratios of the fastest calls and of the median CPU times "
-              "(user + sys, which waiting for a core does not inflate) are shown beside it "
-              "as references that depend less on the machine's load.",
-              "", "| ratio | from medians | from minima | from CPU time | target | met |",
-              "|---|---:|---:|---:|---:|:---:|"]
-    for what, med, low, cpu, target, met in ratios(by_name, p.checkpoints):
-        lines.append(f"| {what} | {_fmt_ratio(what, med)} | {_fmt_ratio(what, low)} | "
-                     f"{_fmt_ratio(what, cpu)} | {target} | {'yes' if met else 'no'} |")
-    lines += ["", "## Consistency checks", ""]
-    lines += [f"- {c}" for c in checks(by_name, p.checkpoints)]
-    if profile_lines:
-        lines += ["", "## Where our gradient time goes (`--profile`, one call each)", "",
-                  *profile_lines]
+    ours, dw = a["ours-default-direct"]["forward"], a["deepwave-default"]["forward"]
+    n = min(len(ours), len(dw)) - 3
+    best = max((abs(corr(ours[lag:lag + n], dw[:n])), lag) for lag in range(3))
+    out.append(f"ours vs Deepwave forward data, (a): correlation {best[0]:.3f} at a lag of "
+               f"{best[1]} sample(s) (amplitude conventions and absorbers differ)")
+    out.append("ours vs Deepwave gradient, (a): correlation "
+               f"{corr(grad('ours-default-direct'), grad('deepwave-default')):.3f}; (b): "
+               f"{corr(grad('ours-same-direct'), grad('deepwave-same')):.3f} "
+               "(scales differ with the source normalisation)")
+    return out
+
+
+def report(res: dict, args, log) -> str:
+    p: Problem = res["problem"]
+    m = machine()
+    runs = res["runs"]
+    od = runs[("ours", "default-direct")][0]
+    ob = runs[("ours", "default-bridge")][0]
+    osd = runs[("ours", "same-direct")][0]
+    dd = runs[("deepwave", "default")][0]
+    ds = runs[("deepwave", "same")][0]
+    now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    loads = res["loads"]
+    wl = [r["load_start"] for recs in runs.values() for r in recs]
+    omp = od["omp_env"]
+    dinfo, ginfo = dd["info"], dd["gradient_info"]
+    n_rounds = len(runs[("ours", "default-direct")])
+    compile_s = statistics.median(r["compile_s"] for r in runs[("ours", "default-direct")])
+    lines = [
+        "# Engine benchmark",
+        "",
+        f"Produced by `{args.command}` on {now} ({res['workers']} worker processes, "
+        f"{res['total_s'] / 60:.1f} min).",
+        "",
+        "## Environment",
+        "",
+        f"- Machine: {m['cpu']}, {m['mem_gib']:.0f} GiB RAM, caches per core {m['caches']}, "
+        f"Linux {m['kernel']}.",
+        f"- Software: Python {m['python']}, NumPy {od['numpy']}, torch {od['torch']}, Devito "
+        f"{od['devito']}, devito-crfwi {od['package']}, Deepwave {dd['deepwave']} "
+        f"(backend {dinfo['backend']}, backward {ginfo['backward_backend']}).",
+        f"- Threads: {THREADS} for both engines, as a user of a {THREADS}-core machine would "
+        f"set them: the workers' OpenMP variables were {omp} and torch.get_num_threads() = "
+        f"{od['torch_threads']}. No OMP_WAIT_POLICY (nor GOMP_SPINCOUNT, KMP_BLOCKTIME): "
+        "both OpenMP runtimes wait in their default way"
+        + (f" (removed from this shell's environment for the workers: {res['removed']})"
+           if res["removed"] else "") + ".",
+        f"- Load average (1 min): {loads['before']:.2f} before; after each round "
+        f"{', '.join(f'{x:.2f}' for x in loads['rounds'])}; after each sweep round "
+        f"{', '.join(f'{x:.2f}' for x in loads['sweep'])}; at the workers' starts "
+        f"{min(wl):.2f}-{max(wl):.2f} (median {statistics.median(wl):.2f}). **The machine is "
+        "shared** (other sessions' jobs run on it, niced or not): absolute times are noisy "
+        "and a load above the thread count means the engines waited for cores. Ratios "
+        "within this one run, whose rounds interleave the engines, are what count.",
+        f"- Precision: float32 for both. Our engine's dtype {od['dtype']}; Deepwave's input "
+        f"model {dd['input_dtype']}, output receiver data {dd['dtype']}, RunInfo dtype "
+        f"{dinfo['dtype']}.",
+        "",
+        "## Method",
+        "",
+        f"- Problem: {p.nx} x {p.nz} cells at {p.spacing:g} m, {od['about']}, "
+        f"{float(np.min(velocity(p)[0])):.0f}-{od['vmax']:.0f} m/s; 1 shot (centre, 2 cells "
+        f"deep), {p.n_receivers} receivers 2 cells deep across the top, on grid nodes; "
+        f"Ricker f0 = {p.f0:g} Hz peaked at 1/f0; {p.t_max:g} s recorded at "
+        f"{p.rec_dt * 1e3:g} ms ({p.samples} samples); order {p.space_order} in space.",
+        f"- Process per engine, case and round: a driver spawns `bench_engine.py --worker "
+        f"--engine ours|deepwave --case CASE --json OUT` {n_rounds} times per case "
+        f"({n_rounds} of {args.rounds} planned rounds within the {args.budget:g}-minute time "
+        "budget), in "
+        "rounds that interleave the engines and reverse their order every other round "
+        f"(round 1: {', '.join(f'{e} {cs}' for e, cs in MAIN_JOBS)}; round 2 the reverse; "
+        "...). Each worker makes a first call of each task (untimed: it measures memory) "
+        "and then a second, timed one; tables show the median over rounds and the min-max. "
+        "Our workers first compile their kernels on a short record of the same grid "
+        f"(Devito JIT, {compile_s:.1f} s, untimed); Deepwave's kernels are precompiled. "
+        "Our engine keeps its full-storage buffers between calls, Deepwave allocates per "
+        "call: the timed second call is the one an inversion loop repeats.",
+        "- Gradient: of the L2 misfit 0.5 ||d(v) - d_obs||^2 with d_obs = 0 (so the adjoint "
+        "source is the data itself), w.r.t. the velocity. Ours: `Propagator.misfit_gradient` "
+        "(direct) and `loss.backward()` through `WaveOperator` (bridge); Deepwave: "
+        "`loss.backward()` with its default in-memory, uncompressed storage.",
+        "- Peak RSS: `getrusage(RUSAGE_SELF).ru_maxrss` of the worker after the task's first "
+        "call (the process's whole peak: interpreter, libraries, compiled kernels included). "
+        "\"Call peak above start\": that call's peak minus the RSS once the worker was set "
+        "up (our kernels compiled); exact where the call set the process's peak, else "
+        "sampled every 2 ms (marked ~). Revolve's memory ratio uses the latter.",
+        f"- GPts/s = grid points x time steps / median wall time, on each engine's padded "
+        "grid (the points it updates) and on the physical grid "
+        f"({p.nx} x {p.nz}); for gradients the same numerator (the forward's steps), i.e. "
+        "gradient throughput (forward, adjoint sweep, and revolve's recomputation).",
+        "",
+        "### (a) What each user gets by default",
+        "",
+        f"- Ours: `Survey(...)` and `Propagator.from_model(vp, survey)` / `WaveOperator("
+        f"survey, vp)` with no options: {od['settings']} (so a "
+        f"{od['pads'][0]}-cell sponge, padded grid {od['padded'][0]} x {od['padded'][1]}); "
+        f"the engine picked dt = {od['dt'] * 1e3:.4g} ms ({p.rec_dt / od['dt']:.3g} steps per "
+        f"recorded sample), {od['steps']} steps (levels 0..{od['nt_levels'] - 1}), resampled "
+        "to the recording axis. The WaveOperator's engine: dt = "
+        f"{ob['dt'] * 1e3:.4g} ms, {ob['steps']} steps.",
+        f"- Deepwave: `deepwave.scalar(v, {p.spacing:g}, dt={p.rec_dt:g}, accuracy="
+        f"{p.space_order}, pml_width={p.pml_width}, pml_freq={p.f0:g}, max_vel=v.max())` "
+        f"with the Ricker sampled at {p.rec_dt * 1e3:g} ms ({p.samples} samples); its RunInfo: "
+        f"step_ratio {dinfo['step_ratio']}, internal_dt {dinfo['internal_dt'] * 1e3:.4g} ms "
+        f"(Courant number {dinfo['courant_number']:.3g}, its default), {dd['steps']} internal "
+        f"steps on a {dd['padded'][0]} x {dd['padded'][1]} domain; the gradient's "
+        f"model_gradient_stride {ginfo['model_gradient_stride']} (Deepwave correlates and "
+        "stores the forward wavefield every step_ratio internal steps by default; we store "
+        "every step).",
+        "",
+        *comparison_table(res, [("ours", "default-direct"), ("ours", "default-bridge"),
+                                ("ours", "default-revolve-direct"),
+                                ("ours", "default-revolve-bridge"), ("deepwave", "default")], p),
+        "",
+        "### (b) The same work",
+        "",
+        f"- Both at Deepwave's internal step dt = {osd['dt'] * 1e3:.4g} ms for {osd['steps']} "
+        f"steps with a {p.pml_width}-cell absorbing layer. Ours: `Propagator.from_model(vp, "
+        f"survey, dt={osd['dt']:.6g}, boundary_width={p.pml_width})` ({osd['steps']} steps, "
+        f"padded grid {osd['padded'][0]} x {osd['padded'][1]}, sponge). Deepwave: user "
+        f"dt = its internal step, the Ricker sampled at it ({ds['info']['nt']} samples), "
+        f"RunInfo step_ratio {ds['info']['step_ratio']} (checked), {ds['steps']} steps, domain "
+        f"{ds['padded'][0]} x {ds['padded'][1]} (C-PML), model_gradient_stride "
+        f"{ds['gradient_info']['model_gradient_stride']}.",
+        "",
+        *comparison_table(res, [("ours", "same-direct"), ("deepwave", "same")], p),
+        "",
+    ]
+    sweep_lines, per = sweep_table(res)
+    sw = res["sweep"]["ours"][0]["sizes"]
+    lines += [
+        "### Growth sweep (forward only)",
+        "",
+        f"- Each engine's own process per round ({len(res['sweep']['ours'])} of "
+        f"{args.sweep_rounds} planned rounds, alternating "
+        "which engine goes first), all sizes in one process; layered 1500-4500 m/s model at "
+        f"every size, {SWEEP_T_MAX:g} s record, both at Deepwave's internal step for vmax "
+        f"4500 m/s ({res['probe']['deepwave']['sweep']['internal_dt'] * 1e3:.4g} ms, "
+        f"{sw[0]['steps']} steps), {p.pml_width}-cell absorbing layer, up to 300 receivers "
+        "(nx / 2). First call untimed (compiles ours), second timed.",
+        "",
+        *sweep_lines,
+        "",
+    ]
+    # Flatness past the caches: the sizes from 600 x 200 up (working sets > L2 per core).
+    big = [i for i, s in enumerate(sw) if s["nx"] * s["nz"] >= 600 * 200]
+    flat = {e: (max(per[e][i] for i in big) / min(per[e][i] for i in big) - 1) if big else
+            float("nan") for e in per}
+    lines += [
+        "## Targets (ratios from this run)",
+        "",
+        "Speed ratios are Deepwave's median wall time over ours (> 1: ours faster); the "
+        "per-round range pairs the two workers of each round.",
+        "",
+        "| ratio | value (from medians) | per-round range | target | verdict |",
+        "|---|---:|---:|---:|:---:|",
+    ]
+    for what, value, rng, target, met in ratios(res, p):
+        lines.append(f"| {what} | {_fmt(what, value)} | {rng} | {target} | {met} |")
+    for engine, name in (("ours", "ours"), ("deepwave", "Deepwave")):
+        if big:
+            lines.append(
+                f"| growth sweep, {name}: per-step GPts/s (padded) spread max/min - 1 over "
+                f"{', '.join('{}x{}'.format(sw[i]['nx'], sw[i]['nz']) for i in big)} | "
+                f"{100 * flat[engine]:.0f}% | - | <= 20% | "
+                f"{'met' if flat[engine] <= 0.2 else 'not met'} |")
+    lines += ["", "## Consistency checks", "", *[f"- {x}" for x in checks(res, p)], ""]
+    lines += ["## Raw per-round times (s)", ""]
+    for job, recs in runs.items():
+        for task in recs[0]["tasks"]:
+            lines.append(f"- {job[0]} {job[1]} {task}: "
+                         + ", ".join(f"{r['tasks'][task]['time']:.3f}" for r in recs))
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="small grid and nt (smoke run)")
-    parser.add_argument("--repeats", type=int, default=5, help="timed rounds (default 5)")
-    parser.add_argument("--no-deepwave", action="store_true", help="skip the Deepwave rows")
-    parser.add_argument("--profile", action="store_true",
-                        help="afterwards, split our gradients' time by kernel")
-    parser.add_argument("--output", default=str(REPO / "bench" / "RESULTS.md"),
-                        help="Markdown report to write ('' for none; default bench/RESULTS.md)")
-    parser.add_argument("--append", action="store_true",
-                        help="append the report to --output instead of replacing it")
+    parser.add_argument("--quick", action="store_true",
+                        help="smoke run: small grid, 1 round, 2 sweep sizes (~1 min)")
+    parser.add_argument("--rounds", type=int, default=None, help="rounds (default 5; quick 1)")
+    parser.add_argument("--sweep-rounds", type=int, default=None,
+                        help="growth-sweep rounds (default 3; quick 1)")
+    parser.add_argument("--budget", type=float, default=None,
+                        help="minutes: no round starts that would end past it (default 30; "
+                             "quick 5); the report states the rounds done")
+    parser.add_argument("--worker-timeout", type=float, default=900.0,
+                        help="seconds one worker may run (default 900)")
+    parser.add_argument("--output", default=None,
+                        help="Markdown report ('' for none; default bench/RESULTS.md, "
+                             "none with --quick)")
+    worker = parser.add_argument_group("worker (spawned by the driver)")
+    worker.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    worker.add_argument("--engine", choices=("ours", "deepwave"))
+    worker.add_argument("--case")
+    worker.add_argument("--json", help="where the worker writes its record")
+    worker.add_argument("--dt", type=float)
+    worker.add_argument("--sweep-dt", type=float)
+    worker.add_argument("--steps", type=int)
+    worker.add_argument("--save", help="npz of the worker's results (checks)")
     argv = sys.argv[1:] if argv is None else argv
     args = parser.parse_args(argv)
+    if args.worker:
+        return worker_main(args)
+    args.rounds = args.rounds or (1 if args.quick else 5)
+    args.sweep_rounds = args.sweep_rounds or (1 if args.quick else 3)
+    args.budget = args.budget or (5.0 if args.quick else 30.0)
+    if args.output is None:
+        args.output = "" if args.quick else str(REPO / "bench" / "RESULTS.md")
     prefix = "" if THREADS == 2 else f"BENCH_THREADS={THREADS} "
     args.command = prefix + shlex.join(["bench/bench_engine.py", *argv])
-    if args.repeats < 1:
-        parser.error(f"--repeats must be >= 1, got {args.repeats}")
-    torch.set_num_threads(THREADS)
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
 
     def log(msg: str) -> None:
         print(msg, flush=True)
 
-    loads = {"before": os.getloadavg()[0]}
-    s = build_setup(QUICK if args.quick else Problem())
-    log(f"{s.problem}; dt = {s.dt * 1e3:.4g} ms; {s.about}; load {loads['before']:.2f}")
-    warm_s = warm_up(s)
-    log(f"warm-up (JIT) {warm_s:.1f} s")
-    rows = our_rows(s)
-    meta: dict = {}
-    if not args.no_deepwave:
-        dw_rows, meta = deepwave_rows(s)
-        rows += dw_rows
-    loads["rounds"] = measure(rows, args.repeats, log)
-    profile_lines = profile(rows, s.problem, log) if args.profile else []
-    text = report(s, rows, meta, loads, warm_s, args, profile_lines)
+    res = drive(args, log)
+    text = report(res, args, log)
     print("\n" + text)
     if args.output:
         out = Path(args.output)
-        if args.append and out.exists():
-            text = out.read_text() + "\n" + text
         tmp = out.with_suffix(out.suffix + ".tmp")
         tmp.write_text(text)
         os.replace(tmp, out)
