@@ -1,7 +1,8 @@
 """Network cost per epoch against one shot's wave-equation gradient, eager and torch.compile.
 
-For the paper-size networks — IFWI's SIREN [2, 128, 128, 128, 128, 1] with omega0 = 30, MPE
-(hash grid, 16 levels) and IG — on a 288 x 94 grid at 15 m, times one epoch's forward and
+For the paper-size networks (``preset="paper"``, the paper's additive output) — IFWI's SIREN
+[2, 128, 128, 128, 128, 1] with omega0 = 30, MPE (16 hashed levels of 2**8 rows), IG and
+LR-FWI (rank 47) — on a 288 x 94 grid at 15 m, times one epoch's forward and
 backward over all 288 * 94 coordinates (``loss = sum(vp**2)``), and compares it with one shot's
 ``Propagator.misfit_gradient`` (Ricker 8 Hz, 1.9 s, float32) on the same grid. With
 ``torch.compile`` of the representation: its compile time (first epoch minus an eager epoch)
@@ -20,11 +21,7 @@ import warnings
 import numpy as np
 
 NX, NZ, SPACING = 288, 94, 15.0  # cells, m
-NETWORKS = {
-    "IFWI (SIREN)": ("inr", dict(hidden_features=128, hidden_layers=4, omega0=30.0)),
-    "MPE (grid, 16 levels)": ("grid", dict(grid={"n_levels": 16})),
-    "IG": ("ig", {}),
-}
+NETWORKS = {"IFWI (SIREN)": "inr", "MPE (hash grid)": "grid", "IG": "ig", "LR-FWI": "lowrank"}
 
 
 def initial_model():
@@ -83,8 +80,8 @@ def main() -> None:
     vp = initial_model()
     wave = wave_gradient_time(vp, max(1, args.repeats // 2))
     rows = []
-    for label, (name, options) in NETWORKS.items():
-        module = make_representation(name, vp.values, seed=0, **options)
+    for label, name in NETWORKS.items():
+        module = make_representation(name, vp.values, seed=0, preset="paper", output="additive")
         n_params = sum(p.numel() for p in module.parameters())
         epoch(module)  # warm-up
         eager = best_of(lambda m=module: epoch(m), args.repeats)
