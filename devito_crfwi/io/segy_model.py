@@ -352,6 +352,11 @@ def write_segy(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: boo
         non-positive values, or values that look like km/s or ft/s.
     """
     model = check_model(da, "da", where="write_segy")
+    if model.y is not None:
+        raise ValueError(
+            "write_segy: 3-D models (x, y, z) are not written yet (SEG-Y cubes are an open "
+            "item); write 2-D sections instead, e.g. write_segy(da.isel(y=0), path)"
+        )
     path = check_target(path, overwrite=overwrite)
     values = np.ascontiguousarray(model.values, dtype=np.float32)
     (x0, z0), (dx, dz) = model.origin, model.spacing

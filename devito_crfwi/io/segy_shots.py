@@ -121,6 +121,11 @@ def write_shots(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: bo
         rounded).
     """
     dt = check_shots(da, "da", where="write_shots")
+    if {"source_y", "receiver_y"} & set(da.coords):
+        raise ValueError(
+            "write_shots: gathers of a 3-D survey (source_y / receiver_y coords) are not "
+            "written yet; the y positions would be lost"
+        )
     path = check_target(path, overwrite=overwrite)
     n_shots, nt, n_rec = da.shape
     values = np.asarray(da.values, dtype=np.float32)

@@ -171,3 +171,26 @@ def test_single_receiver_gathers_still_round_trip(tmp_path):
     gathers = make_gathers(n_rec=1)
     back = read_shots(write_shots(gathers, tmp_path / "one.sgy"))
     xr.testing.assert_identical(back, gathers)
+
+
+def test_3d_models_and_gathers_are_refused_by_the_writers(tmp_path):
+    import xarray as xr
+
+    from devito_crfwi.io import write_segy, write_shots
+
+    cube = xr.DataArray(np.full((4, 3, 5), 2000.0, np.float32), dims=("x", "y", "z"),
+                        coords={"x": np.arange(4) * 10.0, "y": np.arange(3) * 10.0,
+                                "z": np.arange(5) * 10.0}, attrs={"units": "m/s"})
+    with pytest.raises(ValueError, match="write_segy: 3-D models"):
+        write_segy(cube, tmp_path / "cube.sgy")
+    gathers = xr.DataArray(np.ones((1, 4, 2), np.float32), dims=("shot", "time", "receiver"),
+                           coords={"time": np.arange(4) * 0.002,
+                                   "source_x": ("shot", [0.0]), "source_y": ("shot", [0.0]),
+                                   "source_z": ("shot", [10.0]),
+                                   "receiver_x": ("receiver", [0.0, 10.0]),
+                                   "receiver_y": ("receiver", [0.0, 10.0]),
+                                   "receiver_z": ("receiver", [10.0, 10.0])},
+                           attrs={"dt": 0.002, "f0": 10.0})
+    with pytest.raises(ValueError, match="write_shots: gathers of a 3-D survey"):
+        write_shots(gathers, tmp_path / "shots.sgy")
+    assert not list(tmp_path.iterdir())  # nothing written
