@@ -106,6 +106,11 @@ class CRFWIProblem:
         Seed of the representation's initialisation and of the shot mini-batches.
     representation_options : dict, optional
         Keyword arguments of the named representation (e.g. ``{"alpha": 0.5}``).
+    compile : bool
+        Run the representation through :func:`torch.compile` (compiled on the first
+        iteration, ~5-10 s). Measured on the paper-size networks at 288 x 94: 1.3-1.7x faster
+        networks, 2-5% of a 13-shot epoch (bench/NETWORK.md); off by default because small
+        problems would pay the compile time for nothing.
     **engine_options
         Fields of :class:`~devito_crfwi.physics.EngineSettings` but ``vmax`` (which is
         ``bounds[1]``): ``space_order``, ``boundary_width``, ``free_surface``, ``dt``,
@@ -146,8 +151,13 @@ class CRFWIProblem:
         true_model: xr.DataArray | None = None,
         seed: int = 0,
         representation_options: dict | None = None,
+        compile: bool = False,  # noqa: A002 (torch's word for it)
         **engine_options,
     ) -> None:
+        if not isinstance(compile, bool):
+            raise TypeError(f"compile must be True or False, got {compile!r}")
+        self.compile = compile
+        self._compiled: torch.nn.Module | None = None
         if not isinstance(survey, Survey):
             raise TypeError(f"survey must be a devito_crfwi.Survey, got {type(survey).__name__}")
         check_model(initial, "initial", where="CRFWIProblem")
@@ -350,6 +360,7 @@ class CRFWIProblem:
             "bounds": [float(self.bounds[0]), float(self.bounds[1])],
             "water_cells": int(0 if self.water_mask is None else self.water_mask.sum()),
             "seed": self.seed,
+            "compile": self.compile,
             # Every engine setting, defaults included (the Dask client is a connection, not a
             # setting); vmax is bounds[1].
             "engine_options": json.dumps(jsonable(self.operator.settings.as_dict())),
@@ -359,6 +370,10 @@ class CRFWIProblem:
             "dt": self.survey.dt,
             "t_max": self.survey.t_max,
         }
+
+    def __getstate__(self) -> dict[str, Any]:
+        # A compiled module is a cache of generated code: rebuilt on the next iteration.
+        return self.__dict__ | {"_compiled": None}
 
     def _fingerprint(self) -> dict[str, Any]:
         keep = ("representation", "representation_options", "loss", "optimizer", "lr",
@@ -420,9 +435,13 @@ class CRFWIProblem:
             observed = observed[shots]
         iteration = self.iteration
 
+        if self.compile and self._compiled is None:
+            self._compiled = torch.compile(self.representation)
+        forward = self.representation if self._compiled is None else self._compiled
+
         def closure() -> torch.Tensor:
             self.optimizer.zero_grad(set_to_none=True)
-            vp = self.representation()
+            vp = forward()
             pred = self.operator(vp, shots=shots)
             if cutoff is not None:
                 pred = butterworth(pred, cutoff, self.survey.dt)
