@@ -218,3 +218,20 @@ def resume_problem(vp: xr.DataArray, observed):
         observed, crosswell(), smooth(vp, 80.0), "pixel", shots_per_iteration=2,
         frequency_schedule=[(12.0, 3), (None, 5)], seed=3,
     )
+
+
+def dot_test(prop, vp: np.ndarray, seed: int = 1) -> tuple[float, float]:
+    """Both sides of <J dvp, dd> = <dvp, Jᵀ dd> for random dvp (m/s) and dd on ``prop``'s shots.
+
+    Also checks the shapes: Born data (shot, time, receiver), Jᵀ dd like ``vp``.
+    """
+    survey = prop.survey
+    rng = np.random.default_rng(seed)
+    dvp = rng.standard_normal(vp.shape) * 20.0
+    dd = rng.standard_normal((survey.n_shots, survey.nt, survey.n_receivers)).astype(np.float32)
+    j_dvp = prop.born(vp, dvp)
+    assert j_dvp.shape == dd.shape
+    _, tapes = prop.record(vp)
+    jt_dd = prop.jacobian_adjoint(vp, tapes, dd)
+    assert jt_dd.shape == vp.shape
+    return float(np.sum(j_dvp.astype(np.float64) * dd)), float(np.sum(dvp * jt_dd))

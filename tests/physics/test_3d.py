@@ -8,7 +8,7 @@ import pytest
 
 from devito_crfwi import Survey, simulate
 from devito_crfwi.physics import ModelGrid, Propagator
-from tests.helpers import model_dataarray, smooth_perturbation
+from tests.helpers import dot_test, model_dataarray, smooth_perturbation
 
 NBL = 10  # a thin sponge keeps the 3-D grids (and their compile and run times) small
 
@@ -76,15 +76,7 @@ def test_born_adjoint_dot_product_3d(model3d, survey3d):
     """<J dvp, dd> = <dvp, J^T dd> with a free surface and revolve checkpointing."""
     prop = engine(model3d, survey3d, free_surface=True)
     vp = model3d.values
-    rng = np.random.default_rng(1)
-    dvp = rng.standard_normal(vp.shape) * 20.0
-    dd = rng.standard_normal((2, survey3d.nt, survey3d.n_receivers)).astype(np.float32)
-    j_dvp = prop.born(vp, dvp)
-    assert j_dvp.shape == (2, survey3d.nt, 12)
-    _, tapes = prop.record(vp)
-    jt_dd = prop.jacobian_adjoint(vp, tapes, dd)
-    assert jt_dd.shape == vp.shape
-    lhs, rhs = float(np.sum(j_dvp.astype(np.float64) * dd)), float(np.sum(dvp * jt_dd))
+    lhs, rhs = dot_test(prop, vp)
     assert abs(lhs - rhs) / max(abs(lhs), abs(rhs)) <= 1e-4, (lhs, rhs)
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from devito_crfwi.physics import ModelGrid, Propagator, Survey, operators_built
-from tests.helpers import model_dataarray, smooth_perturbation
+from tests.helpers import dot_test, model_dataarray, smooth_perturbation
 
 
 def make(layered, survey, **kwargs) -> Propagator:
@@ -22,14 +22,7 @@ def make(layered, survey, **kwargs) -> Propagator:
 def test_born_adjoint_dot_product_float32(layered, small_survey, free_surface):
     prop = make(layered, small_survey, free_surface=free_surface)
     vp = layered.values
-    rng = np.random.default_rng(1)
-    dvp = rng.standard_normal(vp.shape) * 20.0
-    dd = rng.standard_normal((2, small_survey.nt, small_survey.n_receivers)).astype(np.float32)
-    j_dvp = prop.born(vp, dvp)
-    _, tapes = prop.record(vp)
-    jt_dd = prop.jacobian_adjoint(vp, tapes, dd)
-    lhs = float(np.sum(j_dvp.astype(np.float64) * dd))
-    rhs = float(np.sum(dvp * jt_dd))
+    lhs, rhs = dot_test(prop, vp)
     assert abs(lhs - rhs) / max(abs(lhs), abs(rhs)) <= 1e-4, (lhs, rhs)
 
 
