@@ -1,15 +1,18 @@
 """Wavefield tapes for the adjoint-state gradient: full storage or revolve checkpointing.
 
-Time is cut into segments of ``K`` steps. The forward kernel advances one whole segment
-per call into a buffer of ``K + 2`` time levels; the adjoint kernel runs back over the
-segment in that buffer in one call. A *tape* records one shot's forward pass so that its
-adjoint can run later:
+Time is cut into segments of ``K`` steps. The forward kernel advances one whole segment per
+call on a three-level (modulo) wavefield, saving every ``factor``-th level of the segment
+into ``usave``; the adjoint kernel runs back over the segment in one call, correlating
+those saved levels. A *tape* records one shot's forward pass so that its adjoint can run
+later:
 
-* :class:`StoredTape` keeps every ``factor``-th time level of one segment of ``nt - 2``
-  steps (:class:`StoredRunner`; factor 1 is every level, the exact gradient);
+* :class:`StoredTape` keeps one segment of all ``nt - 2`` steps (factor 1 saves every
+  level: the exact gradient);
 * :class:`RevolveTape` keeps ``C`` two-level snapshots, and pyrevolve's Revolve schedule
   (over segments) decides what to store and recompute. With ``C`` snapshots of a run of
-  ``S`` steps the segment length is ``ceil(S / C)``, so each segment is recomputed once.
+  ``S`` steps the segment length is ``ceil(S / C)`` rounded up to a multiple of the factor,
+  so each segment is recomputed once and the saved levels fall on the same global steps as
+  full storage's (the two gradients are equal).
 
 Revolve calls its forward operator on segment ranges and its reverse operator one
 segment at a time; those are :class:`SegmentForward` and :class:`SegmentReverse`.
@@ -33,6 +36,16 @@ class Segments:
     n_steps: int
     length: int
 
+    @classmethod
+    def for_snapshots(cls, n_steps: int, snapshots: int, factor: int) -> Segments:
+        """About ``snapshots`` segments whose length is a multiple of ``factor``.
+
+        The saved levels (local steps ``factor, 2 factor, ...`` of each segment) then fall
+        on the global multiples of ``factor``, as with one segment of every step.
+        """
+        length = -(-n_steps // max(1, snapshots))
+        return cls(n_steps, -(-length // factor) * factor)
+
     @property
     def count(self) -> int:
         return -(-self.n_steps // self.length)
@@ -43,18 +56,29 @@ class Segments:
         return start, min(self.length, self.n_steps - start)
 
 
+def saved_levels(length: int, factor: int) -> int:
+    """``usave`` levels of a segment of ``length`` steps: indices ``0 .. (length + 1) // factor``.
+
+    (Index 0 is never written: the segment's level 0 is the previous one's last.)
+    """
+    return (length + 1) // factor + 1
+
+
 class SegmentRunner:
     """Runs the forward and gradient operators segment by segment on one buffer.
 
-    Holds the live forward state (two time levels), the source and receiver traces of
-    the current shot on the simulation time axis, and the bound operators.
+    Holds the live forward state (two time levels), the three-level forward wavefield,
+    the saved levels of the current segment (the bound operators point into its data),
+    the source and receiver traces of the current shot on the simulation time axis, and
+    the bound operators.
     """
 
-    def __init__(self, forward: BoundOperator, adjoint: BoundOperator, buffer, v, src, rec_fwd,
-                 rec_adj, segments: Segments) -> None:
+    def __init__(self, forward: BoundOperator, adjoint: BoundOperator, buffer, saved, v, src,
+                 rec_fwd, rec_adj, segments: Segments) -> None:
         self.forward_op = forward
         self.gradient_op = adjoint
-        self.buffer = np.asarray(buffer.data_with_halo)  # (K + 2, x, z) view
+        self.buffer = np.asarray(buffer.data_with_halo)  # (3, x, z) modulo view
+        self.saved = saved
         self.v = np.asarray(v.data_with_halo)  # (3, x, z) modulo buffer view
         self.src = np.asarray(src.data)  # (K + 2, 1)
         self.rec_fwd = np.asarray(rec_fwd.data)  # (K + 2, receiver)
@@ -64,7 +88,7 @@ class SegmentRunner:
         self.wavelet: np.ndarray | None = None  # (nt, 1) current shot's source trace
         self.recorded: np.ndarray | None = None  # (nt, receiver) data, filled when set
         self.residual: np.ndarray | None = None  # (nt, receiver) adjoint source
-        self.busy = False  # a live tape holds this runner's buffer
+        self.busy = False  # a live tape holds this runner's buffers
 
     def start(self) -> None:
         """Zero the live forward state and the adjoint wavefield for a new shot."""
@@ -72,17 +96,18 @@ class SegmentRunner:
         self.v[:] = 0
 
     def advance(self, c: int) -> None:
-        """Run the forward over segment ``c`` from the live state; the buffer then holds it."""
+        """Run the forward over segment ``c`` from the live state, saving its levels."""
         start, k = self.segments.span(c)
         self.src[: k + 2] = self.wavelet[start : start + k + 2]
+        # Local levels 0 and 1 in their modulo slots; the kernel then writes 2 .. k + 1.
         self.buffer[:2] = self.state
         self.forward_op.run(1, k)
         if self.recorded is not None:
             self.recorded[start + 1 : start + k + 1] = self.rec_fwd[1 : k + 1]
-        self.state[:] = self.buffer[k : k + 2]
+        self.state[:] = self.buffer[[k % 3, (k + 1) % 3]]
 
     def reverse(self, c: int) -> None:
-        """Run the adjoint back over segment ``c``, whose forward levels are in the buffer."""
+        """Run the adjoint back over segment ``c``, whose saved levels are in ``saved``."""
         start, k = self.segments.span(c)
         # The adjoint state (v at local levels 1 and 0 of the segment after this one) moves
         # to the modulo slots of local levels k + 1 and k of this segment.
@@ -90,28 +115,6 @@ class SegmentRunner:
         self.rec_adj[: k + 2] = 0
         self.rec_adj[1 : k + 1] = self.residual[start + 1 : start + k + 1]
         self.gradient_op.run(1, k)
-
-
-class StoredRunner(SegmentRunner):
-    """Full storage: one segment of every step, whose forward keeps levels in ``usave``.
-
-    ``buffer`` is the forward's three-level modulo wavefield; the kernels (the
-    ``*_stored`` kinds) save and correlate every ``factor``-th level, a factor bound into
-    both operators.
-    """
-
-    def __init__(self, forward: BoundOperator, adjoint: BoundOperator, buffer, saved, v, src,
-                 rec_fwd, rec_adj, segments: Segments) -> None:
-        super().__init__(forward, adjoint, buffer, v, src, rec_fwd, rec_adj, segments)
-        self.saved = saved  # the stored levels: the bound operators point into its data
-
-    def advance(self, c: int) -> None:
-        _, k = self.segments.span(c)
-        self.src[: k + 2] = self.wavelet[: k + 2]
-        self.buffer[:] = 0
-        self.forward_op.run(1, k)
-        if self.recorded is not None:
-            self.recorded[1 : k + 1] = self.rec_fwd[1 : k + 1]
 
 
 class StoredTape:

@@ -34,7 +34,7 @@ from devito import (
 from . import _devito  # noqa: F401  (configures Devito before any operator is built)
 from .grid import ModelGrid
 
-KINDS = ("forward", "forward_saved", "gradient", "forward_stored", "gradient_stored", "born")
+KINDS = ("forward", "forward_stored", "gradient_stored", "born")
 # Below this many grid points a kernel runs on one thread (measured: a 80 x 70 grid runs
 # ~1000x slower on 2 busy-waiting threads of a loaded 2-core machine than on one).
 SMALL_GRID_POINTS = 40_000
@@ -124,20 +124,11 @@ def _build(key: OperatorKey) -> Operator:
     src = sparse_points("src", grid, 1, 3)
     rec = sparse_points("rec", grid, 1, 3)
 
-    if key.kind in ("forward", "forward_saved"):
-        u = wavefield("u", grid, so, save=3 if key.kind == "forward_saved" else None)
+    if key.kind == "forward":
+        u = wavefield("u", grid, so)
         eqs = [_leapfrog(u, m, damp, forward=True)]
         eqs += src.inject(field=u.forward, expr=src * dt**2 / m)
         eqs += rec.interpolate(expr=u)
-    elif key.kind == "gradient":
-        u = wavefield("u", grid, so, save=3)
-        v = wavefield("v", grid, so)
-        grad = model_function("grad", grid, so)
-        eqs = [_leapfrog(v, m, damp, forward=False)]
-        eqs += rec.inject(field=v.backward, expr=rec * dt**2 / m)
-        # -sum_t u * v_tt equals -sum_t u_tt * v (summation by parts, zero end states):
-        # the adjoint of the Born source -dm * u_tt.
-        eqs += [Inc(grad, -u * v.dt2)]
     elif key.kind == "forward_stored":
         u = wavefield("u", grid, so)
         usave = stored_wavefield(grid, 3)
@@ -151,7 +142,9 @@ def _build(key: OperatorKey) -> Operator:
         grad = model_function("grad", grid, so)
         eqs = [_leapfrog(v, m, damp, forward=False)]
         eqs += rec.inject(field=v.backward, expr=rec * dt**2 / m)
-        # The "gradient" sum over the stored steps only, each standing for factor steps.
+        # -sum_t u * v_tt equals -sum_t u_tt * v (summation by parts, zero end states): the
+        # adjoint of the Born source -dm * u_tt, summed over the stored steps only, each
+        # standing for factor steps.
         factor = _storage_dim(grid, 1).symbolic_factor
         eqs += [Inc(grad, -factor * usave * v.dt2)]
     elif key.kind == "born":

@@ -25,8 +25,8 @@ from .checkpointing import (
     SegmentReverse,
     SegmentRunner,
     Segments,
-    StoredRunner,
     StoredTape,
+    saved_levels,
     wavefield_bytes,
 )
 from .grid import CFL_MARGIN, MIN_DT_FRACTION, ModelGrid, default_boundary_width, validate_velocity
@@ -346,7 +346,7 @@ class Propagator:
 
         (Level ``nt - 1`` is never correlated; Devito sizes the buffer to the traces'.)
         """
-        return (self.nt - 1) // self.subsample + 1
+        return saved_levels(self.nt - 2, self.subsample)
 
     def _stored_bytes(self) -> int:
         """Bytes of one shot's full-storage tape: the stored levels and the live wavefield."""
@@ -356,20 +356,24 @@ class Propagator:
     def memory_plan(self, n_shots: int) -> MemoryPlan:
         """The tape mode for a call with ``n_shots`` shots (see ``checkpoints``, ``memory_limit``).
 
-        Full storage keeps every ``subsample``-th level; revolve keeps every level of its
-        snapshots' segments (exact whatever ``subsample``). Every revolve plan recomputes
-        each segment once (cost ~ 2 forwards + 1 adjoint), so under a memory budget the
-        plan with the fewest bytes is taken.
+        Both modes keep every ``subsample``-th level: full storage of the whole run, revolve
+        of the one segment being reversed (so their gradients are equal). Every revolve plan
+        recomputes each segment once (cost ~ 2 forwards + 1 adjoint), so under a memory
+        budget the plan with the fewest bytes is taken.
         """
         level = wavefield_bytes(self._m.data_with_halo.shape, self.dtype)
+        saved_level = wavefield_bytes(self.grid.padded_shape, self.dtype)
         steps = self.nt - 2
         full = n_shots * self._stored_bytes()
         if self.checkpoints is None and (self.memory_limit is None or full <= self.memory_limit):
             return MemoryPlan("full", None, full)
 
         def revolve_bytes(c: int) -> int:
-            # per shot: c two-level snapshots + the last segment's start; shared buffer
-            return n_shots * 2 * (c + 1) * level + (-(-steps // c) + 2) * level
+            # per shot: c two-level snapshots + the last segment's start; shared: the
+            # three-level wavefield and one segment's saved levels
+            length = Segments.for_snapshots(steps, c, self.subsample).length
+            return (n_shots * 2 * (c + 1) * level + 3 * level
+                    + saved_levels(length, self.subsample) * saved_level)
 
         if self.checkpoints is not None:
             c = int(self.checkpoints)
@@ -383,35 +387,25 @@ class Propagator:
             )
         return MemoryPlan("revolve", c, revolve_bytes(c))
 
-    def _bound_pair(self, segments: Segments, buffer, saved=None
-                    ) -> tuple[BoundOperator, BoundOperator, tuple]:
-        """Forward and gradient operators of one tape buffer, and its sparse set.
-
-        ``saved`` (the ``usave`` levels) selects the full-storage kernels, which keep and
-        correlate every ``subsample``-th level; without it the revolve kernels keep every
-        level of ``buffer``.
-        """
+    def _runner(self, segments: Segments) -> SegmentRunner:
+        """A segment runner: a three-level forward wavefield, the segment's saved levels
+        (every ``subsample``-th) and the bound forward and gradient kernels on them."""
         sparse = self._sparse_set(segments.length + 2)
         src, rec_fwd, rec_adj = sparse
         if "v" not in self._bound:
             self._bound["v"] = wavefield("v", self._dgrid, self.space_order)
         v = self._bound["v"]
+        buffer = wavefield("u", self._dgrid, self.space_order)
+        saved = stored_wavefield(self._dgrid, saved_levels(segments.length, self.subsample),
+                                 self.subsample)
         common = dict(m=self._m, damp=self._damp, dt=self._dt_devito, time_m=1,
-                      time_M=segments.length)
-        if saved is None:
-            return (BoundOperator(self._op("forward_saved"), u=buffer, src=src, rec=rec_fwd,
-                                  **common),
-                    BoundOperator(self._op("gradient"), u=buffer, v=v, rec=rec_adj,
-                                  grad=self._grad, **common), sparse)
-        common.update(storage_factor_argument(self._dgrid, self.subsample), usave=saved)
-        return (BoundOperator(self._op("forward_stored"), u=buffer, src=src, rec=rec_fwd,
-                              **common),
-                BoundOperator(self._op("gradient_stored"), v=v, rec=rec_adj, grad=self._grad,
-                              **common), sparse)
-
-    def _runner(self, segments: Segments, buffer) -> SegmentRunner:
-        forward, adjoint, sparse = self._bound_pair(segments, buffer)
-        runner = SegmentRunner(forward, adjoint, buffer, self._bound["v"], *sparse, segments)
+                      time_M=segments.length, usave=saved,
+                      **storage_factor_argument(self._dgrid, self.subsample))
+        forward = BoundOperator(self._op("forward_stored"), u=buffer, src=src, rec=rec_fwd,
+                                **common)
+        adjoint = BoundOperator(self._op("gradient_stored"), v=v, rec=rec_adj, grad=self._grad,
+                                **common)
+        runner = SegmentRunner(forward, adjoint, buffer, saved, v, *sparse, segments)
         runner.wavelet = self.wavelet
         return runner
 
@@ -425,13 +419,7 @@ class Propagator:
             if not runner.busy:
                 return runner
         steps = self.nt - 2
-        segments = Segments(steps, steps)
-        buffer = wavefield("u", self._dgrid, self.space_order)
-        saved = stored_wavefield(self._dgrid, self.stored_levels, self.subsample)
-        forward, adjoint, sparse = self._bound_pair(segments, buffer, saved)
-        runner = StoredRunner(forward, adjoint, buffer, saved, self._bound["v"], *sparse,
-                              segments)
-        runner.wavelet = self.wavelet
+        runner = self._runner(Segments(steps, steps))
         self._stored.append(runner)
         return runner
 
@@ -466,10 +454,9 @@ class Propagator:
         recorded = np.zeros((self.nt, self.survey.n_receivers), self.dtype)
         tapes = []
         if plan.mode == "revolve":
-            segments = Segments(steps, -(-steps // plan.checkpoints))
+            segments = Segments.for_snapshots(steps, plan.checkpoints, self.subsample)
             if self._revolve is None or self._revolve[0] != segments:
-                buffer = wavefield("u", self._dgrid, self.space_order, save=segments.length + 2)
-                runner = self._runner(segments, buffer)
+                runner = self._runner(segments)
                 self._revolve = (segments, runner, SegmentForward(runner), SegmentReverse(runner))
             _, runner, fwd, rev = self._revolve
         for i, shot in enumerate(idx):

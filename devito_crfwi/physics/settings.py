@@ -41,12 +41,14 @@ class EngineSettings:
         ``CFL_MARGIN`` of the limit. Recording intervals never change it (traces are
         resampled).
     checkpoints : int, optional
-        Revolve checkpointing with this many snapshots per shot for gradients (exact).
+        Revolve checkpointing with this many snapshots per shot for gradients (the same
+        gradient as full storage, at about one more forward per gradient).
     memory_limit : int, bytes, optional
         Budget for one call's gradient tapes: full storage when it fits, else revolve.
     subsample : "auto" or int >= 1
-        Full-storage gradients keep every ``subsample``-th time step of the forward
-        wavefield (1: every step, exact). ``"auto"`` picks the largest factor that keeps the
+        Gradients keep every ``subsample``-th time step of the forward wavefield (of the
+        whole run with full storage, of the segment being reversed with revolve; 1: every
+        step, exact). ``"auto"`` picks the largest factor that keeps the
         stored field above the Nyquist rate of the source's highest frequency, with margin.
     """
 

@@ -32,7 +32,7 @@ np.savez(sys.argv[1], data=data, grad=grad, born=prop.born(v, dv))
 
 def test_band_sizes_split_x_and_keep_z_whole():
     grid = ModelGrid(shape=(100, 50), spacing=(10.0, 10.0), nbl=10)
-    op = get_operator(OperatorKey(grid, 8, "float32", "gradient"))
+    op = get_operator(OperatorKey(grid, 8, "float32", "gradient_stored"))
     args = {"x_m": 0, "x_M": 119, "y_m": 0, "y_M": 69}
     sizes = thread_bands(op, args, 3)
     assert sizes == {"x0_blk0_size": 40, "x1_blk0_size": 40, "y0_blk0_size": 70,

@@ -190,10 +190,16 @@ def test_subsampled_gradient_is_within_tolerance_and_descends(layered, low_frequ
         assert (fe - f0) / (e * slope) == pytest.approx(1.0, abs=0.1)
 
 
-def test_subsample_one_is_the_exact_gradient(layered, small_survey):
-    """Factor 1 reproduces the revolve (every level) gradient."""
+@pytest.mark.parametrize("subsample", [1, "auto"])
+def test_revolve_saves_the_same_levels_as_full_storage(layered, small_survey, subsample):
+    """Revolve's segments are a multiple of the factor long: its gradient is full storage's,
+    for the exact tape (factor 1) and the subsampled one."""
     vp = layered.values
     observed = engine(layered, small_survey).forward(np.full(layered.shape, 2200.0))
-    _, stored = engine(layered, small_survey, subsample=1).misfit_gradient(vp, observed)
-    _, revolve = engine(layered, small_survey, checkpoints=4).misfit_gradient(vp, observed)
-    assert relative_error(stored, revolve) < 1e-10
+    stored = engine(layered, small_survey, subsample=subsample)
+    revolve = engine(layered, small_survey, subsample=subsample, checkpoints=4)
+    assert revolve.memory_plan(1).mode == "revolve"
+    assert (subsample == 1) == (revolve.subsample == 1)
+    _, g_stored = stored.misfit_gradient(vp, observed)
+    _, g_revolve = revolve.misfit_gradient(vp, observed)
+    assert relative_error(g_revolve, g_stored) < 1e-10
