@@ -185,12 +185,13 @@ def _select_traces(path: Path, inlines: np.ndarray, crosslines: np.ndarray,
 
 
 def _grid_axes(x: np.ndarray, y: np.ndarray, x_name: str,
-               y_name: str) -> list[tuple[float, float]]:
-    """(origin, spacing) of x and y from coordinates of shape (nx, ny), m.
+               y_name: str) -> dict[str, tuple[float, float]]:
+    """(origin, spacing) in m of x and y from coordinates of shape (nx, ny), by dim.
 
     The grid must be aligned with the coordinate axes: x changes only along the x index
     (crossline number) and y only along the y index (inline number); a rotated survey
-    is refused rather than resampled.
+    is refused rather than resampled. A coordinate constant over the whole cube gives
+    nothing for its dim.
     """
     if np.any(x != x[:, :1]) or np.any(y != y[:1, :]):
         angle = np.degrees(np.arctan2(y[1, 0] - y[0, 0], x[1, 0] - x[0, 0]))
@@ -199,20 +200,22 @@ def _grid_axes(x: np.ndarray, y: np.ndarray, x_name: str,
             f"rotated ({angle:.6g} degrees between increasing crossline numbers and {x_name}) "
             "or irregular, and read_segy does not resample"
         )
-    return [regular_axis(x[:, 0], x_name), regular_axis(y[0, :], y_name)]
+    axes = (("x", x[:, 0], x_name), ("y", y[0, :], y_name))
+    return {dim: regular_axis(values, name) for dim, values, name in axes if np.ptp(values)}
 
 
 def _coordinate_axes(
     path: Path, headers: Mapping[str, np.ndarray], shape: tuple[int, ...], *, strict: bool
-) -> list[tuple[float, float]] | None:
-    """(origin, spacing) in m of each lateral axis from trace coordinates, or None.
+) -> dict[str, tuple[float, float]]:
+    """(origin, spacing) in m of the lateral axes the trace coordinates give, by dim.
 
     Tries CDP_X/CDP_Y, then SourceX/SourceY, then GroupX/GroupY, all with
     SourceGroupScalar, skipping a pair that does not vary. ``headers`` are in model
     order, ``shape`` is (n,) for a line or (nx, ny) for a cube. On a line, when y varies
     too, x is the distance along the line from the first trace (origin 0); a cube needs
-    a grid aligned with the x and y coordinates (:func:`_grid_axes`). With ``strict``,
-    irregular coordinates raise :class:`SegyError`; otherwise they give None.
+    a grid aligned with the x and y coordinates (:func:`_grid_axes`). Empty when no pair
+    varies; with ``strict``, irregular coordinates raise :class:`SegyError`, otherwise
+    they give an empty dict too.
     """
     scalar = headers["SourceGroupScalar"]
     for x_name, y_name in (("CDP_X", "CDP_Y"), ("SourceX", "SourceY"), ("GroupX", "GroupY")):
@@ -224,10 +227,10 @@ def _coordinate_axes(
             if len(shape) == 2:
                 return _grid_axes(x, y, x_name, y_name)
             position = x if np.ptp(y) == 0 else np.hypot(x - x[0], y - y[0])
-            return [regular_axis(position, x_name)]
+            return {"x": regular_axis(position, x_name)}
         except ValueError as err:
             if not strict:
-                return None
+                return {}
             if len(shape) == 2:
                 what = "a regular x, y grid"
                 hint = ("pass dx=<metres> and dy=<metres> to place the traces by crossline and "
@@ -237,7 +240,7 @@ def _coordinate_axes(
                 hint = "pass dx=<metres> to read the traces in file order with that spacing"
             raise SegyError(path, f"trace coordinates do not give {what} ({err})",
                             hint) from err
-    return None
+    return {}
 
 
 def _lateral_coords(path: Path, fields: Mapping[str, str], headers: Mapping[str, np.ndarray],
@@ -254,24 +257,26 @@ def _lateral_coords(path: Path, fields: Mapping[str, str], headers: Mapping[str,
              else _text_spacing(path, fields, f"d{text_names[d]}") for d in dims}
     origins = {d: float_field(fields, f"{text_names[d]}0") for d in dims}
     missing = [d for d in dims if steps[d] is None]
-    coords = None
+    coords = {}
     if missing or None in origins.values():
         coords = _coordinate_axes(path, headers, shape, strict=bool(missing))
-    if missing and coords is None:
-        names = ("CDP_X, SourceX, GroupX" if len(shape) == 1
-                 else "CDP_X/CDP_Y, SourceX/SourceY, GroupX/GroupY")
+    missing = [d for d in missing if d not in coords]
+    if missing:
+        names, along = (("CDP_X, SourceX, GroupX", "") if len(shape) == 1 else
+                        ("CDP_X/CDP_Y, SourceX/SourceY, GroupX/GroupY",
+                         f" along {' and '.join(missing)}"))
         raise SegyError(
             path,
             f"no {' and '.join(missing)} spacing: the textual header has no "
             f"{' or '.join(repr(f'd{d}=') for d in missing)} and the trace coordinates "
-            f"({names}) do not vary",
+            f"({names}) do not vary{along}",
             f"pass {' and '.join(f'd{d}=<metres>' for d in missing)} to read_segy",
         )
     result = {}
-    for k, (dim, n) in enumerate(zip(dims, shape, strict=True)):
-        step = steps[dim] if steps[dim] is not None else coords[k][1]
+    for dim, n in zip(dims, shape, strict=True):
+        step = steps[dim] if steps[dim] is not None else coords[dim][1]
         origin = (origins[dim] if origins[dim] is not None
-                  else coords[k][0] if coords is not None else 0.0)
+                  else coords[dim][0] if dim in coords else 0.0)
         result[dim] = axis_values(origin, step, n)
     return result
 

@@ -13,9 +13,9 @@ Header convention (what :func:`write_shots` writes and :func:`read_shots` reads)
   TRACE_SEQUENCE_LINE/FILE count traces from 1; offset = round(receiver_x - source_x)
   (3-D: the rounded horizontal source-receiver distance);
 * SourceX, GroupX: x in m, SourceY, GroupY: y in m (0 for a 2-D survey), all with
-  SourceGroupScalar; SourceDepth: source_z (m, depth
-  below the surface, positive down), ReceiverGroupElevation: -receiver_z (an
-  elevation is positive up), both with ElevationScalar. Each scalar is the
+  SourceGroupScalar; SourceDepth: source_z (m, depth below the surface, positive
+  down), ReceiverGroupElevation: -receiver_z (an elevation is positive up), both
+  with ElevationScalar. Each scalar is the
   smallest power of ten that stores every value exactly (37.5 m -> -10);
 * sample interval (binary and trace headers): dt in whole microseconds;
 * textual header: ``units=.. f0=.. Hz dt=.. s`` written as exact decimals; when
@@ -138,7 +138,6 @@ def write_shots(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: bo
          for axis in (*lateral, "z")}
         for kind, shape in (("source", (n_shots,)), ("receiver", (n_shots, n_rec)))
     )
-
     if "y" not in lateral:  # SourceY and GroupY stay 0, as in files written before 3-D
         source["y"], receiver["y"] = np.zeros(n_shots), np.zeros((n_shots, n_rec))
 

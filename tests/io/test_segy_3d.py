@@ -115,6 +115,18 @@ def test_spacing_arguments_place_a_cube_without_coordinates(tmp_path):
     np.testing.assert_array_equal(cube.values[xl0 - 5, il0 - 1], first)
 
 
+def test_a_coordinate_that_does_not_vary_leaves_its_spacing_to_the_caller(tmp_path):
+    il, xl, traces = grid([1, 2, 3], [5, 6])
+    headers = [{TF.CDP_X: 1000 + 20 * int(x)} for x in xl]  # CDP_Y left 0
+    path = write_foreign_cube(tmp_path / "xonly.sgy", il, xl, traces, headers=headers)
+    with pytest.raises(SegyError, match=r"xonly\.sgy: no y spacing: .*\(CDP_X/CDP_Y, "
+                                        r".*\) do not vary along y; pass dy=<metres>"):
+        read_segy(path)
+    cube = read_segy(path, dy=40.0)
+    np.testing.assert_array_equal(cube.x.values, [1100.0, 1120.0])
+    np.testing.assert_array_equal(cube.y.values, [0.0, 40.0, 80.0])
+
+
 def _drop_one(il, xl, traces):
     return il[1:], xl[1:], traces[1:]
 
@@ -134,7 +146,8 @@ def _duplicate(il, xl, traces):
         (lambda il, xl, t: (np.where(il == 3, 4, il), xl, t), {"dx": 10.0, "dy": 10.0},
          r"the INLINE_3D \(bytes 189-192\) numbers are not evenly stepped \(steps 1, 2\)"),
         (None, {}, r"no x and y spacing: the textual header has no 'dx=' or 'dy=' and the trace "
-                   r"coordinates \(CDP_X/CDP_Y, .*\) do not vary; pass dx=<metres> and "
+                   r"coordinates \(CDP_X/CDP_Y, .*\) do not vary along x and y; pass "
+                   r"dx=<metres> and "
                    r"dy=<metres>"),
         (None, {"dx": 10.0}, r"no y spacing: .*pass dy=<metres>"),
     ],
