@@ -3,8 +3,10 @@
 Knows numpy, segyio and xarray only (no torch, no Devito). Public units are SI:
 m, s, m/s.
 
-* :func:`read_segy` / :func:`write_segy`: 2-D depth models, dims ("x", "z").
-* :func:`read_shots` / :func:`write_shots`: gathers, dims ("shot", "time", "receiver").
+* :func:`read_segy` / :func:`write_segy`: depth models, dims ("x", "z") or, for 3-D
+  post-stack cubes, ("x", "y", "z") (x along an inline, y across inlines).
+* :func:`read_shots` / :func:`write_shots`: gathers, dims ("shot", "time", "receiver"),
+  of 2-D or 3-D surveys.
 * :func:`load_model`, :func:`list_models`, :data:`MODELS`: public benchmark models
   from a local folder.
 * :func:`convert_binary` (and :func:`add_convert_parser` for the CLI): raw grids to SEG-Y.

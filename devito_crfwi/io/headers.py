@@ -12,7 +12,7 @@ Three things live here:
   :func:`choose_scalar` picks the smallest power of ten that stores every value
   exactly;
 * what a file holds: :func:`gather_structure` tells shot gathers (several receiver
-  positions per source) from a velocity model (one trace per x position), so each
+  positions per source) from a velocity model (one trace per (x[, y]) position), so each
   reader refuses the other's files.
 """
 
@@ -26,6 +26,7 @@ import numpy as np
 __all__ = [
     "INT32_MAX",
     "MODEL_TITLE",
+    "MODEL_TITLE_3D",
     "SHOTS_TITLE",
     "apply_scalar",
     "choose_scalar",
@@ -44,6 +45,8 @@ TEXT_WIDTH = 80
 
 #: First textual-header line of the models :func:`~devito_crfwi.io.write_segy` writes.
 MODEL_TITLE = "devito-crfwi 2-D depth velocity model"
+#: First textual-header line of the 3-D models (cubes) :func:`~devito_crfwi.io.write_segy` writes.
+MODEL_TITLE_3D = "devito-crfwi 3-D depth velocity model"
 #: First textual-header line of the gathers :func:`~devito_crfwi.io.write_shots` writes.
 SHOTS_TITLE = "devito-crfwi shot gathers"
 
@@ -195,29 +198,31 @@ def text_title(text: str) -> str:
 
 
 def gather_structure(text: str, field_record: np.ndarray, source_x: np.ndarray,
-                     group_x: np.ndarray, offset: np.ndarray) -> str | None:
+                     source_y: np.ndarray, group_x: np.ndarray, group_y: np.ndarray,
+                     offset: np.ndarray) -> str | None:
     """Why the traces are shot gathers, in words, or None when they are not.
 
     Gathers: the textual header starts with :data:`SHOTS_TITLE`, the offsets differ between
-    traces, or a source (FieldRecord and SourceX) was recorded at several receiver positions
-    (GroupX). A velocity model has one trace per x position: source and receiver x equal,
-    one offset for all traces (0, or 1 as ``segyio.tools.from_array`` writes post-stack data).
+    traces, or a source (FieldRecord and SourceX, SourceY) was recorded at several receiver
+    positions (GroupX, GroupY). A velocity model has one trace per (x, y) position: source
+    and receiver positions equal, one offset for all traces (0, or 1 as
+    ``segyio.tools.from_array`` writes post-stack data).
 
     Parameters
     ----------
     text : str
         The textual header.
-    field_record, source_x, group_x, offset : numpy.ndarray, shape (trace,)
-        Trace headers; x in m (scaled) or as stored, alike for source and receiver.
+    field_record, source_x, source_y, group_x, group_y, offset : numpy.ndarray, shape (trace,)
+        Trace headers; positions in m (scaled) or as stored, alike for source and receiver.
     """
     if text_title(text).startswith(SHOTS_TITLE):
         return f"its textual header says {SHOTS_TITLE!r}"
     offsets = np.unique(offset)
     if offsets.size > 1:
         return f"the traces have {offsets.size} different offsets ({offsets[0]}..{offsets[-1]})"
-    sources = np.stack([field_record, source_x], axis=1).astype(np.float64)
-    pairs = np.unique(np.column_stack([sources, group_x]), axis=0)
-    n_sources = np.unique(pairs[:, :2], axis=0).shape[0]
+    sources = np.stack([field_record, source_x, source_y], axis=1).astype(np.float64)
+    pairs = np.unique(np.column_stack([sources, group_x, group_y]), axis=0)
+    n_sources = np.unique(pairs[:, :3], axis=0).shape[0]
     if n_sources < pairs.shape[0]:
         return (f"{n_sources} source position(s) are recorded at {pairs.shape[0]} "
                 "(source, receiver) position pairs")

@@ -25,6 +25,7 @@ from .units import KMS_THRESHOLD, MAX_VELOCITY, VELOCITY_UNITS
 
 __all__ = [
     "MODEL_DIMS",
+    "MODEL_DIMS_3D",
     "MODEL_UNITS",
     "SHOT_DIMS",
     "CheckedModel",
@@ -50,6 +51,8 @@ _POSITION_DIMS = {
     "receiver_x": (("receiver",), ("shot", "receiver")),
     "receiver_z": (("receiver",), ("shot", "receiver")),
 }
+#: The position coords gathers of a 3-D survey have as well (both or neither).
+_POSITION_DIMS_3D = {"source_y": (("shot",),), "receiver_y": (("receiver",), ("shot", "receiver"))}
 _DT_RTOL = 1e-9
 
 
@@ -253,7 +256,8 @@ def check_shots(shots, name: str = "shots", *, where: str | None = None,
     finite values; a coord "time" in s, regular and starting at 0; ``attrs["dt"]`` (s),
     when present, equal to its step; ``attrs["f0"]`` (Hz), when present, positive; coords
     "source_x", "source_z" (shot,) and "receiver_x", "receiver_z" (receiver,) or
-    (shot, receiver), finite, in m.
+    (shot, receiver), finite, in m; gathers of a 3-D survey also "source_y" and
+    "receiver_y" (both, with the same dims as their x).
 
     Parameters
     ----------
@@ -300,9 +304,14 @@ def check_shots(shots, name: str = "shots", *, where: str | None = None,
     if f0 is not None and not (np.isfinite(float(f0)) and float(f0) > 0):
         raise ValueError(f"{prefix}{name}.attrs['f0'] must be a positive frequency in Hz, "
                          f"got {f0!r}")
-    for coord, allowed in _POSITION_DIMS.items():
+    y_coords = [coord for coord in _POSITION_DIMS_3D if coord in shots.coords]
+    if len(y_coords) == 1:
+        other = next(coord for coord in _POSITION_DIMS_3D if coord not in y_coords)
+        raise ValueError(f"{prefix}{name} has a coordinate {y_coords[0]!r} but no {other!r}: "
+                         "gathers of a 3-D survey need both (m)")
+    for coord, allowed in {**_POSITION_DIMS, **_POSITION_DIMS_3D}.items():
         if coord not in shots.coords:
-            if complete:
+            if complete and coord in _POSITION_DIMS:
                 raise ValueError(f"{prefix}{name} needs a coordinate {coord!r} in m")
             continue
         dims = shots[coord].dims

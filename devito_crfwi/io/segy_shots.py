@@ -3,22 +3,25 @@
 Gathers are an ``xr.DataArray`` of float32 with dims ("shot", "time", "receiver"):
 coords "shot" (0..n-1), "time" (s, from 0, regular), "source_x", "source_z"
 (dims ("shot",), m) and "receiver_x", "receiver_z" (dims ("receiver",) when every
-shot uses the same spread, else ("shot", "receiver"), m); attrs "dt" (s), "units"
-and, when known, "f0" (Hz).
+shot uses the same spread, else ("shot", "receiver"), m), and for a 3-D survey also
+"source_y" and "receiver_y"; attrs "dt" (s), "units" and, when known, "f0" (Hz).
 
 Header convention (what :func:`write_shots` writes and :func:`read_shots` reads)
 ------------------------------------------------------------------------------
 * one trace per (shot, receiver), shot by shot, receivers in order;
 * FieldRecord and EnergySourcePoint = shot + 1; TraceNumber = receiver + 1;
-  TRACE_SEQUENCE_LINE/FILE count traces from 1; offset = round(receiver_x - source_x);
-* SourceX, GroupX: x in m with SourceGroupScalar; SourceDepth: source_z (m, depth
-  below the surface, positive down), ReceiverGroupElevation: -receiver_z (an
-  elevation is positive up), both with ElevationScalar. Each scalar is the
+  TRACE_SEQUENCE_LINE/FILE count traces from 1; offset = round(receiver_x - source_x)
+  (3-D: the rounded horizontal source-receiver distance);
+* SourceX, GroupX: x in m, SourceY, GroupY: y in m (0 for a 2-D survey), all with
+  SourceGroupScalar; SourceDepth: source_z (m, depth below the surface, positive
+  down), ReceiverGroupElevation: -receiver_z (an elevation is positive up), both
+  with ElevationScalar. Each scalar is the
   smallest power of ten that stores every value exactly (37.5 m -> -10);
 * sample interval (binary and trace headers): dt in whole microseconds;
 * textual header: ``units=.. f0=.. Hz dt=.. s`` written as exact decimals; when
   read back they give attrs "units", "f0" and "dt" (``dt=`` wins over the
-  microsecond field, which it must agree with to 0.5 µs);
+  microsecond field, which it must agree with to 0.5 µs); ``survey=3-D`` for a 3-D
+  survey, so that one whose y is constant still reads back with y coords;
 * samples: 4-byte IEEE float, big-endian. Other attrs are not stored.
 """
 
@@ -36,6 +39,7 @@ from .axes import axis_values
 from .errors import SegyError
 from .headers import (
     MODEL_TITLE,
+    MODEL_TITLE_3D,
     SHOTS_TITLE,
     apply_scalar,
     choose_scalar,
@@ -79,7 +83,7 @@ def _dt_microseconds(dt: float) -> int:
 
 
 def write_shots(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
-    """Write shot gathers to SEG-Y (IEEE float32, big-endian), atomically.
+    """Write shot gathers of a 2-D or 3-D survey to SEG-Y (IEEE float32, big-endian), atomically.
 
     The header convention is described in :mod:`devito_crfwi.io.segy_shots`.
     :func:`read_shots` gives back an identical DataArray (values, coords, attrs
@@ -88,10 +92,11 @@ def write_shots(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: bo
     Parameters
     ----------
     da : xarray.DataArray, dims ("shot", "time", "receiver")
-        Gathers as returned by ``devito_crfwi.simulate``: coords "time" (s, from 0,
+        Gathers as returned by ``devito_crfwi.simulate`` (2-D or 3-D): coords "time" (s, from 0,
         regular, dt a whole number of µs up to 65 535), "source_x", "source_z"
         (("shot",), m), "receiver_x", "receiver_z" (("receiver",) or
-        ("shot", "receiver"), m); attrs "dt" (s, optional, must match the time
+        ("shot", "receiver"), m), for a 3-D survey also "source_y" and "receiver_y"
+        (m, same dims as their x); attrs "dt" (s, optional, must match the time
         axis), "units" (optional, default "a.u."), "f0" (Hz, optional). Finite
         values, stored as float32. Not modified.
     path : str or os.PathLike
@@ -121,44 +126,53 @@ def write_shots(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: bo
         rounded).
     """
     dt = check_shots(da, "da", where="write_shots")
-    if {"source_y", "receiver_y"} & set(da.coords):
-        raise ValueError(
-            "write_shots: gathers of a 3-D survey (source_y / receiver_y coords) are not "
-            "written yet; the y positions would be lost"
-        )
     path = check_target(path, overwrite=overwrite)
     n_shots, nt, n_rec = da.shape
     values = np.asarray(da.values, dtype=np.float32)
     dt_us = _dt_microseconds(dt)
     units = _check_text_token(str(da.attrs.get("units", _DEFAULT_UNITS)), "units")
     f0 = None if da.attrs.get("f0") is None else float(da.attrs["f0"])
-    source_x, source_z, receiver_x, receiver_z = (
-        np.broadcast_to(np.asarray(da[name].values, dtype=np.float64), shape)
-        for name, shape in (("source_x", (n_shots,)), ("source_z", (n_shots,)),
-                            ("receiver_x", (n_shots, n_rec)), ("receiver_z", (n_shots, n_rec)))
+    lateral = "xy" if "source_y" in da.coords else "x"  # check_shots: then receiver_y too
+    source, receiver = (
+        {axis: np.broadcast_to(np.asarray(da[f"{kind}_{axis}"].values, dtype=np.float64), shape)
+         for axis in (*lateral, "z")}
+        for kind, shape in (("source", (n_shots,)), ("receiver", (n_shots, n_rec)))
     )
+    if "y" not in lateral:  # SourceY and GroupY stay 0, as in files written before 3-D
+        source["y"], receiver["y"] = np.zeros(n_shots), np.zeros((n_shots, n_rec))
 
-    xy_scalar, xy_exact = choose_scalar(np.concatenate([source_x, receiver_x.ravel()]))
-    z_scalar, z_exact = choose_scalar(np.concatenate([source_z, receiver_z.ravel()]))
+    xy_scalar, xy_exact = choose_scalar(np.concatenate(
+        [source["x"], source["y"], receiver["x"].ravel(), receiver["y"].ravel()]))
+    z_scalar, z_exact = choose_scalar(np.concatenate([source["z"], receiver["z"].ravel()]))
     if not (xy_exact and z_exact):
         warn(
             f"{path}: some source/receiver coordinates are not multiples of 0.1 mm and are "
             f"rounded in the trace headers (scalars {xy_scalar}, {z_scalar})"
         )
-    sx = scale_to_int(source_x, xy_scalar)
-    sz = scale_to_int(source_z, z_scalar)
-    gx = scale_to_int(receiver_x, xy_scalar)
-    gz = scale_to_int(-receiver_z, z_scalar)
-    offset = np.clip(np.rint(receiver_x - source_x[:, None]), -(2**31) + 1, 2**31 - 1).astype(
-        np.int64
-    )
+    sx, sy = (scale_to_int(source[axis], xy_scalar) for axis in "xy")
+    gx, gy = (scale_to_int(receiver[axis], xy_scalar) for axis in "xy")
+    sz = scale_to_int(source["z"], z_scalar)
+    gz = scale_to_int(-receiver["z"], z_scalar)
+    if "y" in lateral:  # SEG-Y offset: the source-receiver distance, unsigned off a line
+        distance = np.hypot(receiver["x"] - source["x"][:, None],
+                            receiver["y"] - source["y"][:, None])
+    else:
+        distance = receiver["x"] - source["x"][:, None]
+    offset = np.clip(np.rint(distance), -(2**31) + 1, 2**31 - 1).astype(np.int64)
 
+    if "y" in lateral:
+        positions = [
+            "survey=3-D, offset = rounded horizontal source-receiver distance in m.",
+            f"SourceX/Y, GroupX/Y: x, y in m with SourceGroupScalar={xy_scalar}.",
+        ]
+    else:
+        positions = [f"SourceX, GroupX: x in m with SourceGroupScalar={xy_scalar}."]
     lines = [
         f"{SHOTS_TITLE}, dims (shot, time, receiver)",
         f"units={units} dt={dt!r} s" + (f" f0={f0!r} Hz" if f0 is not None else ""),
         f"n_shots={n_shots} n_receivers={n_rec} nt={nt}",
         "Sample interval: dt in microseconds. FieldRecord = shot + 1.",
-        f"SourceX, GroupX: x in m with SourceGroupScalar={xy_scalar}.",
+        *positions,
         "SourceDepth: source z in m (positive down); ReceiverGroupElevation:",
         f"-receiver z in m; both with ElevationScalar={z_scalar}.",
         "Samples: 4-byte IEEE float.",
@@ -183,7 +197,9 @@ def write_shots(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: bo
                     _TF.ElevationScalar: z_scalar,
                     _TF.SourceGroupScalar: xy_scalar,
                     _TF.SourceX: int(sx[s]),
+                    _TF.SourceY: int(sy[s]),
                     _TF.GroupX: int(gx[s, r]),
+                    _TF.GroupY: int(gy[s, r]),
                     _TF.CoordinateUnits: 1,
                     _TF.TRACE_SAMPLE_COUNT: nt,
                     _TF.TRACE_SAMPLE_INTERVAL: dt_us,
@@ -221,11 +237,13 @@ def _time_step(
 
 
 def _refuse_models(path: Path, text: str, field_record: np.ndarray, sx: np.ndarray,
-                   gx: np.ndarray, offset: np.ndarray) -> None:
+                   sy: np.ndarray, gx: np.ndarray, gy: np.ndarray, offset: np.ndarray) -> None:
     """Raise :class:`SegyError` when the traces are a velocity model, not shot gathers."""
-    if text_title(text).startswith(MODEL_TITLE):
-        problem = f"its textual header says {MODEL_TITLE!r}"
-    elif not field_record.any() and gather_structure(text, field_record, sx, gx, offset) is None:
+    title = text_title(text)
+    if title.startswith((MODEL_TITLE, MODEL_TITLE_3D)):
+        problem = f"its textual header says {title.split(',')[0]!r}"
+    elif not field_record.any() and gather_structure(text, field_record, sx, sy, gx, gy,
+                                                     offset) is None:
         problem = ("one trace per x position and no shot/offset structure: FieldRecord is 0 and "
                    "no source is recorded at several receiver positions")
     else:
@@ -253,7 +271,9 @@ def read_shots(path: str | os.PathLike[str]) -> xr.DataArray:
     xarray.DataArray, dims ("shot", "time", "receiver"), float32
         Coords "shot" (int, 0..n-1), "time" (s, ``dt * arange(nt)``), "source_x",
         "source_z" (("shot",), m), "receiver_x", "receiver_z" (("receiver",) when all
-        gathers share the receiver positions, else ("shot", "receiver"), m).
+        gathers share the receiver positions, else ("shot", "receiver"), m), and
+        "source_y", "receiver_y" alike when the survey is 3-D: the textual header says
+        ``survey=3-D`` or SourceY or GroupY vary (a line at constant y stays 2-D).
         Attrs "dt" (s), "units" (textual ``units=``, else "a.u.") and "f0" (Hz, only
         when the textual header gives ``f0=``). Depths: source_z = SourceDepth,
         receiver_z = -ReceiverGroupElevation (scaled by ElevationScalar).
@@ -275,7 +295,7 @@ def read_shots(path: str | os.PathLike[str]) -> xr.DataArray:
     """
     with open_segy(path) as (handle, layout):
         path, text = layout.path, layout.text
-        names = ("FieldRecord", "SourceX", "SourceY", "SourceDepth", "GroupX")
+        names = ("FieldRecord", "SourceX", "SourceY", "SourceDepth", "GroupX", "GroupY")
         names += ("ReceiverGroupElevation", "SourceGroupScalar", "ElevationScalar")
         names += ("TRACE_SAMPLE_INTERVAL", "offset")
         headers = {name: handle.attributes(getattr(_TF, name))[:] for name in names}
@@ -298,8 +318,11 @@ def read_shots(path: str | os.PathLike[str]) -> xr.DataArray:
     sy = apply_scalar(headers["SourceY"], xy_scalar)
     sz = apply_scalar(headers["SourceDepth"], z_scalar)
     gx = apply_scalar(headers["GroupX"], xy_scalar)
+    gy = apply_scalar(headers["GroupY"], xy_scalar)
     gz = 0.0 - apply_scalar(headers["ReceiverGroupElevation"], z_scalar)  # +0.0, not -0.0
-    _refuse_models(path, text, headers["FieldRecord"], sx, gx, headers["offset"])
+    _refuse_models(path, text, headers["FieldRecord"], sx, sy, gx, gy, headers["offset"])
+    # A line at constant y (often a real northing) stays 2-D, as before 3-D surveys.
+    lateral = "xy" if fields.get("survey") == "3-D" or np.ptp(sy) or np.ptp(gy) else "x"
 
     keys = np.stack([headers["FieldRecord"].astype(np.float64), sx, sy, sz], axis=1)
     _, first, inverse = np.unique(keys, axis=0, return_index=True, return_inverse=True)
@@ -323,12 +346,12 @@ def read_shots(path: str | os.PathLike[str]) -> xr.DataArray:
     n_shots, n_rec = counts.size, int(counts[0])
     order = np.argsort(gather_of_trace, kind="stable")  # gather by gather, file order inside
     gathers = data[order].reshape(n_shots, n_rec, layout.n_samples).transpose(0, 2, 1)
-    receiver_x = gx[order].reshape(n_shots, n_rec)
-    receiver_z = gz[order].reshape(n_shots, n_rec)
     heads = order.reshape(n_shots, n_rec)[:, 0]
-    shared = np.array_equal(
-        receiver_x, np.broadcast_to(receiver_x[0], receiver_x.shape)
-    ) and np.array_equal(receiver_z, np.broadcast_to(receiver_z[0], receiver_z.shape))
+    source = {"x": sx[heads], "y": sy[heads], "z": sz[heads]}
+    receiver = {axis: trace_values[order].reshape(n_shots, n_rec)
+                for axis, trace_values in (("x", gx), ("y", gy), ("z", gz))}
+    axes = (*lateral, "z")
+    shared = all((receiver[axis] == receiver[axis][0]).all() for axis in axes)
     receiver_dims = ("receiver",) if shared else ("shot", "receiver")
     attrs: dict[str, object] = {"dt": dt, "units": fields.get("units", _DEFAULT_UNITS)}
     f0 = float_field(fields, "f0")
@@ -340,10 +363,9 @@ def read_shots(path: str | os.PathLike[str]) -> xr.DataArray:
         coords={
             "shot": np.arange(n_shots),
             "time": axis_values(0.0, dt, layout.n_samples),
-            "source_x": ("shot", sx[heads]),
-            "source_z": ("shot", sz[heads]),
-            "receiver_x": (receiver_dims, receiver_x[0] if shared else receiver_x),
-            "receiver_z": (receiver_dims, receiver_z[0] if shared else receiver_z),
+            **{f"source_{axis}": ("shot", source[axis]) for axis in axes},
+            **{f"receiver_{axis}": (receiver_dims, receiver[axis][0] if shared else receiver[axis])
+               for axis in axes},
         },
         attrs=attrs,
     )

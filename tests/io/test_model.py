@@ -147,7 +147,7 @@ def test_little_endian_headers_give_spacing(tmp_path):
     np.testing.assert_array_equal(model.z.values, [0.0, 4.0, 8.0])
 
 
-def test_3d_file_needs_an_inline(tmp_path):
+def test_3d_file_lines_and_cube(tmp_path):
     inlines, crosslines = np.meshgrid([1, 2, 3], [10, 11, 12, 13], indexing="ij")
     il, xl = inlines.ravel(), crosslines.ravel()
     shuffle = np.random.default_rng(0).permutation(il.size)  # traces in scrambled order
@@ -155,8 +155,14 @@ def test_3d_file_needs_an_inline(tmp_path):
     traces = np.stack([np.full(5, 1000.0 * i + 10.0 * x) for i, x in zip(il, xl, strict=True)])
     headers = [{TF.INLINE_3D: int(i), TF.CROSSLINE_3D: int(x)} for i, x in zip(il, xl, strict=True)]
     path = write_foreign(tmp_path / "cube.sgy", traces, headers=headers)
-    with pytest.raises(SegyError, match=r"3-D .*inline=<number> or crossline=<number>"):
-        read_segy(path, dx=25.0, dz=10.0)
+    with pytest.raises(SegyError, match=r"cube\.sgy: no y spacing: .*pass dy=<metres>"):
+        read_segy(path, dx=25.0, dz=10.0)  # no coordinates: the whole cube needs dy too
+    cube = read_segy(path, dx=25.0, dy=50.0, dz=10.0)
+    assert cube.dims == ("x", "y", "z") and cube.shape == (4, 3, 5)
+    np.testing.assert_array_equal(cube.values[:, :, 0], 1000.0 * inlines.T + 10.0 * crosslines.T)
+    np.testing.assert_array_equal(cube.y.values, [0.0, 50.0, 100.0])
+    with pytest.raises(SegyError, match=r"dy=50\.0 was given but the model read is a 2-D line"):
+        read_segy(path, dx=25.0, dy=50.0, dz=10.0, inline=2)
     line = read_segy(path, dx=25.0, dz=10.0, inline=2)
     assert line.shape == (4, 5)
     np.testing.assert_array_equal(line.values[:, 0], [2100.0, 2110.0, 2120.0, 2130.0])

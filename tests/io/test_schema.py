@@ -173,24 +173,27 @@ def test_single_receiver_gathers_still_round_trip(tmp_path):
     xr.testing.assert_identical(back, gathers)
 
 
-def test_3d_models_and_gathers_are_refused_by_the_writers(tmp_path):
+def test_3d_models_and_gathers_go_through_the_writers(tmp_path):
+    """The writers refused these before SEG-Y cubes and 3-D gathers; now they round-trip."""
     import xarray as xr
 
-    from devito_crfwi.io import write_segy, write_shots
+    from devito_crfwi.io import read_segy, read_shots, write_segy, write_shots
 
     cube = xr.DataArray(np.full((4, 3, 5), 2000.0, np.float32), dims=("x", "y", "z"),
                         coords={"x": np.arange(4) * 10.0, "y": np.arange(3) * 10.0,
                                 "z": np.arange(5) * 10.0}, attrs={"units": "m/s"})
-    with pytest.raises(ValueError, match="write_segy: 3-D models"):
-        write_segy(cube, tmp_path / "cube.sgy")
+    xr.testing.assert_equal(read_segy(write_segy(cube, tmp_path / "cube.sgy")), cube)
     gathers = xr.DataArray(np.ones((1, 4, 2), np.float32), dims=("shot", "time", "receiver"),
-                           coords={"time": np.arange(4) * 0.002,
+                           coords={"shot": [0], "time": np.arange(4) * 0.002,
                                    "source_x": ("shot", [0.0]), "source_y": ("shot", [0.0]),
                                    "source_z": ("shot", [10.0]),
                                    "receiver_x": ("receiver", [0.0, 10.0]),
                                    "receiver_y": ("receiver", [0.0, 10.0]),
                                    "receiver_z": ("receiver", [10.0, 10.0])},
-                           attrs={"dt": 0.002, "f0": 10.0})
-    with pytest.raises(ValueError, match="write_shots: gathers of a 3-D survey"):
-        write_shots(gathers, tmp_path / "shots.sgy")
-    assert not list(tmp_path.iterdir())  # nothing written
+                           attrs={"dt": 0.002, "units": "a.u.", "f0": 10.0})
+    xr.testing.assert_identical(read_shots(write_shots(gathers, tmp_path / "shots.sgy")),
+                                gathers)
+    with pytest.raises(ValueError, match="write_shots: da has a coordinate 'source_y' but no "
+                                         "'receiver_y': gathers of a 3-D survey need both"):
+        write_shots(gathers.drop_vars("receiver_y"), tmp_path / "half.sgy")
+    assert not (tmp_path / "half.sgy").exists()

@@ -83,7 +83,7 @@ class Case:
     kwargs: dict | None = None
     endian: str = "big"
     su: bool = False
-    line: str | None = None  # "inline"/"crossline": compare with that line of segyio's cube
+    line: str | None = None  # "inline"/"crossline"/"cube": compare with segyio's cube (line)
 
 
 def _rev2_with_trace_headers(path: Path) -> Path:
@@ -147,8 +147,10 @@ def _cases() -> list[Case]:
              {"dx": 10.0, "dz": 10.0, "units": "km/s"}),
         Case("post-stack-2d", lambda p: _from_array(p, VALUES), "model", "read",
              {"dx": 10.0, "dz": 10.0}),
-        Case("post-stack-3d-no-line", lambda p: _from_array(p, _cube(3, 4)), "model", "refuse",
+        Case("post-stack-3d-no-dy", lambda p: _from_array(p, _cube(3, 4)), "model", "refuse",
              {"dx": 10.0, "dz": 10.0}),
+        Case("post-stack-3d-cube", lambda p: _from_array(p, _cube(3, 4)), "model", "read",
+             {"dx": 10.0, "dy": 20.0, "dz": 10.0}, line="cube"),
         Case("post-stack-3d-inline", lambda p: _from_array(p, _cube(3, 4)), "model", "read",
              {"dx": 10.0, "dz": 10.0, "inline": 2}, line="inline"),
         Case("post-stack-3d-crossline", lambda p: _from_array(p, _cube(3, 4)), "model", "read",
@@ -182,6 +184,8 @@ def _segyio_values(path: Path, case: Case) -> np.ndarray:
         if case.line:
             with segyio.open(str(path), endian=case.endian) as f:
                 cube = segyio.tools.cube(f)
+                if case.line == "cube":  # (inline, crossline, sample) is our (y, x, z)
+                    return cube.transpose(1, 0, 2)
                 number = case.kwargs[case.line]
                 lines = f.ilines if case.line == "inline" else f.xlines
                 index = int(np.flatnonzero(lines == number)[0])
@@ -246,8 +250,7 @@ def test_corpus_scalars_give_the_coordinates(tmp_path):
 
 def test_corpus_refusals_say_what_to_do(tmp_path):
     cube = _from_array(tmp_path / "cube.sgy", _cube(3, 4))
-    with pytest.raises(SegyError, match=r"cube\.sgy: the file is 3-D .*inline=<number> or "
-                                        r"crossline=<number>"):
+    with pytest.raises(SegyError, match=r"cube\.sgy: no y spacing: .*pass dy=<metres>"):
         read_segy(cube, dx=10.0, dz=10.0)
     gathers = _from_array(tmp_path / "prestack.sgy", _cube(2, 3, 2))
     with pytest.raises(SegyError, match=r"prestack\.sgy: holds shot gathers.*read_shots"):
