@@ -7,28 +7,37 @@ peak RSS (``getrusage``) is its own. Both engines run with the default OpenMP en
 only ``OMP_NUM_THREADS`` (and ``torch.set_num_threads``) is set, to 2, as a user of a
 2-core machine would; ``OMP_WAIT_POLICY`` is removed from the workers' environment.
 
-Two comparisons on one shot record (600 x 200 cells at 10 m, 1 shot, 300 receivers, Ricker
-10 Hz, 2.3 s recorded at 4 ms, 8th order in space, float32):
+Two problems: 2-D, one shot record of 600 x 200 cells at 10 m (Marmousi), 1 shot, 300
+receivers, Ricker 10 Hz, 2.3 s recorded at 4 ms; 3-D, the paper's set-up narrowed to
+100 x 100 x 60 cells (x, y, z) at 50 m (layered 1500-4500 m/s), 1 shot at the surface centre,
+40 x 40 areal receivers, Ricker 12 Hz, 2.5 s at 4 ms. Both 8th order in space, float32,
+absorbing on every side. Two comparisons on each:
 
-(a) "what each user gets by default": our public API with its defaults (``Survey`` +
-    ``Propagator.from_model`` / ``WaveOperator``, no ``dt``: the engine picks its step and
+(a) "what each user gets by default": our public API with its defaults (``Survey.surface``
+    + ``Propagator.from_model`` / ``WaveOperator``, no ``dt``: the engine picks its step and
     sponge) against ``deepwave.scalar`` with dt = the recording interval, accuracy 8,
     pml_width 20, pml_freq f0 and max_vel, which sub-steps as its documentation says;
 (b) "the same work": both at Deepwave's internal step, for the same number of steps, on the
     same 20-cell absorbing width (our explicit ``dt=``; Deepwave given that dt, so its
     step_ratio is 1, checked through its ``RunInfo``).
 
-Then a growth sweep of the forward's per-step throughput over grid sizes.
+In 2-D also the torch bridge, revolve, and a growth sweep of the forward's per-step
+throughput over grid sizes; in 3-D the Propagator only (its workers run minutes each).
 
 Usage::
 
-    .venv/bin/python bench/bench_engine.py            # full run, writes bench/RESULTS.md
+    .venv/bin/python bench/bench_engine.py            # both problems, writes bench/RESULTS.md
+    .venv/bin/python bench/bench_engine.py --only 3d  # the 3-D problem alone
     .venv/bin/python bench/bench_engine.py --quick    # smoke run, writes no file
 
-The full run takes ~10 minutes on an idle 2-core machine (the smoke run 1-3, mostly process
-start-up); on a loaded one, default (spinning) OpenMP waits make both engines many times
-slower, so ``--budget`` (minutes, default 30) stops starting rounds that would end past it
-and the report states how many rounds it got.
+RESULTS.md holds the 2-D document and then its "## 3-D case" section; a run of one problem
+(``--only``) rewrites its part and keeps the other's from the existing file.
+
+The 2-D part takes ~10 minutes on an idle 2-core machine, the 3-D part ~15 minutes a round
+(the smoke run 1-3 minutes per problem, mostly process start-up); on a loaded one, default
+(spinning) OpenMP waits make both engines many times slower, so ``--budget`` (minutes per
+problem, default 30) stops starting rounds that would end past it and the report states how
+many rounds it got.
 """
 
 from __future__ import annotations
@@ -57,6 +66,12 @@ REPO = Path(__file__).resolve().parents[1]
 MODELS = REPO.parent / "shared" / "data" / "models"
 MARMOUSI = MODELS / "marmousi.npy"
 MIB = 2.0**20
+
+
+def _npts(shape) -> int:
+    return int(np.prod(shape))
+
+
 # A user of a 2-core machine sets 2 threads; BENCH_THREADS changes it (reported as such).
 THREADS = int(os.environ.get("BENCH_THREADS", "2"))
 # Variables that change how OpenMP threads wait; the workers run without them (defaults).
@@ -66,7 +81,11 @@ OMP_WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
 # -- the problem ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Problem:
-    """One shot record: cells, spacing (m), record length and interval (s), f0 (Hz)."""
+    """One shot record: cells, spacing (m), record length and interval (s), f0 (Hz).
+
+    2-D (x, z) by default; ``ny`` makes it 3-D (x, y, z), with ``n_receivers`` then the
+    (n_x, n_y) areal grid.
+    """
 
     nx: int = 600
     nz: int = 200
@@ -74,15 +93,34 @@ class Problem:
     t_max: float = 2.3
     rec_dt: float = 0.004
     f0: float = 10.0
-    n_receivers: int = 300
+    n_receivers: int | tuple[int, int] = 300
     space_order: int = 8
     pml_width: int = 20  # Deepwave's default; our "same work" sponge
     checkpoints: int = 40
     marmousi: bool = True  # a Marmousi window where the shared file has one
+    ny: int | None = None
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Cells (x, z) or (x, y, z)."""
+        return (self.nx, self.nz) if self.ny is None else (self.nx, self.ny, self.nz)
+
+    @property
+    def ndim(self) -> int:
+        return len(self.shape)
 
     @property
     def points(self) -> int:
-        return self.nx * self.nz
+        return _npts(self.shape)
+
+    @property
+    def receiver_counts(self) -> tuple[int, ...]:
+        """Receivers along each horizontal axis (x[, y])."""
+        return tuple(np.atleast_1d(self.n_receivers).tolist())
+
+    @property
+    def n_receivers_total(self) -> int:
+        return _npts(self.receiver_counts)
 
     @property
     def samples(self) -> int:
@@ -92,6 +130,14 @@ class Problem:
 
 FULL = Problem()
 QUICK = Problem(nx=240, nz=120, t_max=0.6, n_receivers=100, checkpoints=10)
+# The paper's 3-D set-up (160 x 160 x 60 cells at 50 m, 12 Hz, 2.5 s) narrowed to 100 x 100
+# in (x, y): at 160 x 160 Deepwave's same-work gradient stores more than this 24 GiB machine
+# holds (``deepwave_probe`` reports its own estimate) and a round would take ~30 minutes.
+PAPER_3D = (160, 160, 60)
+FULL_3D = Problem(nx=100, ny=100, nz=60, spacing=50.0, t_max=2.5, f0=12.0,
+                  n_receivers=(40, 40), marmousi=False)
+QUICK_3D = Problem(nx=30, ny=30, nz=20, spacing=50.0, t_max=0.4, f0=12.0,
+                   n_receivers=(10, 10), marmousi=False)
 SWEEP_SIZES = ((200, 100), (400, 150), (600, 200), (1000, 300), (1601, 401))
 SWEEP_T_MAX = 1.0  # s; the sweep's record (forward only, layered model at every size)
 
@@ -101,29 +147,44 @@ def sweep_problem(nx: int, nz: int) -> Problem:
                    marmousi=False)
 
 
+def problem(case: str, quick: bool) -> Problem:
+    """The 2-D or 3-D problem ("2d" or "3d"), full or quick."""
+    return {("2d", False): FULL, ("2d", True): QUICK, ("3d", False): FULL_3D,
+            ("3d", True): QUICK_3D}[case, quick]
+
+
 def velocity(p: Problem):
-    """(x, z) model in m/s (float32) and a description: a Marmousi window if wanted and
-    present, else a layered 1500-4500 m/s model."""
-    if p.marmousi and MARMOUSI.exists():
+    """(x, [y,] z) model in m/s (float32) and a description: a Marmousi window if wanted
+    and present (2-D), else a layered 1500-4500 m/s model undulating along x (and y)."""
+    if p.marmousi and p.ndim == 2 and MARMOUSI.exists():
         full = np.load(MARMOUSI)
         if full.shape[0] >= p.nx and full.shape[1] >= p.nz:
             about = (f"Marmousi window [0:{p.nx}, 0:{p.nz}] of ../shared/data/models/"
                      f"marmousi.npy (its 15 m cells re-labelled {p.spacing:g} m)")
             return np.ascontiguousarray(full[: p.nx, : p.nz], dtype=np.float32), about
-    x, z = np.meshgrid(np.arange(p.nx), np.arange(p.nz), indexing="ij")
-    depth = z / (p.nz - 1) + 0.08 * np.sin(2 * np.pi * x / p.nx)
+    *across, z = np.meshgrid(*(np.arange(n) for n in p.shape), indexing="ij")
+    depth = z / (p.nz - 1) + sum(0.08 * np.sin(2 * np.pi * a / n)
+                                 for a, n in zip(across, p.shape[:-1], strict=True))
     values = 1500.0 + 3000.0 * np.clip(depth, 0.0, 1.0) ** 1.5
-    return values.astype(np.float32), "layered model 1500-4500 m/s (gently undulating)"
+    along = "x" if p.ndim == 2 else "x and y"
+    return (values.astype(np.float32),
+            f"layered model 1500-4500 m/s (gently undulating along {along})")
 
 
 def geometry(p: Problem):
-    """Source and receiver cells (ix, iz), the rule of ``Survey.surface``: the shot at the
-    centre, receivers evenly across the top, both two cells deep, snapped to nodes."""
-    src = np.array([[int(np.round((p.nx - 1) / 2)), 2]])
-    rec_x = np.round(np.linspace(0, p.nx - 1, p.n_receivers)).astype(int)
-    if len(np.unique(rec_x)) != p.n_receivers:
-        raise ValueError(f"{p.n_receivers} receivers do not fit on {p.nx} cells")
-    rec = np.stack([rec_x, np.full_like(rec_x, 2)], axis=1)
+    """Source and receiver cells (ix, [iy,] iz), the rule of ``Survey.surface``: the shot
+    at the centre, receivers evenly across the top (an areal grid in 3-D, x outer), both
+    two cells deep, snapped to nodes."""
+    horizontal = p.shape[:-1]
+    src = np.array([[*(int(np.round((n - 1) / 2)) for n in horizontal), 2]])
+    lines = []
+    for n, count in zip(horizontal, p.receiver_counts, strict=True):
+        line = np.round(np.linspace(0, n - 1, count)).astype(int)
+        if len(np.unique(line)) != count:
+            raise ValueError(f"{count} receivers do not fit on {n} cells")
+        lines.append(line)
+    grids = np.meshgrid(*lines, indexing="ij")
+    rec = np.stack([*(g.ravel() for g in grids), np.full(grids[0].size, 2)], axis=1)
     return src, rec
 
 
@@ -214,19 +275,27 @@ OUR_CASES = {  # case: (engine options, API, tasks)
 }
 
 
-def _our_survey(p: Problem, t_max: float | None = None):
+def _our_survey(p: Problem, vp, t_max: float | None = None):
+    """``Survey.surface`` on model ``vp``: the positions of :func:`geometry` (checked)."""
     from devito_crfwi.physics import Survey
 
+    n_receivers = p.n_receivers if p.ndim == 2 else p.receiver_counts
+    survey = Survey.surface(vp, 1, n_receivers, p.f0, t_max or p.t_max, dt=p.rec_dt)
     src, rec = geometry(p)
-    return Survey(src * p.spacing, rec * p.spacing, p.f0, t_max or p.t_max, dt=p.rec_dt)
+    if not (np.array_equal(survey.source_positions, src * p.spacing)
+            and np.array_equal(survey.receiver_positions[0], rec * p.spacing)):
+        raise RuntimeError("Survey.surface and geometry() place the shot or receivers apart")
+    return survey
 
 
 def _dataarray(values, h: float):
+    """The model as our API takes it: (x, [y,] z) in m/s, coords in m."""
     import xarray as xr
 
-    nx, nz = values.shape
-    return xr.DataArray(values, dims=("x", "z"), attrs={"units": "m/s"},
-                        coords={"x": np.arange(nx) * h, "z": np.arange(nz) * h})
+    dims = ("x", "z") if values.ndim == 2 else ("x", "y", "z")
+    return xr.DataArray(values, dims=dims, attrs={"units": "m/s"},
+                        coords={d: np.arange(n) * h for d, n in zip(dims, values.shape,
+                                                                   strict=True)})
 
 
 def our_worker(case: str, p: Problem, dt: float | None, save: str | None) -> dict:
@@ -246,7 +315,7 @@ def our_worker(case: str, p: Problem, dt: float | None, save: str | None) -> dic
     options = {} if kind == "default" else dict(dt=dt, boundary_width=p.pml_width)
     if memory == "revolve":
         options["checkpoints"] = p.checkpoints
-    survey = _our_survey(p)
+    survey = _our_survey(p, vp)
     observed = np.zeros((1, survey.nt, survey.n_receivers), np.float32)
     vp_t = torch.from_numpy(values.copy())
 
@@ -277,7 +346,7 @@ def our_worker(case: str, p: Problem, dt: float | None, save: str | None) -> dic
 
     # Compile every kernel the tasks use (Devito JIT) on a short record of the same grid.
     t0 = time.perf_counter()
-    short = _our_survey(p, t_max=min(p.t_max, 30 * p.rec_dt))
+    short = _our_survey(p, vp, t_max=min(p.t_max, 30 * p.rec_dt))
     _, warm = calls(short, np.zeros((1, short.nt, short.n_receivers), np.float32))
     for task in tasks:
         warm[task]()
@@ -293,27 +362,32 @@ def our_worker(case: str, p: Problem, dt: float | None, save: str | None) -> dic
     if "forward" in results:
         results["forward"] = np.asarray(results["forward"])[0]  # (time, receiver)
     _save(save, **results)
-    (ix0, ix1), (iz0, iz1) = prop.grid.pad_widths
     rec.update(
         engine="ours", case=case, about=about, devito=devito.__version__,
         package=getattr(devito_crfwi, "__version__", "?"), baseline_mib=baseline / MIB,
         settings={k: v for k, v in prop.settings.as_dict().items() if v is not None},
         dt=prop.dt, nt_levels=prop.nt, steps=prop.nt - 2,  # levels 0..nt-1: nt-2 updates
-        padded=list(prop.grid.padded_shape), pads=[ix0, ix1, iz0, iz1],
+        subsample=prop.subsample,
+        padded=list(prop.grid.padded_shape),
+        pads=[w for pair in prop.grid.pad_widths for w in pair],
         dtype=str(prop.dtype), vmax=prop.vmax, load_end=os.getloadavg()[0])
     return rec
 
 
-def our_probe(p: Problem, dt: float, sweep_dt: float) -> dict:
-    """Our step counts for explicit steps (the same-work case and the sweep), no kernels."""
+def our_probe(p: Problem, dt: float, sweep_dt: float | None) -> dict:
+    """Our step counts for explicit steps (the same-work case and, in 2-D, the sweep), no
+    kernels."""
     from devito_crfwi.physics import Propagator
 
     out = {}
-    for name, prob, step in (("same", p, dt), ("sweep", sweep_problem(*SWEEP_SIZES[0]),
-                                                  sweep_dt)):
+    jobs = [("same", p, dt)]
+    if sweep_dt is not None:
+        jobs.append(("sweep", sweep_problem(*SWEEP_SIZES[0]), sweep_dt))
+    for name, prob, step in jobs:
         values, _ = velocity(prob)
-        prop = Propagator.from_model(_dataarray(values, prob.spacing), _our_survey(prob),
-                                     dt=step, boundary_width=prob.pml_width)
+        vp = _dataarray(values, prob.spacing)
+        prop = Propagator.from_model(vp, _our_survey(prob, vp), dt=step,
+                                     boundary_width=prob.pml_width)
         out[name] = dict(steps=prop.nt - 2, dt=prop.dt)
     return out
 
@@ -326,7 +400,8 @@ def our_sweep(sizes, dt: float) -> dict:
     for nx, nz in sizes:
         p = sweep_problem(nx, nz)
         values, _ = velocity(p)
-        prop = Propagator.from_model(_dataarray(values, p.spacing), _our_survey(p), dt=dt,
+        vp = _dataarray(values, p.spacing)
+        prop = Propagator.from_model(vp, _our_survey(p, vp), dt=dt,
                                      boundary_width=p.pml_width, vmax=4500.0)
         forward = functools.partial(prop.forward, values)
         forward()  # compiles (untimed)
@@ -348,8 +423,8 @@ def _deepwave_call(p: Problem, values, dt: float, n: int, vmax: float | None = N
     vmax = float(values.max()) if vmax is None else vmax
     settings = dict(
         source_amplitudes=amplitudes.reshape(1, 1, -1),
-        source_locations=torch.from_numpy(src).long().reshape(1, 1, 2),
-        receiver_locations=torch.from_numpy(rec).long().reshape(1, -1, 2),
+        source_locations=torch.from_numpy(src).long().reshape(1, 1, p.ndim),
+        receiver_locations=torch.from_numpy(rec).long().reshape(1, -1, p.ndim),
         accuracy=p.space_order, pml_width=p.pml_width, pml_freq=p.f0, max_vel=vmax)
 
     def call(v):
@@ -380,7 +455,7 @@ def deepwave_worker(case: str, p: Problem, dt: float | None, steps: int | None,
     else:  # "same": its own internal step as the user step, for our number of steps
         user_dt, n = dt, steps
     call = _deepwave_call(p, values, user_dt, n)
-    observed = torch.zeros(1, p.n_receivers, n)
+    observed = torch.zeros(1, p.n_receivers_total, n)
 
     def forward():
         with torch.no_grad():
@@ -410,25 +485,39 @@ def deepwave_worker(case: str, p: Problem, dt: float | None, steps: int | None,
     rec.update(engine="deepwave", case=case, about=about, deepwave=deepwave.__version__,
                info=info, gradient_info=gradient.info, dt=info["internal_dt"],
                steps=info["nt"] * info["step_ratio"], padded=forward.domain,
-               pads=[p.pml_width] * 4, dtype=forward.dtype, input_dtype=str(v0.dtype),
+               pads=[p.pml_width] * 2 * p.ndim, dtype=forward.dtype, input_dtype=str(v0.dtype),
                baseline_mib=baseline / MIB, vmax=float(values.max()),
                load_end=os.getloadavg()[0])
     return rec
 
 
 def deepwave_probe(p: Problem) -> dict:
-    """Deepwave's own internal step for the record (its RunInfo), main problem and sweep."""
+    """Deepwave's own internal step for the record (its RunInfo), main problem and, in 2-D,
+    the sweep; in 3-D also its memory estimate (GiB, a lower bound by its docs) for the
+    same-work gradient on the paper's grid."""
+    import deepwave
     import torch
 
     out = {}
-    for name, prob, vmax in (("main", p, None), ("sweep", sweep_problem(*SWEEP_SIZES[0]),
-                                                   4500.0)):
+    jobs = [("main", p, None)]
+    if p.ndim == 2:
+        jobs.append(("sweep", sweep_problem(*SWEEP_SIZES[0]), 4500.0))
+    for name, prob, vmax in jobs:
         values, _ = velocity(prob)
         call = _deepwave_call(prob, values, prob.rec_dt, 4, vmax=vmax)  # a few samples
         with torch.no_grad():
             info = _info(call(torch.from_numpy(values.copy())))
         out[name] = dict(internal_dt=info["internal_dt"], step_ratio=info["step_ratio"],
                          courant=info["courant_number"])
+    if p.ndim == 3:
+        main = out["main"]
+        # Same work on the paper's record (FULL_3D's): every internal step stored.
+        nt = int(round(FULL_3D.t_max / main["internal_dt"])) + 1
+        estimate = deepwave.estimate_memory(
+            "scalar", PAPER_3D, nt, 1, accuracy=p.space_order, pml_width=p.pml_width,
+            models_requiring_grad=["v"])
+        out["paper_grid"] = dict(shape=list(PAPER_3D), nt=nt,
+                                 gib=estimate["total_bytes_lower_bound"] / 2**30)
     return out
 
 
@@ -461,7 +550,7 @@ def deepwave_sweep(sizes, dt: float, steps: int) -> dict:
 
 
 def worker_main(args) -> int:
-    p = QUICK if args.quick else FULL
+    p = problem(args.problem, args.quick)
     sizes = SWEEP_SIZES[:2] if args.quick else SWEEP_SIZES
     if args.engine == "ours":
         if args.case == "probe":
@@ -489,8 +578,10 @@ def worker_env() -> tuple[dict, list[str]]:
 
 
 class Driver:
-    def __init__(self, args, tmp: Path, log) -> None:
-        self.args, self.tmp, self.log = args, tmp, log
+    """Spawns the workers of one problem ("2d" or "3d") and reads back their records."""
+
+    def __init__(self, args, tmp: Path, dims: str) -> None:
+        self.args, self.tmp, self.dims = args, tmp, dims
         self.env, self.removed = worker_env()
         self.count = 0
 
@@ -498,7 +589,8 @@ class Driver:
         self.count += 1
         out = self.tmp / f"w{self.count}.json"
         cmd = [sys.executable, __file__, "--worker", "--engine", engine, "--case", case,
-               "--json", str(out)] + (["--quick"] if self.args.quick else [])
+               "--problem", self.dims, "--json", str(out)] + (["--quick"] if self.args.quick
+                                                               else [])
         for key, value in extra.items():
             if value is not None:
                 cmd += [f"--{key.replace('_', '-')}", str(value)]
@@ -513,55 +605,66 @@ class Driver:
         return rec
 
 
-MAIN_JOBS = (("ours", "default-direct"), ("deepwave", "default"), ("ours", "default-bridge"),
-             ("ours", "same-direct"), ("deepwave", "same"),
-             ("ours", "default-revolve-direct"), ("ours", "default-revolve-bridge"))
+# The jobs of a round, per problem. 3-D: (a) and (b) through the Propagator only (each of its
+# workers runs minutes; the bridge and revolve are measured in 2-D).
+JOBS = {
+    "2d": (("ours", "default-direct"), ("deepwave", "default"), ("ours", "default-bridge"),
+           ("ours", "same-direct"), ("deepwave", "same"),
+           ("ours", "default-revolve-direct"), ("ours", "default-revolve-bridge")),
+    "3d": (("ours", "default-direct"), ("deepwave", "default"), ("ours", "same-direct"),
+           ("deepwave", "same")),
+}
+DEFAULT_ROUNDS = {"2d": 5, "3d": 3}
 
 
-def drive(args, log) -> dict:
-    p = QUICK if args.quick else FULL
+def drive(args, dims: str, log) -> dict:
+    """All rounds of the 2-D or 3-D problem (and, in 2-D, the growth sweep)."""
+    p = problem(dims, args.quick)
+    jobs_of_round = JOBS[dims]
+    planned = args.rounds or (1 if args.quick else DEFAULT_ROUNDS[dims])
     with tempfile.TemporaryDirectory(prefix="bench_engine_") as tmp_name:
         tmp = Path(tmp_name)
-        d = Driver(args, tmp, log)
+        d = Driver(args, tmp, dims)
         started = time.perf_counter()
         loads = {"before": os.getloadavg()[0], "rounds": [], "sweep": []}
         dw = d.run("deepwave", "probe")
         ours = d.run("ours", "probe", dt=dw["main"]["internal_dt"],
-                     sweep_dt=dw["sweep"]["internal_dt"])
-        log(f"Deepwave's internal step {dw}; our steps at it {ours}")
+                     sweep_dt=dw["sweep"]["internal_dt"] if "sweep" in dw else None)
+        log(f"{dims}: Deepwave's internal step {dw}; our steps at it {ours}")
         extra = {
             ("ours", "same-direct"): dict(dt=dw["main"]["internal_dt"]),
             ("deepwave", "same"): dict(dt=dw["main"]["internal_dt"],
                                        steps=ours["same"]["steps"]),
         }
-        runs: dict[tuple[str, str], list[dict]] = {job: [] for job in MAIN_JOBS}
+        runs: dict[tuple[str, str], list[dict]] = {job: [] for job in jobs_of_round}
         budget = args.budget * 60.0
+        share = 0.75 if dims == "2d" else 1.0  # in 2-D the sweep follows
         round_s: list[float] = []
-        for r in range(args.rounds):
+        for r in range(planned):
             # Stop before a round that would run past the main part's share of the budget
             # (the machine's load can make rounds many times slower than on an idle one).
             elapsed = time.perf_counter() - started
-            if r and elapsed + statistics.mean(round_s) > 0.75 * budget:
-                log(f"  time budget: stopping after {r} of {args.rounds} rounds")
+            if r and elapsed + statistics.mean(round_s) > share * budget:
+                log(f"  time budget: stopping after {r} of {planned} rounds")
                 break
             r0 = time.perf_counter()
-            jobs = MAIN_JOBS if r % 2 == 0 else MAIN_JOBS[::-1]
+            jobs = jobs_of_round if r % 2 == 0 else jobs_of_round[::-1]
             for job in jobs:
                 save = str(tmp / f"{job[0]}-{job[1]}.npz") if r == 0 else None
                 rec = d.run(*job, save=save, **extra.get(job, {}))
                 runs[job].append(rec)
                 t = " ".join(f"{k} {v['time']:.3f} s" for k, v in rec["tasks"].items())
-                log(f"  round {r + 1}/{args.rounds} {job[0]:>8s} {job[1]:<24s} {t} "
+                log(f"  {dims} round {r + 1}/{planned} {job[0]:>8s} {job[1]:<24s} {t} "
                     f"(process {rec['process_s']:.1f} s, load {rec['load_end']:.2f})")
             loads["rounds"].append(os.getloadavg()[0])
             round_s.append(time.perf_counter() - r0)
-        arrays = {f"{e}-{c}": dict(np.load(tmp / f"{e}-{c}.npz")) for e, c in MAIN_JOBS}
+        arrays = {f"{e}-{c}": dict(np.load(tmp / f"{e}-{c}.npz")) for e, c in jobs_of_round}
         sweep: dict[str, list[dict]] = {"ours": [], "deepwave": []}
+        sweep_s: list[float] = []
         sweep_jobs = (("ours", dict(dt=dw["sweep"]["internal_dt"])),
                       ("deepwave", dict(dt=dw["sweep"]["internal_dt"],
-                                        steps=ours["sweep"]["steps"])))
-        sweep_s: list[float] = []
-        for r in range(args.sweep_rounds):
+                                        steps=ours["sweep"]["steps"]))) if "sweep" in dw else ()
+        for r in range(args.sweep_rounds if sweep_jobs else 0):
             elapsed = time.perf_counter() - started
             if r and elapsed + statistics.mean(sweep_s) > budget:
                 log(f"  time budget: stopping the sweep after {r} of {args.sweep_rounds} rounds")
@@ -575,9 +678,9 @@ def drive(args, log) -> dict:
             loads["sweep"].append(os.getloadavg()[0])
             sweep_s.append(time.perf_counter() - r0)
         total = time.perf_counter() - started
-    return dict(problem=p, probe=dict(deepwave=dw, ours=ours), runs=runs, arrays=arrays,
-                sweep=sweep, loads=loads, total_s=total, removed=d.removed,
-                workers=d.count)
+    return dict(dims=dims, problem=p, planned=planned, probe=dict(deepwave=dw, ours=ours),
+                runs=runs, arrays=arrays, sweep=sweep, loads=loads, total_s=total,
+                removed=d.removed, workers=d.count)
 
 
 # -- report --------------------------------------------------------------------------------
@@ -628,10 +731,6 @@ def stat(recs: list[dict], task: str, key: str = "time") -> Stat:
     return Stat([r["tasks"][task][key] for r in recs])
 
 
-def _npts(shape) -> int:
-    return int(np.prod(shape))
-
-
 ROW_LABELS = {
     ("ours", "default-direct"): "ours, Propagator (defaults)",
     ("ours", "default-bridge"): "ours, WaveOperator (defaults)",
@@ -645,6 +744,11 @@ ROW_LABELS = {
 
 def label(job, p: Problem) -> str:
     return ROW_LABELS[job].format(c=p.checkpoints, w=p.pml_width)
+
+
+def cells(shape) -> str:
+    """A grid shape as "nx x [ny x] nz"."""
+    return " x ".join(str(n) for n in shape)
 
 
 def comparison_table(res: dict, jobs, p: Problem) -> list[str]:
@@ -663,9 +767,9 @@ def comparison_table(res: dict, jobs, p: Problem) -> list[str]:
             exact = all(r["tasks"][task]["exact_peak"] for r in recs)
             lines.append(
                 f"| {label(job, p)} | {task} | {r0['dt'] * 1e3:.4g} x {steps} | "
-                f"{r0['padded'][0]} x {r0['padded'][1]} | {t.fmt()} | "
+                f"{cells(r0['padded'])} | {t.fmt()} | "
                 f"{stat(recs, task, 'cpu').median:.2f} | "
-                f"{pad * steps / t.median / 1e9:.3f} | {p.points * steps / t.median / 1e9:.3f} | "
+                f"{pad * steps / t.median / 1e9:.4g} | {p.points * steps / t.median / 1e9:.4g} | "
                 f"{statistics.median(r['tasks'][task]['maxrss_mib'] for r in recs):.0f} | "
                 f"{'' if exact else '~'}{peak:.0f} |")
     return lines
@@ -689,6 +793,9 @@ def ratios(res: dict, p: Problem) -> list[Ratio]:
     c = p.checkpoints
     out: list[Ratio] = []
 
+    def made(*jobs) -> bool:
+        return all(job in res["runs"] for job in jobs)
+
     def verdict(value, target, stretch):
         return "met, stretch met" if value >= stretch else "met" if value >= target else \
             "not met"
@@ -696,6 +803,8 @@ def ratios(res: dict, p: Problem) -> list[Ratio]:
     for what, slow, fast in (("(a) defaults, WaveOperator", dd, ob),
                              ("(a) defaults, Propagator", dd, od),
                              ("(b) same work, Propagator", ds, os_)):
+        if not made(slow, fast):
+            continue
         v, rng = _speed(res, slow, fast, "forward")
         out.append((f"forward speed vs Deepwave, {what}", v, rng, ">= 1.4x (stretch 2x)",
                     verdict(v, 1.4, 2.0)))
@@ -703,18 +812,24 @@ def ratios(res: dict, p: Problem) -> list[Ratio]:
                              ("(a) defaults, Propagator, full storage", dd, od),
                              (f"(a) defaults, WaveOperator, checkpoints={c}", dd, rb),
                              ("(b) same work, Propagator, full storage", ds, os_)):
+        if not made(slow, fast):
+            continue
         v, rng = _speed(res, slow, fast, "gradient")
         out.append((f"gradient speed vs Deepwave, {what}", v, rng, ">= 5x (stretch 7x)",
                     verdict(v, 5.0, 7.0)))
     for what, slow, fast, task in (("forward", ob, od, "forward"),
                                    ("gradient, full storage", ob, od, "gradient"),
                                    (f"gradient, checkpoints={c}", rb, rd, "gradient")):
+        if not made(slow, fast):
+            continue
         v, rng = _speed(res, slow, fast, task)
         lo, hi = (float(x) - 1 for x in rng.split("-"))
         out.append((f"torch-bridge overhead (WaveOperator / Propagator - 1), {what}", v - 1,
                     f"{100 * lo:+.0f}% to {100 * hi:+.0f}%", "<= 5%",
                     "met" if v - 1 <= 0.05 else "not met"))
     for what, rev, full in (("Propagator", rd, od), ("WaveOperator", rb, ob)):
+        if not made(rev, full):
+            continue
         v, rng = _speed(res, rev, full, "gradient")
         out.append((f"checkpoints={c} time / full-storage time, {what}", v, rng, "<= 1.5x",
                     "met" if v <= 1.5 else "not met"))
@@ -771,16 +886,19 @@ def checks(res: dict, p: Problem) -> list[str]:
     def grad(case):
         return a[case]["gradient"]
 
-    fwd_b = rel(a["ours-default-bridge"]["forward"], a["ours-default-direct"]["forward"])
-    out = [
-        f"relative difference WaveOperator vs Propagator (defaults): forward {fwd_b:.1e}, "
-        f"gradient {rel(grad('ours-default-bridge'), grad('ours-default-direct')):.1e}",
-        f"relative difference checkpoints={p.checkpoints} vs full storage, gradient: "
-        "Propagator "
-        f"{rel(grad('ours-default-revolve-direct'), grad('ours-default-direct')):.1e}, "
-        "WaveOperator "
-        f"{rel(grad('ours-default-revolve-bridge'), grad('ours-default-bridge')):.1e}",
-    ]
+    out = []
+    if "ours-default-bridge" in a:
+        fwd_b = rel(a["ours-default-bridge"]["forward"], a["ours-default-direct"]["forward"])
+        out.append(
+            f"relative difference WaveOperator vs Propagator (defaults): forward {fwd_b:.1e}, "
+            f"gradient {rel(grad('ours-default-bridge'), grad('ours-default-direct')):.1e}")
+    if "ours-default-revolve-direct" in a:
+        out.append(
+            f"relative difference checkpoints={p.checkpoints} vs full storage, gradient: "
+            "Propagator "
+            f"{rel(grad('ours-default-revolve-direct'), grad('ours-default-direct')):.1e}, "
+            "WaveOperator "
+            f"{rel(grad('ours-default-revolve-bridge'), grad('ours-default-bridge')):.1e}")
     ours, dw = a["ours-default-direct"]["forward"], a["deepwave-default"]["forward"]
     n = min(len(ours), len(dw)) - 3
     best = max((abs(corr(ours[lag:lag + n], dw[:n])), lag) for lag in range(3))
@@ -793,15 +911,22 @@ def checks(res: dict, p: Problem) -> list[str]:
     return out
 
 
-def report(res: dict, args, log) -> str:
+SECTION_3D = "## 3-D case"
+
+
+def report(res: dict, args) -> str:
+    """The Markdown report of one problem: the whole document in 2-D, the section
+    ``SECTION_3D ...`` (its headings one level down) in 3-D."""
     p: Problem = res["problem"]
+    three = res["dims"] == "3d"
+    sub = "#" if three else ""  # 3-D: a section of RESULTS.md, headings one level down
     m = machine()
     runs = res["runs"]
     od = runs[("ours", "default-direct")][0]
-    ob = runs[("ours", "default-bridge")][0]
     osd = runs[("ours", "same-direct")][0]
     dd = runs[("deepwave", "default")][0]
     ds = runs[("deepwave", "same")][0]
+    bridge = ("ours", "default-bridge") in runs
     now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
     loads = res["loads"]
     wl = [r["load_start"] for recs in runs.values() for r in recs]
@@ -809,13 +934,31 @@ def report(res: dict, args, log) -> str:
     dinfo, ginfo = dd["info"], dd["gradient_info"]
     n_rounds = len(runs[("ours", "default-direct")])
     compile_s = statistics.median(r["compile_s"] for r in runs[("ours", "default-direct")])
-    lines = [
-        "# Engine benchmark",
+    produced = (f"Produced by `{args.command}` on {now} ({res['workers']} worker processes, "
+                f"{res['total_s'] / 60:.1f} min).")
+    sweep_loads = (f"; after each sweep round {', '.join(f'{x:.2f}' for x in loads['sweep'])}"
+                   if loads["sweep"] else "")
+    receivers = (f"{p.n_receivers} receivers 2 cells deep across the top" if not three else
+                 f"{' x '.join(map(str, p.receiver_counts))} = {p.n_receivers_total} "
+                 "receivers 2 cells deep on an areal grid (x outer, y inner) across the top")
+    lines = [SECTION_3D + f" ({cells(p.shape)} cells)" if three else "# Engine benchmark", ""]
+    if three:
+        paper = res["probe"]["deepwave"]["paper_grid"]
+        lines += [
+            f"The paper's 3-D set-up is {cells(paper['shape'])} cells at 50 m, 12 Hz, "
+            f"{FULL_3D.t_max:g} s; this case runs {cells(p.shape)} cells at {p.spacing:g} m, "
+            f"{p.f0:g} Hz, {p.t_max:g} s. At the paper's size Deepwave's same-work gradient "
+            f"(every internal step stored, {paper['nt']} steps) needs at least "
+            f"{paper['gib']:.1f} GiB by "
+            "`deepwave.estimate_memory` (a lower bound by its docs) on this "
+            f"{m['mem_gib']:.0f} GiB machine, and its gradients run minutes each, so the "
+            "interleaved rounds would not fit the time the machine could be kept quiet.",
+            "",
+        ]
+    lines += [
+        produced,
         "",
-        f"Produced by `{args.command}` on {now} ({res['workers']} worker processes, "
-        f"{res['total_s'] / 60:.1f} min).",
-        "",
-        "## Environment",
+        f"{sub}## Environment",
         "",
         f"- Machine: {m['cpu']}, {m['mem_gib']:.0f} GiB RAM, caches per core {m['caches']}, "
         f"Linux {m['kernel']}.",
@@ -829,111 +972,117 @@ def report(res: dict, args, log) -> str:
         + (f" (removed from this shell's environment for the workers: {res['removed']})"
            if res["removed"] else "") + ".",
         f"- Load average (1 min): {loads['before']:.2f} before; after each round "
-        f"{', '.join(f'{x:.2f}' for x in loads['rounds'])}; after each sweep round "
-        f"{', '.join(f'{x:.2f}' for x in loads['sweep'])}; at the workers' starts "
-        f"{min(wl):.2f}-{max(wl):.2f} (median {statistics.median(wl):.2f}). **The machine is "
-        "shared** (other sessions' jobs run on it, niced or not): absolute times are noisy "
-        "and a load above the thread count means the engines waited for cores. Ratios "
-        "within this one run, whose rounds interleave the engines, are what count.",
+        f"{', '.join(f'{x:.2f}' for x in loads['rounds'])}{sweep_loads}; at the workers' "
+        f"starts {min(wl):.2f}-{max(wl):.2f} (median {statistics.median(wl):.2f}). **The "
+        "machine is shared** (other sessions' jobs run on it, niced or not): absolute times "
+        "are noisy and a load above the thread count means the engines waited for cores. "
+        "Ratios within this one run, whose rounds interleave the engines, are what count.",
         f"- Precision: float32 for both. Our engine's dtype {od['dtype']}; Deepwave's input "
         f"model {dd['input_dtype']}, output receiver data {dd['dtype']}, RunInfo dtype "
         f"{dinfo['dtype']}.",
         "",
-        "## Method",
+        f"{sub}## Method",
         "",
-        f"- Problem: {p.nx} x {p.nz} cells at {p.spacing:g} m, {od['about']}, "
+        f"- Problem: {cells(p.shape)} cells at {p.spacing:g} m, {od['about']}, "
         f"{float(np.min(velocity(p)[0])):.0f}-{od['vmax']:.0f} m/s; 1 shot (centre, 2 cells "
-        f"deep), {p.n_receivers} receivers 2 cells deep across the top, on grid nodes; "
-        f"Ricker f0 = {p.f0:g} Hz peaked at 1/f0; {p.t_max:g} s recorded at "
-        f"{p.rec_dt * 1e3:g} ms ({p.samples} samples); order {p.space_order} in space.",
+        f"deep), {receivers}, on grid nodes (`Survey.surface`'s positions, checked); Ricker "
+        f"f0 = {p.f0:g} Hz peaked at 1/f0; {p.t_max:g} s recorded at {p.rec_dt * 1e3:g} ms "
+        f"({p.samples} samples); order {p.space_order} in space; absorbing on every side "
+        "for both (our `free_surface=False`, Deepwave's PML on every face).",
         f"- Process per engine, case and round: a driver spawns `bench_engine.py --worker "
-        f"--engine ours|deepwave --case CASE --json OUT` {n_rounds} times per case "
-        f"({n_rounds} of {args.rounds} planned rounds within the {args.budget:g}-minute time "
-        "budget), in "
-        "rounds that interleave the engines and reverse their order every other round "
-        f"(round 1: {', '.join(f'{e} {cs}' for e, cs in MAIN_JOBS)}; round 2 the reverse; "
-        "...). Each worker makes a first call of each task (untimed: it measures memory) "
-        "and then a second, timed one; tables show the median over rounds and the min-max. "
-        "Our workers first compile their kernels on a short record of the same grid "
-        f"(Devito JIT, {compile_s:.1f} s, untimed); Deepwave's kernels are precompiled. "
-        "Our engine keeps its full-storage buffers between calls, Deepwave allocates per "
-        "call: the timed second call is the one an inversion loop repeats.",
+        f"--engine ours|deepwave --case CASE --problem {res['dims']} --json OUT` {n_rounds} "
+        f"times per case ({n_rounds} of {res['planned']} planned rounds within the "
+        f"{args.budget:g}-minute time budget), in rounds that interleave the engines and "
+        f"reverse their order every other round (round 1: "
+        f"{', '.join(f'{e} {cs}' for e, cs in runs)}; round 2 the reverse; ...). Each "
+        "worker makes a first call of each task (untimed: it measures memory) and then a "
+        "second, timed one; tables show the median over rounds and the min-max. Our workers "
+        "first compile their kernels on a short record of the same grid (Devito JIT, "
+        f"{compile_s:.1f} s, untimed); Deepwave's kernels are precompiled. Our engine keeps "
+        "its full-storage buffers between calls, Deepwave allocates per call: the timed "
+        "second call is the one an inversion loop repeats.",
         "- Gradient: of the L2 misfit 0.5 ||d(v) - d_obs||^2 with d_obs = 0 (so the adjoint "
         "source is the data itself), w.r.t. the velocity. Ours: `Propagator.misfit_gradient` "
-        "(direct) and `loss.backward()` through `WaveOperator` (bridge); Deepwave: "
-        "`loss.backward()` with its default in-memory, uncompressed storage.",
+        + ("(direct) and `loss.backward()` through `WaveOperator` (bridge)" if bridge else
+           "(the `WaveOperator` bridge and revolve are measured in 2-D only)")
+        + "; Deepwave: `loss.backward()` with its default in-memory, uncompressed storage.",
         "- Peak RSS: `getrusage(RUSAGE_SELF).ru_maxrss` of the worker after the task's first "
         "call (the process's whole peak: interpreter, libraries, compiled kernels included). "
         "\"Call peak above start\": that call's peak minus the RSS once the worker was set "
         "up (our kernels compiled); exact where the call set the process's peak, else "
-        "sampled every 2 ms (marked ~). Revolve's memory ratio uses the latter.",
-        f"- GPts/s = grid points x time steps / median wall time, on each engine's padded "
-        "grid (the points it updates) and on the physical grid "
-        f"({p.nx} x {p.nz}); for gradients the same numerator (the forward's steps), i.e. "
-        "gradient throughput (forward, adjoint sweep, and revolve's recomputation).",
+        "sampled every 2 ms (marked ~)." + (" Revolve's memory ratio uses the latter."
+                                            if not three else ""),
+        "- GPts/s = grid points x time steps / median wall time, on each engine's padded "
+        f"grid (the points it updates) and on the physical grid ({cells(p.shape)}); for "
+        "gradients the same numerator (the forward's steps), i.e. gradient throughput "
+        "(forward and adjoint sweep" + (", and revolve's recomputation)." if not three
+                                        else ")."),
         "",
-        "### (a) What each user gets by default",
+        f"{sub}### (a) What each user gets by default",
         "",
-        f"- Ours: `Survey(...)` and `Propagator.from_model(vp, survey)` / `WaveOperator("
-        f"survey, vp)` with no options: {od['settings']} (so a "
-        f"{od['pads'][0]}-cell sponge, padded grid {od['padded'][0]} x {od['padded'][1]}); "
-        f"the engine picked dt = {od['dt'] * 1e3:.4g} ms ({p.rec_dt / od['dt']:.3g} steps per "
-        f"recorded sample), {od['steps']} steps (levels 0..{od['nt_levels'] - 1}), resampled "
-        "to the recording axis. The WaveOperator's engine: dt = "
-        f"{ob['dt'] * 1e3:.4g} ms, {ob['steps']} steps.",
+        "- Ours: `Survey.surface(...)` and `Propagator.from_model(vp, survey)`"
+        + (" / `WaveOperator(survey, vp)`" if bridge else "")
+        + f" with no options: {od['settings']} (so a {od['pads'][0]}-cell sponge, padded "
+        f"grid {cells(od['padded'])}); the engine picked dt = {od['dt'] * 1e3:.4g} ms "
+        f"({p.rec_dt / od['dt']:.3g} steps per recorded sample), {od['steps']} steps (levels "
+        f"0..{od['nt_levels'] - 1}), resampled to the recording axis."
+        + (f" The WaveOperator's engine: dt = {runs[('ours', 'default-bridge')][0]['dt'] * 1e3:.4g}"
+           f" ms, {runs[('ours', 'default-bridge')][0]['steps']} steps." if bridge else ""),
         f"- Deepwave: `deepwave.scalar(v, {p.spacing:g}, dt={p.rec_dt:g}, accuracy="
         f"{p.space_order}, pml_width={p.pml_width}, pml_freq={p.f0:g}, max_vel=v.max())` "
         f"with the Ricker sampled at {p.rec_dt * 1e3:g} ms ({p.samples} samples); its RunInfo: "
         f"step_ratio {dinfo['step_ratio']}, internal_dt {dinfo['internal_dt'] * 1e3:.4g} ms "
         f"(Courant number {dinfo['courant_number']:.3g}, its default), {dd['steps']} internal "
-        f"steps on a {dd['padded'][0]} x {dd['padded'][1]} domain; the gradient's "
-        f"model_gradient_stride {ginfo['model_gradient_stride']} (Deepwave correlates and "
-        "stores the forward wavefield every step_ratio internal steps by default; we store "
-        "every step).",
+        f"steps on a {cells(dd['padded'])} domain; the gradient's model_gradient_stride "
+        f"{ginfo['model_gradient_stride']} (Deepwave correlates and stores the forward "
+        "wavefield every step_ratio internal steps by default; our full storage keeps the "
+        f"forward wavefield every {od['subsample']} step(s), as `subsample='auto'` picks).",
         "",
-        *comparison_table(res, [("ours", "default-direct"), ("ours", "default-bridge"),
-                                ("ours", "default-revolve-direct"),
-                                ("ours", "default-revolve-bridge"), ("deepwave", "default")], p),
+        *comparison_table(res, sorted((job for job in runs if job[1].startswith("default")),
+                                      key=lambda job: job[0] == "deepwave"), p),
         "",
-        "### (b) The same work",
+        f"{sub}### (b) The same work",
         "",
         f"- Both at Deepwave's internal step dt = {osd['dt'] * 1e3:.4g} ms for {osd['steps']} "
         f"steps with a {p.pml_width}-cell absorbing layer. Ours: `Propagator.from_model(vp, "
         f"survey, dt={osd['dt']:.6g}, boundary_width={p.pml_width})` ({osd['steps']} steps, "
-        f"padded grid {osd['padded'][0]} x {osd['padded'][1]}, sponge). Deepwave: user "
-        f"dt = its internal step, the Ricker sampled at it ({ds['info']['nt']} samples), "
-        f"RunInfo step_ratio {ds['info']['step_ratio']} (checked), {ds['steps']} steps, domain "
-        f"{ds['padded'][0]} x {ds['padded'][1]} (C-PML), model_gradient_stride "
+        f"padded grid {cells(osd['padded'])}, sponge). Deepwave: user dt = its internal "
+        f"step, the Ricker sampled at it ({ds['info']['nt']} samples), RunInfo step_ratio "
+        f"{ds['info']['step_ratio']} (checked), {ds['steps']} steps, domain "
+        f"{cells(ds['padded'])} (C-PML), model_gradient_stride "
         f"{ds['gradient_info']['model_gradient_stride']}.",
         "",
         *comparison_table(res, [("ours", "same-direct"), ("deepwave", "same")], p),
         "",
     ]
-    sweep_lines, per = sweep_table(res)
-    sw = res["sweep"]["ours"][0]["sizes"]
+    big: list[int] = []
+    if res["sweep"]["ours"]:
+        sweep_lines, per = sweep_table(res)
+        sw = res["sweep"]["ours"][0]["sizes"]
+        lines += [
+            "### Growth sweep (forward only)",
+            "",
+            f"- Each engine's own process per round ({len(res['sweep']['ours'])} of "
+            f"{args.sweep_rounds} planned rounds, alternating which engine goes first), all "
+            "sizes in one process; layered 1500-4500 m/s model at every size, "
+            f"{SWEEP_T_MAX:g} s record, both at Deepwave's internal step for vmax 4500 m/s "
+            f"({res['probe']['deepwave']['sweep']['internal_dt'] * 1e3:.4g} ms, "
+            f"{sw[0]['steps']} steps), {p.pml_width}-cell absorbing layer, up to 300 "
+            "receivers (nx / 2). First call untimed (compiles ours), second timed.",
+            "",
+            *sweep_lines,
+            "",
+        ]
+        # Flatness past the caches: the sizes from 600 x 200 up (working sets > L2 per core).
+        big = [i for i, s in enumerate(sw) if s["nx"] * s["nz"] >= 600 * 200]
+        flat = {e: max(per[e][i] for i in big) / min(per[e][i] for i in big) - 1
+                for e in per} if big else {}
     lines += [
-        "### Growth sweep (forward only)",
-        "",
-        f"- Each engine's own process per round ({len(res['sweep']['ours'])} of "
-        f"{args.sweep_rounds} planned rounds, alternating "
-        "which engine goes first), all sizes in one process; layered 1500-4500 m/s model at "
-        f"every size, {SWEEP_T_MAX:g} s record, both at Deepwave's internal step for vmax "
-        f"4500 m/s ({res['probe']['deepwave']['sweep']['internal_dt'] * 1e3:.4g} ms, "
-        f"{sw[0]['steps']} steps), {p.pml_width}-cell absorbing layer, up to 300 receivers "
-        "(nx / 2). First call untimed (compiles ours), second timed.",
-        "",
-        *sweep_lines,
-        "",
-    ]
-    # Flatness past the caches: the sizes from 600 x 200 up (working sets > L2 per core).
-    big = [i for i, s in enumerate(sw) if s["nx"] * s["nz"] >= 600 * 200]
-    flat = {e: (max(per[e][i] for i in big) / min(per[e][i] for i in big) - 1) if big else
-            float("nan") for e in per}
-    lines += [
-        "## Targets (ratios from this run)",
+        f"{sub}## Targets (ratios from this run)",
         "",
         "Speed ratios are Deepwave's median wall time over ours (> 1: ours faster); the "
-        "per-round range pairs the two workers of each round.",
+        "per-round range pairs the two workers of each round."
+        + (" The targets are the 2-D case's, applied here as they stand." if three else ""),
         "",
         "| ratio | value (from medians) | per-round range | target | verdict |",
         "|---|---:|---:|---:|:---:|",
@@ -947,8 +1096,8 @@ def report(res: dict, args, log) -> str:
                 f"{', '.join('{}x{}'.format(sw[i]['nx'], sw[i]['nz']) for i in big)} | "
                 f"{100 * flat[engine]:.0f}% | - | <= 20% | "
                 f"{'met' if flat[engine] <= 0.2 else 'not met'} |")
-    lines += ["", "## Consistency checks", "", *[f"- {x}" for x in checks(res, p)], ""]
-    lines += ["## Raw per-round times (s)", ""]
+    lines += ["", f"{sub}## Consistency checks", "", *[f"- {x}" for x in checks(res, p)], ""]
+    lines += [f"{sub}## Raw per-round times (s)", ""]
     for job, recs in runs.items():
         for task in recs[0]["tasks"]:
             lines.append(f"- {job[0]} {job[1]} {task}: "
@@ -956,16 +1105,30 @@ def report(res: dict, args, log) -> str:
     return "\n".join(lines) + "\n"
 
 
+def merge(old: str, text_2d: str | None, text_3d: str | None) -> str:
+    """RESULTS.md from the previous file and this run's reports: the 2-D document first, the
+    3-D section (from ``SECTION_3D`` to the end) after it; a part this run did not make is
+    kept from ``old``."""
+    head, sep, tail = old.partition(SECTION_3D)
+    two = (text_2d if text_2d is not None else head).rstrip("\n") + "\n"
+    three = text_3d if text_3d is not None else sep + tail
+    return two + ("\n" + three if three else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
                         help="smoke run: small grid, 1 round, 2 sweep sizes (~1 min)")
-    parser.add_argument("--rounds", type=int, default=None, help="rounds (default 5; quick 1)")
+    parser.add_argument("--only", choices=("2d", "3d"), default=None,
+                        help="run one problem: 2d (600 x 200 Marmousi, with the growth sweep) "
+                             "or 3d (100 x 100 x 60 layered); default both, 2-D first")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="rounds per problem (default 5 in 2-D, 3 in 3-D; quick 1)")
     parser.add_argument("--sweep-rounds", type=int, default=None,
                         help="growth-sweep rounds (default 3; quick 1)")
     parser.add_argument("--budget", type=float, default=None,
-                        help="minutes: no round starts that would end past it (default 30; "
-                             "quick 5); the report states the rounds done")
+                        help="minutes per problem: no round starts that would end past it "
+                             "(default 30; quick 5); the report states the rounds done")
     parser.add_argument("--worker-timeout", type=float, default=900.0,
                         help="seconds one worker may run (default 900)")
     parser.add_argument("--output", default=None,
@@ -975,6 +1138,7 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     worker.add_argument("--engine", choices=("ours", "deepwave"))
     worker.add_argument("--case")
+    worker.add_argument("--problem", choices=("2d", "3d"), default="2d")
     worker.add_argument("--json", help="where the worker writes its record")
     worker.add_argument("--dt", type=float)
     worker.add_argument("--sweep-dt", type=float)
@@ -984,7 +1148,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.worker:
         return worker_main(args)
-    args.rounds = args.rounds or (1 if args.quick else 5)
     args.sweep_rounds = args.sweep_rounds or (1 if args.quick else 3)
     args.budget = args.budget or (5.0 if args.quick else 30.0)
     if args.output is None:
@@ -995,15 +1158,18 @@ def main(argv: list[str] | None = None) -> int:
     def log(msg: str) -> None:
         print(msg, flush=True)
 
-    res = drive(args, log)
-    text = report(res, args, log)
-    print("\n" + text)
+    texts = {}
+    for dims in (args.only,) if args.only else ("2d", "3d"):
+        texts[dims] = report(drive(args, dims, log), args)
+        print("\n" + texts[dims])
     if args.output:
         out = Path(args.output)
+        old = out.read_text() if out.exists() else ""
         tmp = out.with_suffix(out.suffix + ".tmp")
-        tmp.write_text(text)
+        tmp.write_text(merge(old, texts.get("2d"), texts.get("3d")))
         os.replace(tmp, out)
-        log(f"wrote {out}")
+        log(f"wrote {out}" + (f" (its {'3-D' if args.only == '2d' else '2-D'} part kept)"
+                              if args.only and old else ""))
     return 0
 
 
