@@ -97,7 +97,8 @@ def water_mask(vp: xr.DataArray, velocity: float = 1500.0, tol: float = WATER_TO
     xr.DataArray of bool, dims of ``vp``
         True from the top of each column (each x, or each (x, y) in 3-D) down to
         (excluding) the first cell that is not water; False everywhere in a column whose top
-        cell is not water. Pass it as ``water_mask=`` to :class:`~devito_crfwi.CRFWIProblem` to hold the water fixed.
+        cell is not water. Pass it as ``water_mask=`` to :class:`~devito_crfwi.CRFWIProblem`
+        to hold the water fixed.
     """
     check_model(vp, where="water_mask")
     if not tol >= 0:

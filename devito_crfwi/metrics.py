@@ -110,6 +110,8 @@ def ssim(estimate: Any, true: Any) -> float:
         (co)variances; 1 for identical models.
     """
     est, ref = _pair(estimate, true)
+    if min(ref.shape) < 7:  # skimage's message speaks of 7x7 images whatever the dims
+        raise ValueError(f"SSIM needs at least 7 cells along every axis, got shape {ref.shape}")
     from skimage.metrics import structural_similarity  # scikit-image loads on first use
 
     return float(structural_similarity(est, ref, data_range=_data_range(ref)))

@@ -117,6 +117,8 @@ def test_errors_name_the_problem():
         mse(true.T, true)
     with pytest.raises(ValueError, match="units must be one of"):
         mse(true, true, units="ft/s")
+    with pytest.raises(ValueError, match=r"7 cells along every axis, got shape \(9, 9, 6\)"):
+        ssim(np.full((9, 9, 6), 2000.0), np.full((9, 9, 6), 2000.0))
     with pytest.raises(ValueError, match="non-constant true model"):
         psnr(true, np.full(true.shape, 2000.0))
 
