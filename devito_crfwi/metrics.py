@@ -1,7 +1,8 @@
 """Quality of an estimated velocity model against the true one: MSE, RMSE, PSNR, SSIM.
 
-Inputs are numpy arrays or xarray DataArrays of velocity in m/s, dims (x, z). MSE and RMSE are
-reported in (m/s)² and m/s, or in (km/s)² and km/s with ``units="km/s"`` as in the CR-FWI paper
+Inputs are numpy arrays or xarray DataArrays of velocity in m/s, dims (x, z) or (x, y, z); every
+metric covers all cells (SSIM with cubic 7 x 7 x 7 windows in 3-D). MSE and RMSE are reported in
+(m/s)² and m/s, or in (km/s)² and km/s with ``units="km/s"`` as in the CR-FWI paper
 (arXiv 2603.22362). PSNR and SSIM are unit-free; both use the true model's range
 ``max(true) - min(true)`` as the data range.
 """
@@ -52,7 +53,7 @@ def mse(estimate: Any, true: Any, *, units: Units = "m/s") -> float:
 
     Parameters
     ----------
-    estimate, true : numpy.ndarray or xarray.DataArray, shape (nx, nz), m/s
+    estimate, true : numpy.ndarray or xarray.DataArray, shape (nx, nz) or (nx, ny, nz), m/s
         Estimated and true velocity.
     units : {"m/s", "km/s"}
         Velocity unit of the result.
@@ -78,7 +79,7 @@ def psnr(estimate: Any, true: Any) -> float:
 
     Parameters
     ----------
-    estimate, true : numpy.ndarray or xarray.DataArray, shape (nx, nz), m/s
+    estimate, true : numpy.ndarray or xarray.DataArray, shape (nx, nz) or (nx, ny, nz), m/s
         Estimated and true velocity; ``true`` must not be constant.
 
     Returns
@@ -93,19 +94,24 @@ def psnr(estimate: Any, true: Any) -> float:
 
 
 def ssim(estimate: Any, true: Any) -> float:
-    """Structural similarity (:func:`skimage.metrics.structural_similarity`, 7 x 7 window).
+    """Structural similarity (:func:`skimage.metrics.structural_similarity`, 7-cell windows).
 
     Parameters
     ----------
-    estimate, true : numpy.ndarray or xarray.DataArray, shape (nx, nz), m/s
-        Estimated and true velocity, at least 7 x 7; ``true`` must not be constant.
+    estimate, true : numpy.ndarray or xarray.DataArray, shape (nx, nz) or (nx, ny, nz), m/s
+        Estimated and true velocity, at least 7 cells along every axis; ``true`` must not be
+        constant.
 
     Returns
     -------
     float, dimensionless, at most 1
-        Mean SSIM with ``data_range = max(true) - min(true)``; 1 for identical models.
+        Mean SSIM over the uniform windows of 7 cells per axis (7 x 7 in 2-D, 7 x 7 x 7 in
+        3-D) lying inside the model, with ``data_range = max(true) - min(true)`` and sample
+        (co)variances; 1 for identical models.
     """
     est, ref = _pair(estimate, true)
+    if min(ref.shape) < 7:  # skimage's message speaks of 7x7 images whatever the dims
+        raise ValueError(f"SSIM needs at least 7 cells along every axis, got shape {ref.shape}")
     from skimage.metrics import structural_similarity  # scikit-image loads on first use
 
     return float(structural_similarity(est, ref, data_range=_data_range(ref)))
@@ -116,7 +122,7 @@ def all_metrics(estimate: Any, true: Any, *, units: Units = "m/s") -> dict[str, 
 
     Parameters
     ----------
-    estimate, true : numpy.ndarray or xarray.DataArray, shape (nx, nz), m/s
+    estimate, true : numpy.ndarray or xarray.DataArray, shape (nx, nz) or (nx, ny, nz), m/s
         Estimated and true velocity.
     units : {"m/s", "km/s"}
         Velocity unit of ``mse`` and ``rmse``.

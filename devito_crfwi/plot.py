@@ -2,7 +2,8 @@
 
 Every function builds a :class:`matplotlib.figure.Figure` without pyplot, so it works with the
 Agg backend (no display) and leaves pyplot's global state alone; a notebook shows the returned
-figure, ``fig.savefig(path)`` writes it. Axes are in m: x to the right, depth down.
+figure, ``fig.savefig(path)`` writes it. Axes are in m: x to the right, depth down. 3-D models
+(x, y, z) are shown as inline, crossline and depth slices (:func:`plot_slices`).
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Literal
 
 import numpy as np
 import xarray as xr
@@ -17,27 +19,64 @@ from matplotlib.figure import Figure
 
 from . import metrics as _metrics
 
-__all__ = ["plot_loss", "plot_models", "plot_shots", "save_summary_figure"]
+__all__ = ["plot_loss", "plot_models", "plot_shots", "plot_slices", "save_summary_figure"]
 
 MODEL_CMAP = "viridis"
 SHOT_CMAP = "seismic"
+DIMS_2D = ("x", "z")
+DIMS_3D = ("x", "y", "z")
+LengthUnits = Literal["m", "km"]
+_LENGTH_SCALE = {"m": 1.0, "km": 1e-3}
 
 
-def _extent(vp: xr.DataArray) -> list[float]:
-    """imshow extent of an (x, z) model, cell-centred, depth increasing downwards (m)."""
-    x = np.asarray(vp["x"], dtype=np.float64)
-    z = np.asarray(vp["z"], dtype=np.float64)
-    hx = (x[1] - x[0]) / 2 if len(x) > 1 else 0.5
-    hz = (z[1] - z[0]) / 2 if len(z) > 1 else 0.5
-    return [x[0] - hx, x[-1] + hx, z[-1] + hz, z[0] - hz]
+def _edges(model: xr.DataArray, dim: str, scale: float = 1.0) -> tuple[float, float]:
+    """First and last cell edges along ``dim`` (cell-centred coords, m times ``scale``)."""
+    c = np.asarray(model[dim], dtype=np.float64)
+    h = (c[1] - c[0]) / 2 if len(c) > 1 else 0.5
+    return (c[0] - h) * scale, (c[-1] + h) * scale
 
 
-def _as_model(vp, name: str) -> xr.DataArray:
+def _extent(vp: xr.DataArray, across: str = "x", down: str = "z",
+            scale: float = 1.0) -> list[float]:
+    """imshow extent of a section (across, down), cell-centred, ``down`` increasing downwards."""
+    top, bottom = _edges(vp, down, scale)
+    return [*_edges(vp, across, scale), bottom, top]
+
+
+def _as_model(vp, name: str, dims: tuple[str, ...] = DIMS_2D) -> xr.DataArray:
     if isinstance(vp, xr.Dataset):
         vp = vp["vp"]
-    if not isinstance(vp, xr.DataArray) or set(vp.dims) != {"x", "z"}:
-        raise TypeError(f"{name} must be an xr.DataArray with dims ('x', 'z'), got {vp!r:.80}")
-    return vp.transpose("x", "z")
+    if not isinstance(vp, xr.DataArray) or set(vp.dims) != set(dims):
+        raise TypeError(f"{name} must be an xr.DataArray with dims {dims}, got {vp!r:.80}")
+    return vp.transpose(*dims)
+
+
+def _panels(caller: str, models, titles: Sequence[str] | None,
+            dims: tuple[str, ...]) -> list[tuple[str, xr.DataArray]]:
+    """(title, model) of the models given (true, initial, inverted; None skipped)."""
+    named = zip(("true", "initial", "inverted"), models, strict=True)
+    panels = [(label, _as_model(m, label, dims)) for label, m in named if m is not None]
+    if not panels:
+        raise ValueError(f"{caller} needs at least one model")
+    if titles is not None:
+        if len(titles) != len(panels):
+            raise ValueError(f"titles must hold {len(panels)} names, got {len(titles)}")
+        panels = [(t, m) for t, (_, m) in zip(titles, panels, strict=True)]
+    return panels
+
+
+def _colour_range(panels, vmin: float | None, vmax: float | None) -> tuple[float, float]:
+    lo = min(float(m.min()) for _, m in panels) if vmin is None else vmin
+    hi = max(float(m.max()) for _, m in panels) if vmax is None else vmax
+    return lo, hi
+
+
+def _scored(title: str, model: xr.DataArray, reference: xr.DataArray | None) -> str:
+    """``title`` with SSIM and RMSE against ``reference`` (when given and not ``model``)."""
+    if reference is None or model is reference:
+        return title
+    s = _metrics.all_metrics(model, reference)
+    return f"{title}\nSSIM {s['ssim']:.3f}, RMSE {s['rmse']:.0f} m/s"
 
 
 def plot_models(
@@ -74,14 +113,7 @@ def plot_models(
     matplotlib.figure.Figure
         One panel per model (x in m horizontal, depth in m down) and a shared colour bar.
     """
-    named = [("true", true), ("initial", initial), ("inverted", inverted)]
-    panels = [(label, _as_model(m, label)) for label, m in named if m is not None]
-    if not panels:
-        raise ValueError("plot_models needs at least one model")
-    if titles is not None:
-        if len(titles) != len(panels):
-            raise ValueError(f"titles must hold {len(panels)} names, got {len(titles)}")
-        panels = [(t, m) for t, (_, m) in zip(titles, panels, strict=True)]
+    panels = _panels("plot_models", (true, initial, inverted), titles, DIMS_2D)
     reference = _as_model(true, "true") if true is not None and scores else None
     fig = Figure(figsize=figsize or _models_size(panels), layout="constrained")
     _draw_models(fig, panels, reference, vmin, vmax, cmap)
@@ -99,20 +131,126 @@ def _models_size(panels) -> tuple[float, float]:
 
 def _draw_models(fig, panels, reference, vmin, vmax, cmap) -> None:
     """Draw (title, model) panels on a figure or subfigure with one colour bar."""
-    lo = min(float(m.min()) for _, m in panels) if vmin is None else vmin
-    hi = max(float(m.max()) for _, m in panels) if vmax is None else vmax
+    lo, hi = _colour_range(panels, vmin, vmax)
     axes = fig.subplots(1, len(panels), sharex=True, sharey=True, squeeze=False)[0]
     image = None
     for ax, (title, model) in zip(axes, panels, strict=True):
         image = ax.imshow(np.asarray(model).T, extent=_extent(model), cmap=cmap, vmin=lo,
                           vmax=hi, aspect="equal", interpolation="nearest")
-        if reference is not None and model is not reference:
-            s = _metrics.all_metrics(model, reference)
-            title = f"{title}\nSSIM {s['ssim']:.3f}, RMSE {s['rmse']:.0f} m/s"
-        ax.set_title(title)
+        ax.set_title(_scored(title, model, reference))
         ax.set_xlabel("x (m)")
     axes[0].set_ylabel("depth (m)")
     fig.colorbar(image, ax=list(axes), label="vp (m/s)", shrink=0.9)
+
+
+def plot_slices(
+    true: xr.DataArray | None = None,
+    initial: xr.DataArray | None = None,
+    inverted: xr.DataArray | xr.Dataset | None = None,
+    *,
+    x: float | None = None,
+    y: float | None = None,
+    z: float | None = None,
+    titles: Sequence[str] | None = None,
+    vmin: float | None = None,
+    vmax: float | None = None,
+    cmap: str = MODEL_CMAP,
+    scores: bool = True,
+    units: LengthUnits = "m",
+    figsize: tuple[float, float] | None = None,
+) -> Figure:
+    """Inline, crossline and depth slices of 3-D velocity models on one colour scale.
+
+    Parameters
+    ----------
+    true, initial, inverted : xr.DataArray (x, y, z), m/s, optional
+        Models to show, one row each (None are skipped); ``inverted`` may be a result Dataset
+        of :meth:`~devito_crfwi.CRFWIProblem.solve` (its "vp" is used). All on one grid.
+    x, y, z : float, m, optional
+        Where to cut: the crossline at ``x``, the inline at ``y``, the depth slice at ``z``
+        (the nearest cell); default the middle cell of each axis.
+    titles : sequence of str, optional
+        One per model shown; default "true", "initial", "inverted".
+    vmin, vmax : float, m/s, optional
+        Colour range; default the range of all models shown (all cells, not only the slices).
+    cmap : str
+        Matplotlib colour map.
+    scores : bool
+        With ``true`` given, add SSIM and RMSE of the whole 3-D model against it to the other
+        rows' titles.
+    units : {"m", "km"}
+        Unit of the axes.
+    figsize : (float, float), inches, optional
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Per model three panels: the inline (x across, depth down), the crossline (y across,
+        depth down) and the depth slice (x across, y up), dashed lines marking where the
+        other two cut; one colour bar (m/s).
+    """
+    if units not in _LENGTH_SCALE:
+        raise ValueError(f"units must be one of {sorted(_LENGTH_SCALE)}, got {units!r}")
+    panels = _panels("plot_slices", (true, initial, inverted), titles, DIMS_3D)
+    grid = panels[0][1]
+    at = _cuts(grid, x=x, y=y, z=z)
+    reference = grid if true is not None and scores else None  # rows below it get scores
+    fig = Figure(figsize=figsize or _slices_size(grid, len(panels)), layout="constrained")
+    _draw_slices(fig, panels, reference, vmin, vmax, cmap, at, units)
+    return fig
+
+
+def _cuts(grid: xr.DataArray, **positions: float | None) -> dict[str, float]:
+    """Coordinate (m) of the cell nearest each position (m) along x, y, z; None: the middle."""
+    at = {}
+    for dim in DIMS_3D:
+        coord = np.asarray(grid[dim], dtype=np.float64)
+        position = positions.get(dim)
+        if position is None:
+            at[dim] = coord[len(coord) // 2]
+            continue
+        low, high = _edges(grid, dim)
+        if not low <= position <= high:
+            raise ValueError(f"{dim} = {position!r} m is outside the model ({low:g} to "
+                             f"{high:g} m)")
+        at[dim] = coord[np.argmin(np.abs(coord - position))]
+    return at
+
+
+def _slices_size(grid: xr.DataArray, rows: int) -> tuple[float, float]:
+    """Inches for rows of (inline, crossline, depth slice) at one scale in m."""
+    lx, ly, lz = (np.subtract(*_edges(grid, d)[::-1]) for d in DIMS_3D)
+    inches = 12.0 / (2 * lx + ly)  # per m
+    return 13.5, rows * (max(lz, ly) * inches + 0.9) + 0.3
+
+
+def _draw_slices(fig, panels, reference, vmin, vmax, cmap, at, units) -> None:
+    """Draw one row of (inline, crossline, depth slice) per (title, model), one colour bar."""
+    lo, hi = _colour_range(panels, vmin, vmax)
+    scale = _LENGTH_SCALE[units]
+    grid = panels[0][1]
+    lx, ly = (np.subtract(*_edges(grid, d)[::-1]) for d in ("x", "y"))
+    axes = fig.subplots(len(panels), 3, squeeze=False, gridspec_kw={"width_ratios": [lx, ly, lx]})
+    # Per panel: (the dim held fixed, across, down, whether down increases downwards).
+    views = (("y", "x", "z", "inline"), ("x", "y", "z", "crossline"),
+             ("z", "x", "y", "depth slice"))
+    image = None
+    for row, (title, model) in zip(axes, panels, strict=True):
+        for ax, (fixed, across, down, name) in zip(row, views, strict=True):
+            section = model.sel({fixed: at[fixed]}).transpose(across, down)
+            extent = _extent(section, across, down, scale)
+            if fixed == "z":  # a map: y up, as seen from above
+                extent = [extent[0], extent[1], extent[3], extent[2]]
+            image = ax.imshow(np.asarray(section).T, extent=extent, cmap=cmap, vmin=lo,
+                              vmax=hi, aspect="equal", interpolation="nearest",
+                              origin="lower" if fixed == "z" else "upper")
+            ax.axvline(at[across] * scale, color="w", lw=0.8, ls="--")
+            ax.axhline(at[down] * scale, color="w", lw=0.8, ls="--")
+            ax.set_title(f"{name}, {fixed} = {at[fixed] * scale:g} {units}")
+            ax.set_xlabel(f"{across} ({units})")
+            ax.set_ylabel(f"{'depth' if down == 'z' else down} ({units})")
+        row[0].set_title(f"{_scored(title, model, reference)}\n{row[0].get_title()}")
+    fig.colorbar(image, ax=axes.ravel().tolist(), label="vp (m/s)", shrink=0.9)
 
 
 def plot_loss(result: xr.Dataset | Sequence[float], *, log: bool = True,
@@ -162,8 +300,14 @@ def _draw_loss(fig, iterations, loss, ssim, log: bool) -> None:
     ax.set_title("data misfit" + (" and model SSIM" if ssim is not None else ""))
 
 
-def plot_shots(data: xr.DataArray, shot: int = 0, *, clip: float = 99.0,
-               figsize: tuple[float, float] = (5.0, 5.0)) -> Figure:
+def _receiver_values(data: xr.DataArray, coord: str, shot: int) -> np.ndarray:
+    """Receiver coord ``coord`` (m) of one shot, whether stored (receiver,) or (shot, receiver)."""
+    values = np.asarray(data[coord], dtype=np.float64)
+    return values[shot] if values.ndim == 2 else values
+
+
+def plot_shots(data: xr.DataArray, shot: int = 0, *, line_y: float | None = None,
+               clip: float = 99.0, figsize: tuple[float, float] = (5.0, 5.0)) -> Figure:
     """One shot gather: receivers across, time down.
 
     Parameters
@@ -172,8 +316,11 @@ def plot_shots(data: xr.DataArray, shot: int = 0, *, clip: float = 99.0,
         Gathers from :func:`~devito_crfwi.simulate` or :func:`~devito_crfwi.read_shots`.
     shot : int
         Position of the shot along the "shot" dim.
+    line_y : float, m, optional
+        Of 3-D gathers (a "receiver_y" coord, an areal spread): the receiver line to show,
+        the receivers at the y nearest ``line_y``; default the line nearest the source.
     clip : float, percent
-        Colour range ``±`` this percentile of the absolute amplitudes.
+        Colour range ``±`` this percentile of the absolute amplitudes (of the traces shown).
     figsize : (float, float), inches
 
     Returns
@@ -188,13 +335,29 @@ def plot_shots(data: xr.DataArray, shot: int = 0, *, clip: float = 99.0,
     n = data.sizes["shot"]
     if not -n <= shot < n:
         raise ValueError(f"shot must be in 0..{n - 1}, got {shot}")
-    gather = np.asarray(data.isel(shot=shot), dtype=np.float64)  # (time, receiver)
+    title = f"shot {shot}"
+    if "source_x" in data.coords:
+        title += f" (source x = {float(data['source_x'][shot]):g} m"
+        title += f", y = {float(data['source_y'][shot]):g} m)" if "source_y" in data.coords \
+            else ")"
+    traces = np.arange(data.sizes["receiver"])
+    if "receiver_y" in data.coords:  # an areal spread: one line of it
+        ry = _receiver_values(data, "receiver_y", shot)
+        lines = np.unique(ry)
+        if line_y is None:
+            line_y = float(data["source_y"][shot]) if "source_y" in data.coords else ry.mean()
+        y0 = lines[np.argmin(np.abs(lines - line_y))]
+        traces = np.flatnonzero(ry == y0)
+        title += f"\nreceiver line y = {y0:g} m"
+    elif line_y is not None:
+        raise ValueError("line_y selects a receiver line of 3-D gathers (with a 'receiver_y' "
+                         "coord); these gathers are 2-D")
+    gather = np.asarray(data.isel(shot=shot, receiver=traces), dtype=np.float64)
     time = np.asarray(data["time"]) if "time" in data.coords else np.arange(gather.shape[0])
     rx, xlabel = np.arange(gather.shape[1], dtype=np.float64), "receiver"
     for coord, label in (("receiver_x", "receiver x (m)"), ("receiver_z", "receiver depth (m)")):
         if coord in data.coords:
-            values = np.asarray(data[coord], dtype=np.float64)
-            values = values[shot] if values.ndim == 2 else values
+            values = _receiver_values(data, coord, shot)[traces]
             if values[-1] != values[0]:  # a line along this axis (crosswell: along z)
                 rx, xlabel = values, label
                 break
@@ -203,9 +366,6 @@ def plot_shots(data: xr.DataArray, shot: int = 0, *, clip: float = 99.0,
     ax = fig.subplots()
     ax.imshow(gather, extent=[rx[0], rx[-1], time[-1], time[0]], cmap=SHOT_CMAP, vmin=-scale,
               vmax=scale, aspect="auto", interpolation="bilinear")
-    title = f"shot {shot}"
-    if "source_x" in data.coords:
-        title += f" (source x = {float(data['source_x'][shot]):g} m)"
     ax.set_title(title)
     ax.set_xlabel(xlabel)
     ax.set_ylabel("time (s)")
@@ -220,8 +380,10 @@ def save_summary_figure(path: str | os.PathLike, true: xr.DataArray | None,
     ----------
     path : str or os.PathLike
         Output file (its format from the suffix, e.g. ``.png``).
-    true : xr.DataArray (x, z), m/s, or None
-    initial : xr.DataArray (x, z), m/s
+    true : xr.DataArray (x, z) or (x, y, z), m/s, or None
+    initial : xr.DataArray (x, z) or (x, y, z), m/s
+        3-D models are drawn as the central inline, crossline and depth slices
+        (:func:`plot_slices`).
     result : xr.Dataset
         From :meth:`~devito_crfwi.CRFWIProblem.solve`.
     dpi : int
@@ -231,14 +393,20 @@ def save_summary_figure(path: str | os.PathLike, true: xr.DataArray | None,
     pathlib.Path
         The file written.
     """
-    named = [("true", true), ("initial", initial), ("inverted", result["vp"])]
-    panels = [(t, _as_model(m, t)) for t, m in named if m is not None]
+    dims = DIMS_3D if initial.ndim == 3 else DIMS_2D
+    panels = _panels("save_summary_figure", (true, initial, result["vp"]), None, dims)
     reference = panels[0][1] if true is not None else None
-    w1, h1 = _models_size(panels)
+    if dims == DIMS_3D:
+        w1, h1 = _slices_size(panels[0][1], len(panels))
+    else:
+        w1, h1 = _models_size(panels)
     h2 = 3.0
     fig = Figure(figsize=(w1, h1 + h2), layout="constrained")
     top, bottom = fig.subfigures(2, 1, height_ratios=[h1, h2])
-    _draw_models(top, panels, reference, None, None, MODEL_CMAP)
+    if dims == DIMS_3D:
+        _draw_slices(top, panels, reference, None, None, MODEL_CMAP, _cuts(panels[0][1]), "m")
+    else:
+        _draw_models(top, panels, reference, None, None, MODEL_CMAP)
     ssim = np.asarray(result["ssim"]) if "ssim" in result else None
     _draw_loss(bottom, np.asarray(result["iteration"]), np.asarray(result["loss"]), ssim, True)
     path = Path(path)

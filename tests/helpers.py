@@ -180,8 +180,12 @@ def notebook_kernel_name(tmp_path: Path, monkeypatch) -> str:
     return "crfwi-test"
 
 
-def run_notebook(path: Path, tmp_path: Path, monkeypatch, timeout: int = 600):
+def run_notebook(path: Path, tmp_path: Path, monkeypatch, timeout: int = 600, *,
+                 stored_outputs: bool = False):
     """Execute a notebook stored without outputs; fail on any error cell.
+
+    With ``stored_outputs`` the notebook must instead be stored executed (its outputs are the
+    documented full-size run); they are dropped before this run.
 
     Returns ``(outputs, text, n_images)``: every code cell's outputs, their stream text joined,
     and the number of PNG images.
@@ -192,6 +196,10 @@ def run_notebook(path: Path, tmp_path: Path, monkeypatch, timeout: int = 600):
     nbclient = pytest.importorskip("nbclient")
     nb = nbformat.read(path, as_version=4)
     code = [c for c in nb.cells if c.cell_type == "code"]
+    if stored_outputs:
+        assert code and all(c.execution_count for c in code), f"{path.name} must be stored executed"
+        for cell in code:
+            cell.outputs, cell.execution_count = [], None
     assert code and all(not c.outputs and c.execution_count is None for c in code), (
         f"{path.name} must be stored without outputs")
     client = nbclient.NotebookClient(

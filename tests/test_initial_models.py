@@ -5,6 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import xarray as xr
+from scipy.ndimage import gaussian_filter
 
 from devito_crfwi.initial_models import constant, linear_gradient, smooth, water_mask
 from tests.helpers import BAD_MODELS, model_dataarray, raises_at
@@ -87,6 +88,76 @@ def test_linear_gradient_without_and_with_water(marine):
         np.testing.assert_array_equal(detected.values[ix, :n], 1500.0)
         assert detected.values[ix, n] == pytest.approx(1800.0)
     assert detected.values[:, -1] == pytest.approx(3000.0)
+
+
+# -- 3-D: the same helpers on (x, y, z) models ------------------------------------------------
+
+
+@pytest.fixture
+def marine_3d():
+    """16 x 12 x 20 at (10 m, 20 m, 5 m): water over a sea floor 3 + (ix + iy) // 6 cells deep,
+    a random rock below it (m/s)."""
+    rng = np.random.default_rng(4)
+    vp = rng.uniform(1800.0, 3500.0, (16, 12, 20))
+    floor = 3 + np.add.outer(np.arange(16), np.arange(12)) // 6  # water cells per (x, y)
+    vp[np.arange(20) < floor[..., None]] = 1500.0
+    da = model_dataarray(vp, 10.0).assign_coords(y=np.arange(12) * 20.0, z=np.arange(20) * 5.0)
+    return da.assign_attrs(source="test"), floor
+
+
+def test_smooth_3d_is_scipy_gaussian_filter_in_cells_per_axis(marine_3d):
+    vp, _ = marine_3d
+    out = smooth(vp, (30.0, 40.0, 10.0))
+    assert out.dims == ("x", "y", "z") and out.attrs == vp.attrs and out.dtype == vp.dtype
+    # sigma in m over each axis' own spacing (10, 20, 5 m): 3, 2 and 2 cells.
+    reference = gaussian_filter(vp.values.astype(np.float64), (3.0, 2.0, 2.0), mode="nearest")
+    np.testing.assert_array_equal(out.values, reference.astype(np.float32))
+    np.testing.assert_array_equal(smooth(vp, 20.0).values, gaussian_filter(
+        vp.values.astype(np.float64), (2.0, 1.0, 4.0), mode="nearest").astype(np.float32))
+
+
+def test_smooth_3d_of_an_extruded_model_is_the_2d_smooth_of_its_section(layered):
+    # Constant along y, the 3-D Gaussian is the 2-D one whatever sigma_y: separability.
+    extruded = layered.expand_dims(y=np.arange(5) * 10.0).transpose("x", "y", "z")
+    out = smooth(extruded, (30.0, 70.0, 20.0))
+    section = smooth(layered, (30.0, 20.0)).values
+    for iy in range(5):
+        np.testing.assert_allclose(out.values[:, iy], section, rtol=1e-6)
+
+
+def test_water_mask_and_keep_in_3d(marine_3d):
+    vp, floor = marine_3d
+    mask = water_mask(vp)
+    assert mask.dims == ("x", "y", "z") and mask.dtype == bool
+    np.testing.assert_array_equal(mask.values.sum(axis=-1), floor)
+    np.testing.assert_array_equal(mask.values, np.arange(20) < floor[..., None])
+    out = smooth(vp, 50.0, keep=mask)
+    np.testing.assert_array_equal(out.values[mask.values], 1500.0)
+
+
+def test_linear_gradient_3d_starts_at_each_columns_sea_floor(marine_3d):
+    vp, floor = marine_3d
+    z = vp.z.values
+    out = linear_gradient(vp, 1800.0, 3000.0, water_velocity=1500.0)
+    assert out.dims == ("x", "y", "z")
+    for ix, iy in [(0, 0), (15, 11), (7, 3), (2, 10)]:
+        n = floor[ix, iy]
+        expected = np.concatenate([np.full(n, 1500.0),
+                                   1800.0 + 1200.0 * (z[n:] - z[n]) / (z[-1] - z[n])])
+        np.testing.assert_allclose(out.values[ix, iy], expected, rtol=1e-6)
+    flat = linear_gradient(vp, 1800.0, 3000.0, water_depth=10.0)  # two 5 m cells
+    np.testing.assert_array_equal(flat.values[..., :2], 1500.0)
+    np.testing.assert_allclose(flat.values[..., 2:], np.broadcast_to(
+        1800.0 + 1200.0 * (z[2:] - 10.0) / (z[-1] - 10.0), (16, 12, 18)), rtol=1e-6)
+    np.testing.assert_array_equal(constant(vp, 2100.0).values, 2100.0)
+
+
+def test_3d_sigma_must_have_one_value_per_axis(marine_3d):
+    vp, _ = marine_3d
+    with pytest.raises(ValueError, match=r"sigma_x, sigma_y, sigma_z"):
+        smooth(vp, (10.0, 20.0))
+    with pytest.raises(ValueError, match=r"one value or \(sigma_x, sigma_z\)"):
+        smooth(vp.isel(y=0, drop=True), (10.0, 20.0, 30.0))
 
 
 @pytest.mark.parametrize(

@@ -52,6 +52,43 @@ def test_ssim_of_an_offset_by_hand():
     assert ssim(est, true) == pytest.approx(luminance.mean(), rel=1e-9)
 
 
+def _ssim_by_windows(est: np.ndarray, true: np.ndarray, width: int = 7) -> float:
+    """SSIM from its definition (Wang et al. 2004), window by window: uniform windows of
+    ``width`` cells per axis wholly inside the model, sample (co)variances, K1 = 0.01,
+    K2 = 0.03, data range max(true) - min(true)."""
+    c1, c2 = (0.01 * np.ptp(true)) ** 2, (0.03 * np.ptp(true)) ** 2
+    scores = []
+    for corner in np.ndindex(*(n - width + 1 for n in true.shape)):
+        window = tuple(slice(i, i + width) for i in corner)
+        a, b = est[window].ravel(), true[window].ravel()
+        cov = np.cov(a, b)  # ddof = 1
+        scores.append((2 * a.mean() * b.mean() + c1) * (2 * cov[0, 1] + c2)
+                      / ((a.mean() ** 2 + b.mean() ** 2 + c1) * (cov[0, 0] + cov[1, 1] + c2)))
+    return float(np.mean(scores))
+
+
+def test_ssim_matches_its_definition_in_2d_and_3d():
+    rng = np.random.default_rng(2)
+    for shape in [(14, 11), (12, 10, 9)]:
+        true = 2000.0 + 1000.0 * rng.random(shape)
+        est = true + rng.normal(0.0, 200.0, shape)
+        assert ssim(est, true) == pytest.approx(_ssim_by_windows(est, true), rel=1e-9)
+
+
+def test_3d_metrics_by_hand():
+    # (x, y, z) ramp with depth, offset by 30 m/s: MSE 900, PSNR 40 dB, and SSIM the luminance
+    # term over the 7 x 7 x 7 windows (centres 3 cells inside every face).
+    true = np.broadcast_to(np.linspace(1500.0, 4500.0, 30), (12, 9, 30)).copy()
+    est = xr.DataArray(true + 30.0, dims=("x", "y", "z"))
+    assert mse(est, true) == pytest.approx(900.0)
+    assert psnr(est, true) == pytest.approx(40.0)
+    mu = true[3:-3, 3:-3, 3:-3]
+    c1 = (0.01 * 3000.0) ** 2
+    luminance = (2 * mu * (mu + 30.0) + c1) / (mu**2 + (mu + 30.0) ** 2 + c1)
+    assert ssim(est, true) == pytest.approx(luminance.mean(), rel=1e-9)
+    assert all_metrics(est.transpose("z", "x", "y"), est)["ssim"] == pytest.approx(1.0)
+
+
 def test_all_metrics_keys_and_values():
     true = ramp()
     out = all_metrics(true + 30.0, true, units="km/s")
@@ -80,6 +117,8 @@ def test_errors_name_the_problem():
         mse(true.T, true)
     with pytest.raises(ValueError, match="units must be one of"):
         mse(true, true, units="ft/s")
+    with pytest.raises(ValueError, match=r"7 cells along every axis, got shape \(9, 9, 6\)"):
+        ssim(np.full((9, 9, 6), 2000.0), np.full((9, 9, 6), 2000.0))
     with pytest.raises(ValueError, match="non-constant true model"):
         psnr(true, np.full(true.shape, 2000.0))
 
