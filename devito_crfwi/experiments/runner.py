@@ -189,8 +189,8 @@ class Benchmark:
             loss = HighpassLoss(cutoff, survey.dt)
         return vp, survey, data, loss
 
-    def run_cell(self, cell, *, progress: bool = False) -> dict[str, Any]:
-        """Run one (model, scenario, method) cell and write its .nc and .json."""
+    def problem_for(self, cell):
+        """(problem, true vp, initial vp, data, loss, iterations) of a cell, as it is run."""
         from ..inversion import CRFWIProblem
 
         model, scenario, method = cell
@@ -212,6 +212,15 @@ class Benchmark:
             water_mask=_models.water_mask(vp), true_model=vp, seed=int(b["seed"]),
             representation_options=meth.get("options", {}), **b.get("engine", {}),
         )
+        return problem, vp, initial, data, loss, iterations
+
+    def run_cell(self, cell, *, progress: bool = False) -> dict[str, Any]:
+        """Run one (model, scenario, method) cell and write its .nc and .json."""
+        model, scenario, method = cell
+        b = self.bench
+        problem, vp, initial, data, loss, iterations = self.problem_for(cell)
+        rep = self.config["methods"][method].get("representation", method)
+        spi = problem.shots_per_iteration
         ntk_k = int(b.get("ntk_k", 0))
         spectra = {}
         if ntk_k:
@@ -235,7 +244,7 @@ class Benchmark:
             "iterations": int(result.attrs["iterations"]), "shots_per_iteration": spi,
             "wave_solves": int(result.attrs["iterations"]) * spi,
             "initial_mse": initial_scores["mse"], "initial_ssim": initial_scores["ssim"],
-            "lr": problem.lr, "shape": list(vp.shape), "n_shots": survey.n_shots,
+            "lr": problem.lr, "shape": list(vp.shape), "n_shots": problem.survey.n_shots,
             "frequency_schedule": [list(stage) for stage in problem.frequency_schedule],
             "ntk_k": ntk_k, "finished": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             "code": code_version(),
