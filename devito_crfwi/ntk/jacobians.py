@@ -8,8 +8,9 @@
   ``G·`` is ``torch.func.jvp`` and ``Gᵀ·`` ``torch.func.vjp`` of
   ``functional_call(representation, θ, ())``, on a float64 copy of the module.
 
-Vectors are flat numpy float64 arrays: models ``(nx * nz,)`` in (x, z) order, data
-``(shot * time * receiver,)``, parameters ``(P,)`` in ``named_parameters()`` order.
+Vectors are flat numpy float64 arrays: models ``(nx * nz,)`` in (x, z) order (3-D:
+``(nx * ny * nz,)`` in (x, y, z) order), data ``(shot * time * receiver,)``, parameters
+``(P,)`` in ``named_parameters()`` order.
 """
 
 from __future__ import annotations
@@ -44,15 +45,15 @@ def torch_threads(n_model: int) -> Iterator[None]:
         torch.set_num_threads(old)
 
 
-def model_values(vp, shape: tuple[int, int], name: str = "vp") -> np.ndarray:
-    """``vp`` (xr.DataArray, ndarray or Tensor, (x, z), m/s) as a float64 array of ``shape``."""
+def model_values(vp, shape: tuple[int, ...], name: str = "vp") -> np.ndarray:
+    """``vp`` (xr.DataArray, ndarray or Tensor, (x, [y,] z), m/s) as float64 of ``shape``."""
     if isinstance(vp, torch.Tensor):
         values = vp.detach().to("cpu", torch.float64).numpy()
     else:
         values = np.asarray(getattr(vp, "values", vp), dtype=np.float64)
     if values.shape != tuple(shape):
         raise ValueError(
-            f"{name} must have the operator's model shape (nx, nz) = {tuple(shape)}, "
+            f"{name} must have the operator's model shape {tuple(shape)}, "
             f"got {values.shape}"
         )
     if not np.all(np.isfinite(values)):
@@ -80,7 +81,7 @@ class ModelJacobian:
     ----------
     op : WaveOperator
         Modelling operator; its float64 engine is used, storing every time step.
-    vp : xr.DataArray, ndarray or Tensor, (x, z), m/s
+    vp : xr.DataArray, ndarray or Tensor, (x, z) or (x, y, z), m/s
         Model at which ``J`` is evaluated (copied).
     shots : sequence of int, optional
         Shots of the survey that make up the data; default all.
@@ -135,7 +136,7 @@ class ParameterJacobian:
     Parameters
     ----------
     representation : nn.Module
-        Module whose ``forward()`` returns the model (nx, nz) in m/s. A float64 copy is
+        Module whose ``forward()`` returns the model (nx, [ny,] nz) in m/s. A float64 copy is
         differentiated; the module itself is left untouched.
     parameters : sequence of str, optional
         Name prefixes (as in ``named_parameters()``, e.g. ``("encoding",)``) of the
@@ -177,10 +178,10 @@ class ParameterJacobian:
         self.n_parameters = int(sum(self._sizes))
         with torch.no_grad():
             model = self._forward(self._params)
-        if model.ndim != 2:
+        if model.ndim not in (2, 3):
             raise ValueError(
-                f"the representation's forward() must return an (nx, nz) model, got shape "
-                f"{tuple(model.shape)}"
+                f"the representation's forward() must return an (nx, nz) or (nx, ny, nz) "
+                f"model, got shape {tuple(model.shape)}"
             )
         self.model = model.numpy().copy()
         self.model_shape = tuple(model.shape)

@@ -87,10 +87,10 @@ class TangentKernel:
     ----------
     op : WaveOperator
         Modelling operator; its float64 engine evaluates ``J``.
-    vp : xr.DataArray, ndarray or Tensor, (x, z), m/s
+    vp : xr.DataArray, ndarray or Tensor, (x, z) or (x, y, z), m/s
         Model at which ``J`` is evaluated.
     representation : nn.Module, optional
-        Module whose ``forward()`` returns the (nx, nz) model in m/s; its current parameters
+        Module whose ``forward()`` returns the (nx, [ny,] nz) model in m/s; its current parameters
         define ``G = ∂m/∂θ``. None gives the wave kernel of conventional FWI. A warning is
         raised when its output is not ``vp`` (the kernel then mixes two states).
     shots : sequence of int, optional
@@ -181,7 +181,7 @@ class TangentKernel:
         )
 
     def _model_directions(self, vectors: np.ndarray, space: str) -> np.ndarray:
-        """Velocity change of each mode (k, nx, nz), unit norm, largest entry positive."""
+        """Velocity change of each mode (k, nx, [ny,] nz), unit norm, largest entry positive."""
         columns = []
         for v in vectors.T:
             if space == "parameter":
@@ -218,7 +218,7 @@ class TangentKernel:
         seed : int
             Seed of the starting vectors.
         return_vectors : bool
-            Also return the mode shapes (k, nx, nz).
+            Also return the mode shapes (k, nx, [ny,] nz).
         **options
             Passed to :func:`~.eigen.lanczos` or :func:`~.eigen.subspace_iteration`
             (``max_steps``, ``oversample``, ``iterations``).
@@ -228,7 +228,7 @@ class TangentKernel:
         values : ndarray (k,)
             Eigenvalues of ``Θ``, descending; units (data unit)² per (m/s)² for the wave
             kernel, times (m/s per parameter unit)² for the NTK.
-        vectors : ndarray (k, nx, nz) or None
+        vectors : ndarray (k, nx, [ny,] nz) or None
         """
         if method not in METHODS:
             raise ValueError(f"method must be one of {METHODS}, got {method!r}")

@@ -63,7 +63,7 @@ def spectrum(op: WaveOperator, vp, representation: str | nn.Module | None = None
     ----------
     op : WaveOperator
         Modelling operator (its float64 engine is used).
-    vp : xr.DataArray, ndarray or Tensor, (x, z), m/s
+    vp : xr.DataArray, ndarray or Tensor, (x, z) or (x, y, z), m/s
         Model at which ``J = ∂d/∂vp`` is evaluated.
     representation : None, str or nn.Module
         None: the wave kernel of conventional FWI. A name ("pixel", "inr", "fourier",
@@ -75,7 +75,7 @@ def spectrum(op: WaveOperator, vp, representation: str | nn.Module | None = None
     shots : sequence of int, optional
         Shots in the data space (default all).
     return_vectors : bool
-        Also return the mode shapes (k, nx, nz): the velocity change of each mode.
+        Also return the mode shapes (k, nx, [ny,] nz): the velocity change of each mode.
     method : {"lanczos", "randomized", "dense"}
         Eigen-solver, see :meth:`TangentKernel.eigen`.
     space : {"auto", "model", "data", "parameter"}
@@ -92,7 +92,7 @@ def spectrum(op: WaveOperator, vp, representation: str | nn.Module | None = None
 
     Returns
     -------
-    ndarray (k,), or (ndarray (k,), ndarray (k, nx, nz))
+    ndarray (k,), or (ndarray (k,), ndarray (k, nx, [ny,] nz))
         Eigenvalues, descending.
 
     Examples

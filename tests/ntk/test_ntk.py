@@ -309,3 +309,26 @@ def test_mean_log10_decay():
     assert mean_log10_decay([5.0, 0.5, 0.05]) == pytest.approx(-1.0)
     np.testing.assert_allclose(mean_log10_decay([[2.0, 2.0], [1.0, 1e-4]]), [0.0, -2.0])
     assert np.isnan(mean_log10_decay([1.0, 0.0]))
+
+
+# -- 3-D -----------------------------------------------------------------------------------
+def test_spectra_on_a_small_3d_grid():
+    """The same kernels on (x, y, z): the wave kernel against a dense J from Born runs, the NTK
+    of m = v0 + A θ against the SVD of J A, and named 3-D representations through
+    ``compare_spectra``."""
+    x, y, z = np.meshgrid(np.arange(8), np.arange(7), np.arange(6), indexing="ij")
+    vp = model_dataarray(np.where(z < 3, 2000.0, 2400.0) + 30.0 * x - 20.0 * y, 20.0)
+    survey = Survey.surface(vp, 1, (4, 3), f0=15.0, t_max=0.2)
+    op = WaveOperator(survey, vp, vmax=VMAX, boundary_width=6)
+    jac = TangentKernel(op, vp).jacobian
+    assert jac.n_model == 8 * 7 * 6
+    J = np.stack([jac.matvec(e) for e in np.eye(jac.n_model)], axis=1)
+    dense = np.linalg.svd(J, compute_uv=False) ** 2
+    assert relerr(spectrum(op, vp, k=6), dense[:6]) < 1e-3
+    A = contraction(jac.n_model, 100)
+    ntk = spectrum(op, vp, Linear(vp.values, A), k=6)
+    assert relerr(ntk, np.linalg.svd(J @ A, compute_uv=False)[:6] ** 2) < 1e-3
+    ds = compare_spectra(op, vp, ("inr", "ig"), k=4,
+                         options={"inr": {"hidden_features": 16, "hidden_layers": 1}})
+    assert (ds["eigenvalues"].diff("mode") <= 1e-12).all()
+    assert ds["mean_log10_decay"].sel(kernel="inr") < ds["mean_log10_decay"].sel(kernel="wave")
