@@ -192,7 +192,8 @@ def write_report(bench) -> Path:
         "",
         f"Command: `devito-crfwi benchmark {Path(b['config_path']).name}` "
         f"(config below). Every method gets the same budget: {_budget(bench)} × "
-        f"{b['shots_per_iteration']} shots per iteration; water layer fixed; seed {b['seed']}. "
+        f"{b['shots_per_iteration']} shots per iteration (or all of a scenario's shots, if fewer); "
+        f"water layer fixed; seed {b['seed']}. "
         "MSE in (km/s)², SSIM and PSNR (dB) against the true model's range, data misfit = "
         "relative L2 over all shots of the final model, wall time = the iterations' seconds.",
         "",
