@@ -387,8 +387,10 @@ def run_workers(bench: Benchmark, argv: list[str], n: int, *, progress: bool = T
                    for _ in range(n)]
         while any(w.poll() is None for w in workers):
             time.sleep(poll_s)
-            bar.n = done()
-            bar.refresh()
+            finished = done()
+            if finished != bar.n:  # a redraw every poll would flood a log file (not a tty)
+                bar.n = finished
+                bar.refresh()
     finally:
         for w in workers:
             if w.poll() is None:
