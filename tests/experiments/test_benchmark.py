@@ -277,3 +277,17 @@ def test_spearman_of_the_orderings():
     reverse = {m: -v for m, v in paper.items()}
     assert _spearman(reverse, paper) == pytest.approx(-1.0)
     assert math.isnan(_spearman({"pixel": 1.0, "ig": 2.0}, paper))
+
+
+def test_variant_methods_get_no_table1_columns(tiny_run, tmp_path):
+    """An ablation's variants (not the paper's methods) are not set beside Table 1."""
+    bench, _ = tiny_run
+    assert "## MSE beside the paper's Table 1" in bench.report().read_text()
+    config = tmp_path / "variants.toml"
+    config.write_text(TINY.read_text().replace('methods = ["pixel", "ig"]',
+                                               'methods = ["pixel_lr3", "ig_lr3"]')
+                      .replace("[methods.pixel]", '[methods.pixel_lr3]\nrepresentation = "pixel"')
+                      .replace("[methods.ig]", '[methods.ig_lr3]\nrepresentation = "ig"'))
+    variants = bm.Benchmark(config, output_dir=tmp_path / "runs", results=tmp_path / "R.md")
+    assert variants.cells() and all(m.endswith("_lr3") for _, _, m in variants.cells())
+    assert "beside the paper's Table 1" not in variants.report().read_text()
