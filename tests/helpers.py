@@ -216,7 +216,6 @@ def run_notebook(path: Path, tmp_path: Path, monkeypatch, timeout: int = 600, *,
     return outputs, text, sum("image/png" in o.get("data", {}) for o in outputs)
 
 
-
 def resume_problem(vp: xr.DataArray, observed):
     """The problem of the resume tests on :func:`crosswell`: mini-batches and a frequency
     schedule, so that the RNG state, the stage and Adam's moments all survive a restart."""

@@ -225,6 +225,7 @@ def check_model(vp, name: str = "vp", *, where: str | None = None) -> CheckedMod
         factor = VELOCITY_UNITS.get(str(units))
         fix = _conversion(name, factor) if factor else "give velocities in m/s"
         raise ValueError(f"{prefix}{name}.attrs['units'] must be 'm/s', got {units!r}; {fix}")
+
     def locate(index: tuple[int, ...]) -> str:
         return ", ".join(f"{d}={axis[0][i]:g} m" for d, axis, i in zip(dims, axes, index,
                                                                         strict=True))

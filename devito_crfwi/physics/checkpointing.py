@@ -78,6 +78,7 @@ class SegmentRunner:
         self.forward_op = forward
         self.gradient_op = adjoint
         self.buffer = np.asarray(buffer.data_with_halo)  # (3, x, z) modulo view
+        # The bound operators hold raw pointers into these levels: keep them alive here.
         self.saved = saved
         self.v = np.asarray(v.data_with_halo)  # (3, x, z) modulo buffer view
         self.src = np.asarray(src.data)  # (K + 2, 1)

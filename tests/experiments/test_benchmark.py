@@ -20,7 +20,6 @@ PAPER = ROOT / "bench" / "paper" / "paper.toml"
 NOTEBOOK = ROOT / "notebooks" / "03_benchmark.ipynb"
 
 
-
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
     """The tiny benchmark, run once: (Benchmark, summaries of the first run)."""
