@@ -166,6 +166,21 @@ def test_paper_config_parses_and_orders_priority_cells():
     assert len(cells) == len(set(cells)) == 2 * 6 * 5
 
 
+@pytest.mark.parametrize("name, n_cells, shots", [("protocol", 25, 13), ("overthrust", 10, 20)])
+def test_protocol_configs_hold_the_papers_cells_and_survey(name, n_cells, shots):
+    from devito_crfwi.experiments.scenarios import survey_of
+
+    bench = bm.Benchmark(ROOT / "bench" / "protocol" / f"{name}.toml")
+    cells = bench.cells()
+    assert len(cells) == len(set(cells)) == n_cells
+    assert all(cell[:2] in bm.PAPER_TABLE1 for cell in cells)
+    assert bench.config["scenarios"]["constant"]["iterations"] == 1500
+    (model, spec), = bench.config["models"].items()
+    vp = bm.synthetic_model(*spec["shape"], spec["spacing"])  # the paper's grid, no shared data
+    survey = survey_of(vp, spec)
+    assert survey.n_shots == shots and survey.n_receivers == spec["shape"][0]
+
+
 def test_highpass_removes_low_and_keeps_high_frequencies():
     dt, n = 0.004, 1000
     t = torch.arange(n, dtype=torch.float64) * dt
