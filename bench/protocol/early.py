@@ -6,7 +6,10 @@ initial model, network, seed, optimiser; the benchmark's cached observed data) a
 ``--every`` epochs, splits the model error by wavenumber band and depth third as
 ``analyse.py`` does, each as now / initial. Writes ``EARLY.md`` next to this file::
 
-    python bench/protocol/early.py [--epochs 60] [--every 10] [CELL ...]   # CELL: scenario:method
+    python bench/protocol/early.py [--epochs 60] [--every 10] [--output EARLY.md] [CELL ...]
+    # CELL: scenario:method; the constant-start probe:
+    python bench/protocol/early.py --epochs 40 --output EARLY_CONSTANT.md \
+        constant:pixel constant:inr constant:lowrank
 """
 
 import argparse
@@ -54,6 +57,7 @@ def main() -> Path:
     parser.add_argument("cells", nargs="*", default=["nolowfreq:inr", "nolowfreq:lowrank"])
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--every", type=int, default=10)
+    parser.add_argument("--output", default="EARLY.md", help="file name, next to this script")
     args = parser.parse_args()
     bench = Benchmark(HERE / "protocol.toml", output_dir=HERE / "runs")
     labels = band_labels()
@@ -69,7 +73,7 @@ def main() -> Path:
     for spec in args.cells:
         scenario, method = spec.split(":")
         lines += probe(bench, ("marmousi", scenario, method), args.epochs, args.every)
-    out = HERE / "EARLY.md"
+    out = HERE / args.output
     out.write_text("\n".join(lines) + "\n")
     return out
 
