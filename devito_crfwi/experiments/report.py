@@ -175,13 +175,13 @@ def _budget(bench) -> str:
 def _beside_table1(frame, cells) -> list[str]:
     """Markdown section: our MSE beside Table 1's, orderings and Spearman ρ per cell."""
     lines = ["", "## MSE beside the paper's Table 1", "",
-           "MSE (km/s)², ours / paper (arXiv 2603.22362, Table 1; ADFWI = conventional FWI). "
-           "Absolute values compare only as far as the protocol is the paper's (see the "
-           "config); the ordering of the methods is checked by the pairs that agree and by "
-           "Spearman's rank correlation ρ (1: the same order, -1: reversed).", "",
-           "| model | scenario | " + " | ".join(METHODS.values()) + " | order (ours) | "
-           "order (paper) | pairs agreeing | Spearman ρ | best: ours / paper |",
-           "|---|---|" + "---|" * (len(METHODS) + 5)]
+             "MSE (km/s)², ours / paper (arXiv 2603.22362, Table 1; ADFWI = conventional FWI). "
+             "Absolute values compare only as far as the protocol is the paper's (see the "
+             "config); the ordering of the methods is checked by the pairs that agree and by "
+             "Spearman's rank correlation ρ (1: the same order, -1: reversed).", "",
+             "| model | scenario | " + " | ".join(METHODS.values()) + " | order (ours) | "
+             "order (paper) | pairs agreeing | Spearman ρ | best: ours / paper |",
+             "|---|---|" + "---|" * (len(METHODS) + 5)]
     groups = list(dict.fromkeys((m, s) for m, s, _ in cells))
     total_agree = total_pairs = 0
     for model, scenario in groups:
