@@ -24,13 +24,13 @@ import numpy as np
 import xarray as xr
 from scipy.fft import dctn
 
+from devito_crfwi.experiments.paper import METHODS
+
 HERE = Path(__file__).resolve().parent
 # Band edges in cycles/km: wavelengths > 4 km, 2-4 km, 1-2 km, 500 m-1 km, 250-500 m, < 250 m.
 # At 8 Hz and 1.5-4.7 km/s, reflections resolve up to 2f/v ~ 3.4-11 cycles/km, diving waves far
 # less: the low bands are what the smooth start lacks, the top bands what no data here constrain.
 BAND_EDGES = (0.0, 0.25, 0.5, 1.0, 2.0, 4.0, np.inf)
-METHOD_NAMES = {"pixel": "FWI (ADFWI)", "inr": "IFWI", "lowrank": "LR-FWI", "grid": "MPE-FWI",
-                "ig": "IG-FWI"}
 
 
 def band_labels() -> list[str]:
@@ -84,7 +84,7 @@ def table(runs: list[Path]) -> list[str]:
         r = analyse(path)
         shares[scenario] = r["band_share"]
         first, low, at, last = r["mse"]
-        lines.append(f"| {scenario} | {METHOD_NAMES.get(method, method)} | "
+        lines.append(f"| {scenario} | {METHODS.get(method, method)} | "
                      f"{first:.3f} / {low:.3f} ({at}) / {last:.3f} | "
                      + " | ".join(f"{v:.2f}" for v in r["bands"]) + " | "
                      + " | ".join(f"{v:.2f}" for v in r["depth"]) + " |")

@@ -19,11 +19,12 @@ from pathlib import Path
 
 import numpy as np
 
+from devito_crfwi.experiments.paper import METHODS
 from devito_crfwi.experiments.runner import Benchmark
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from analyse import METHOD_NAMES, band_energies, band_labels, depth_mse  # noqa: E402
+from analyse import band_energies, band_labels, depth_mse  # noqa: E402
 
 
 def probe(bench: Benchmark, cell: tuple[str, str, str], epochs: int, every: int) -> list[str]:
@@ -45,7 +46,7 @@ def probe(bench: Benchmark, cell: tuple[str, str, str], epochs: int, every: int)
     for epoch, model in sorted(snapshots.items()):
         e = model - true
         misfit = loss[epoch + 1] if epoch + 1 < loss.size else np.nan
-        rows.append(f"| {cell[1]} | {METHOD_NAMES.get(cell[2], cell[2])} | {epoch} | "
+        rows.append(f"| {cell[1]} | {METHODS.get(cell[2], cell[2])} | {epoch} | "
                     f"{misfit:.4g} | {np.mean(e ** 2) * 1e-6:.4f} | "
                     + " | ".join(f"{v:.2f}" for v in band_energies(e, spacing) / b0) + " | "
                     + " | ".join(f"{v:.2f}" for v in depth_mse(e) / d0) + " |")

@@ -40,7 +40,8 @@ def results_frame(bench) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=COLUMNS)
 
 
-def _fmt(value, digits: int = 4) -> str:
+def fmt(value, digits: int = 4) -> str:
+    """``value`` to ``digits`` significant digits; "–" for None, NaN and infinities."""
     if value is None or (isinstance(value, float) and not math.isfinite(value)):
         return "–"
     return f"{value:.{digits}g}" if isinstance(value, float) else str(value)
@@ -172,9 +173,14 @@ def _budget(bench) -> str:
     return base + " (" + ", ".join(f"{n}: {k}" for n, k in own.items()) + ")"
 
 
-def _beside_table1(frame, cells) -> list[str]:
-    """Markdown section: our MSE beside Table 1's, orderings and Spearman ρ per cell."""
-    lines = ["", "## MSE beside the paper's Table 1", "",
+def beside_table1(frame: pd.DataFrame, cells,
+                  title: str = "MSE beside the paper's Table 1") -> list[str]:
+    """Markdown section: our MSE beside Table 1's, orderings and Spearman ρ per cell.
+
+    ``frame`` has columns model, scenario, method (the paper's method keys) and mse;
+    ``cells`` are (model, scenario, method) in the order the rows are wanted.
+    """
+    lines = ["", f"## {title}", "",
              "MSE (km/s)², ours / paper (arXiv 2603.22362, Table 1; ADFWI = conventional FWI). "
              "Absolute values compare only as far as the protocol is the paper's (see the "
              "config); the ordering of the methods is checked by the pairs that agree and by "
@@ -190,7 +196,7 @@ def _beside_table1(frame, cells) -> list[str]:
         if not ours:
             continue
         paper = PAPER_TABLE1.get((model, scenario), {})
-        vals = [f"{_fmt(ours.get(m))} / {_fmt(paper.get(m))}" for m in METHODS]
+        vals = [f"{fmt(ours.get(m))} / {fmt(paper.get(m))}" for m in METHODS]
         best, rho = "–", math.nan
         if paper:
             rho = _spearman(ours, paper)
@@ -204,7 +210,7 @@ def _beside_table1(frame, cells) -> list[str]:
             order_ours = " < ".join(sorted(ours, key=ours.get))
             order_paper, agree = "(not in Table 1)", "–"
         lines.append(f"| {model} | {scenario} | " + " | ".join(vals)
-                     + f" | {order_ours} | {order_paper} | {agree} | {_fmt(rho, 2)} | {best} |")
+                     + f" | {order_ours} | {order_paper} | {agree} | {fmt(rho, 2)} | {best} |")
     if total_pairs:
         lines += ["", f"Pairwise orderings of methods that agree with the paper's Table 1, over "
                   f"the finished cells: {total_agree} of {total_pairs}."]
@@ -246,10 +252,10 @@ def write_report(bench) -> Path:
     for row in frame.itertuples(index=False):
         lines.append(
             f"| {row.model} | {row.scenario} | {METHODS.get(row.method, row.method)} | "
-            f"{_fmt(row.mse)} | {_fmt(row.ssim, 3)} | {_fmt(row.psnr, 3)} | "
-            f"{_fmt(row.misfit, 3)} | {_fmt(row.wall_s, 3)} | {_fmt(row.wave_solves)} | "
-            f"{_fmt(row.initial_mse)} | {_fmt(row.ntk_decay_start, 3)} / "
-            f"{_fmt(row.ntk_decay_end, 3)} |")
+            f"{fmt(row.mse)} | {fmt(row.ssim, 3)} | {fmt(row.psnr, 3)} | "
+            f"{fmt(row.misfit, 3)} | {fmt(row.wall_s, 3)} | {fmt(row.wave_solves)} | "
+            f"{fmt(row.initial_mse)} | {fmt(row.ntk_decay_start, 3)} / "
+            f"{fmt(row.ntk_decay_end, 3)} |")
     failed = [s for s in bench.summaries() if "error" in s]
     for s in failed:
         lines.append(f"\nRun {run_id(s['model'], s['scenario'], s['method'])} failed: "
@@ -257,7 +263,7 @@ def write_report(bench) -> Path:
     # Ours beside the paper's Table 1, when the config runs the paper's methods (an ablation's
     # variants, e.g. grid_lr10, are not the paper's numbers and get no column).
     if set(b["methods"]) & set(METHODS):
-        lines += _beside_table1(frame, cells)
+        lines += beside_table1(frame, cells)
     reading = Path(b["reading"]) if b.get("reading") else None
     if reading is not None and reading.is_file():  # the hand-written reading of the results
         lines += ["", reading.read_text().strip()]

@@ -342,7 +342,6 @@ class Benchmark:
         return out
 
     def report(self) -> Path:
-
         return write_report(self)
 
     @staticmethod
