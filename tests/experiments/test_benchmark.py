@@ -181,6 +181,22 @@ def test_protocol_configs_hold_the_papers_cells_and_survey(name, n_cells, shots)
     assert survey.n_shots == shots and survey.n_receivers == spec["shape"][0]
 
 
+@pytest.mark.parametrize("name", ["ablation", "ablation_picked"])
+def test_ablation_configs_change_only_the_methods_of_the_protocol(name):
+    """An ablation's model, scenarios and budget are the protocol's, copied table by table."""
+    protocol = bm.Benchmark(ROOT / "bench" / "protocol" / "protocol.toml")
+    ablation = bm.Benchmark(ROOT / "bench" / "protocol" / f"{name}.toml")
+    assert ablation.config["models"] == protocol.config["models"]
+    for scenario, table in ablation.config["scenarios"].items():
+        assert table == protocol.config["scenarios"][scenario], scenario
+    for key in ("iterations", "shots_per_iteration", "seed", "engine", "data_dir"):
+        assert ablation.bench[key] == protocol.bench[key], key
+    for method in ablation.bench["methods"]:
+        spec = ablation.config["methods"][method]
+        base = protocol.config["methods"][spec["representation"]]
+        assert spec["options"].get("preset") == base["options"].get("preset"), method
+
+
 def test_highpass_removes_low_and_keeps_high_frequencies():
     dt, n = 0.004, 1000
     t = torch.arange(n, dtype=torch.float64) * dt
