@@ -5,7 +5,8 @@ is one :class:`~devito_crfwi.CRFWIProblem` run with the same budget of wave-equa
 (``iterations`` x ``shots_per_iteration``), the water layer held fixed and fixed seeds. Each
 finished run is written atomically to ``<output_dir>/runs/<model>__<scenario>__<method>.nc``
 (the final model and the histories) and ``.json`` (the summary); a rerun skips cells that have
-their ``.json``, and an interrupted cell resumes from its checkpoint. The report
+their ``.json``, and an interrupted cell resumes from its checkpoint
+(``<output_dir>/checkpoints/<cell>/``, removed once the cell's results are written). The report
 (:mod:`devito_crfwi.experiments.report`) turns the summaries into a markdown table and figures.
 
 Scenarios (``[scenarios.<name>]`` keys):
@@ -34,6 +35,7 @@ import fcntl
 import json
 import os
 import platform
+import shutil
 import subprocess
 import sys
 import time
@@ -219,6 +221,7 @@ class Benchmark:
         model, scenario, method = cell
         b = self.bench
         problem, vp, initial, data, loss, iterations = self.problem_for(cell)
+        checkpoints = self.output_dir / "checkpoints" / run_id(*cell)
         rep = self.config["methods"][method].get("representation", method)
         spi = problem.shots_per_iteration
         ntk_k = int(b.get("ntk_k", 0))
@@ -227,7 +230,7 @@ class Benchmark:
             spectra["ntk_start"] = self._ntk(problem, rep, ntk_k)
         start = time.perf_counter()
         result = problem.solve(iterations,
-                               checkpoint_dir=self.output_dir / "checkpoints" / run_id(*cell),
+                               checkpoint_dir=checkpoints,
                                checkpoint_every=int(b["checkpoint_every"]), resume=True,
                                progress=progress)
         wall = time.perf_counter() - start
@@ -263,6 +266,8 @@ class Benchmark:
         write_atomic(self.runs_dir / f"{run_id(*cell)}.nc", lambda p: ds.to_netcdf(p))
         write_atomic(self.runs_dir / f"{run_id(*cell)}.json",
                       lambda p: p.write_text(json.dumps(summary, indent=1)))
+        # The .json marks the cell done and is never resumed from: its checkpoint is a leftover.
+        shutil.rmtree(checkpoints, ignore_errors=True)
         return summary
 
     @staticmethod

@@ -47,6 +47,8 @@ def test_tiny_table_has_every_column_finite(tiny_run):
         assert name in md
     for png in (Path(bench.bench["results"]).parent / "figures").glob("*.png"):
         assert png.stat().st_size < 200_000
+    # A finished cell keeps its results and leaves no checkpoint behind.
+    assert not list((bench.output_dir / "checkpoints").glob("*/*"))
 
 
 def test_rerun_skips_finished_runs(tiny_run):
