@@ -6,8 +6,9 @@ is one :class:`~devito_crfwi.CRFWIProblem` run with the same budget of wave-equa
 finished run is written atomically to ``<output_dir>/runs/<model>__<scenario>__<method>.nc``
 (the final model and the histories) and ``.json`` (the summary); a rerun skips cells that have
 their ``.json``, and an interrupted cell resumes from its checkpoint
-(``<output_dir>/checkpoints/<cell>/``, removed once the cell's results are written). The report
-(:mod:`devito_crfwi.experiments.report`) turns the summaries into a markdown table and figures.
+(``<output_dir>/checkpoints/<cell>/``, removed when the cell finishes; a failed cell keeps it).
+The report (:mod:`devito_crfwi.experiments.report`) turns the summaries into a markdown table
+and figures.
 
 Scenarios (``[scenarios.<name>]`` keys):
 
