@@ -18,7 +18,8 @@ from devito_crfwi.experiments.rates import picked_rates_report
 from devito_crfwi.experiments.runner import Benchmark
 
 HERE = Path(__file__).resolve().parent
-CONFIGS = ("protocol.toml", "ablation.toml", "ablation_picked.toml")
+CONFIGS = ("protocol.toml", "ablation.toml", "ablation_picked.toml",
+           "ablation_picked_constant.toml")
 
 
 def main() -> Path:

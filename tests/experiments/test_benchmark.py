@@ -184,6 +184,7 @@ def test_protocol_configs_hold_the_papers_cells_and_survey(name, n_cells, shots)
 
 
 @pytest.mark.parametrize("name, changed", [("ablation", ()), ("ablation_picked", ()),
+                                           ("ablation_picked_constant", ()),
                                            ("ablation_one_shot",
                                             ("iterations", "shots_per_iteration"))])
 def test_ablation_configs_change_only_the_methods_of_the_protocol(name, changed):
