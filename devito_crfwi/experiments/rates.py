@@ -107,8 +107,7 @@ def picked_rates_report(benches: Sequence, model: str, scenario: str) -> str:
                   f"{', '.join(edge)}."]
     chosen = at_picked_rates(variants, picked)
     cells = [c for c in benches[0].cells() if c[2] in picked]
-    frame = chosen.assign(method=chosen["method"].astype(str))
-    lines += beside_table1(frame, cells, title="At the picked rates, beside the paper's Table 1")
+    lines += beside_table1(chosen, cells, title="At the picked rates, beside the paper's Table 1")
     missing = [c for c in cells
                if chosen[(chosen["model"] == c[0]) & (chosen["scenario"] == c[1])
                          & (chosen["method"] == c[2])].empty]
