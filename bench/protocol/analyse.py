@@ -1,7 +1,7 @@
 """Where and at which wavenumbers each protocol run improved or degraded the model.
 
-For every finished run under ``runs/runs`` (or the folder given), the model error
-e = v - v_true is split
+For every finished run of the protocol and its ablations (or under the folders given), the
+model error e = v - v_true is split
 
 * by wavenumber: the energy of e in bands of the radial wavenumber |k| = sqrt(kx² + kz²)
   (cycles/km), from the orthonormal DCT-II of e (an even extension, so the model's edges
@@ -27,6 +27,9 @@ from scipy.fft import dctn
 from devito_crfwi.experiments.paper import METHODS
 
 HERE = Path(__file__).resolve().parent
+# The protocol's runs and the ablations' (their configs' output folders).
+RUN_FOLDERS = ("runs", "ablation_runs", "ablation_picked_runs", "ablation_picked_constant_runs",
+               "ablation_one_shot_runs")
 # Band edges in cycles/km: wavelengths > 4 km, 2-4 km, 1-2 km, 500 m-1 km, 250-500 m, < 250 m.
 # At 8 Hz and 1.5-4.7 km/s, reflections resolve up to 2f/v ~ 3.4-11 cycles/km, diving waves far
 # less: the low bands are what the smooth start lacks, the top bands what no data here constrain.
@@ -113,4 +116,4 @@ def main(folders: list[str]) -> Path:
 
 
 if __name__ == "__main__":
-    print(main(sys.argv[1:] or [str(HERE / "runs" / "runs"), str(HERE / "ablation_runs" / "runs")]))
+    print(main(sys.argv[1:] or [str(HERE / folder / "runs") for folder in RUN_FOLDERS]))
