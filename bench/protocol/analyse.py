@@ -1,7 +1,7 @@
 """Where and at which wavenumbers each protocol run improved or degraded the model.
 
-For every finished run of the protocol and its ablations (or under the folders given), the
-model error e = v - v_true is split
+For every finished run of the protocol, its ablations and the Overthrust cells (or under the
+folders given), the model error e = v - v_true is split
 
 * by wavenumber: the energy of e in bands of the radial wavenumber |k| = sqrt(kx² + kz²)
   (cycles/km), from the orthonormal DCT-II of e (an even extension, so the model's edges
@@ -29,7 +29,7 @@ from devito_crfwi.experiments.paper import METHODS
 HERE = Path(__file__).resolve().parent
 # The protocol's runs and the ablations' (their configs' output folders).
 RUN_FOLDERS = ("runs", "ablation_runs", "ablation_picked_runs", "ablation_picked_constant_runs",
-               "ablation_one_shot_runs")
+               "ablation_one_shot_runs", "overthrust_runs")
 # Band edges in cycles/km: wavelengths > 4 km, 2-4 km, 1-2 km, 500 m-1 km, 250-500 m, < 250 m.
 # At 8 Hz and 1.5-4.7 km/s, reflections resolve up to 2f/v ~ 3.4-11 cycles/km, diving waves far
 # less: the low bands are what the smooth start lacks, the top bands what no data here constrain.
@@ -78,23 +78,24 @@ def analyse(path: Path) -> dict:
 def table(runs: list[Path]) -> list[str]:
     """Markdown lines: one row per run."""
     labels = band_labels()
-    lines = ["| scenario | method | MSE first / min (epoch) / last | "
+    lines = ["| model | scenario | method | MSE first / min (epoch) / last | "
              + " | ".join(labels) + " | top third | middle | bottom third |",
-             "|---|---|---|" + "---|" * (len(labels) + 3)]
+             "|---|---|---|---|" + "---|" * (len(labels) + 3)]
     shares = {}
     for path in runs:
-        _, scenario, method = path.stem.split("__")
+        model, scenario, method = path.stem.split("__")
         r = analyse(path)
-        shares[scenario] = r["band_share"]
+        shares[model, scenario] = r["band_share"]
         first, low, at, last = r["mse"]
-        lines.append(f"| {scenario} | {METHODS.get(method, method)} | "
+        lines.append(f"| {model} | {scenario} | {METHODS.get(method, method)} | "
                      f"{first:.3f} / {low:.3f} ({at}) / {last:.3f} | "
                      + " | ".join(f"{v:.2f}" for v in r["bands"]) + " | "
                      + " | ".join(f"{v:.2f}" for v in r["depth"]) + " |")
     lines += ["", "Share of the initial error energy in each band (the start's own spectrum):", "",
-              "| scenario | " + " | ".join(labels) + " |", "|---|" + "---|" * len(labels)]
-    lines += [f"| {s} | " + " | ".join(f"{v:.1%}" for v in share) + " |"
-              for s, share in shares.items()]
+              "| model | scenario | " + " | ".join(labels) + " |",
+              "|---|---|" + "---|" * len(labels)]
+    lines += [f"| {m} | {s} | " + " | ".join(f"{v:.1%}" for v in share) + " |"
+              for (m, s), share in shares.items()]
     return lines
 
 
