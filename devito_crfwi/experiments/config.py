@@ -24,7 +24,7 @@ _MODEL_SCHEMA = {"spacing": "number", "f0": "number", "t_max": "number", "n_shot
                  "bounds": "number_pair", "shape": "int_pair", "crop_x": "number_pair",
                  "dt": "number", "first_shot_column": "int", "shot_step_columns": "int",
                  "source_depth": "number", "receiver_depth": "number"}
-_METHOD_SCHEMA = {"representation": "str", "lr": "number", "options": "table"}
+_METHOD_SCHEMA = {"representation": "str", "lr": "number", "options": "table", "loss": "str"}
 _TOP_SCHEMA = {"benchmark": "table", "models": "table", "scenarios": "table",
                "methods": "table"}
 _BENCH_SCHEMA = {"name": "str", "data_dir": "str", "output_dir": "str", "results": "str",
@@ -63,6 +63,12 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
                              f"linear, got {table['initial']!r}")
     for name, table in cfg.get("methods", {}).items():
         check_table(table, _METHOD_SCHEMA, f"{path} [methods.{name}]")
+        if "loss" in table:
+            from ..inversion.losses import LOSSES
+
+            if table["loss"] not in LOSSES:
+                raise ValueError(f"{path} [methods.{name}]: loss must be one of "
+                                 f"{sorted(LOSSES)}, got {table['loss']!r}")
     base = path.resolve().parent
     for key, default in (("output_dir", "runs"), ("results", "RESULTS.md"),
                          ("data_dir", "../../../shared/data/models")):

@@ -27,6 +27,11 @@ Scenarios (``[scenarios.<name>]`` keys):
 - ``frequency_schedule``: multiscale inversion, ``[[cutoff_hz, iterations], ...]`` low-passing
   observed and modelled data alike (see :class:`~devito_crfwi.CRFWIProblem`); the cutoff
   ``"full"`` means the full band (TOML has no null), as in ``devito-crfwi invert``.
+
+Methods (``[methods.<name>]`` keys): ``representation`` (default the method's name), ``lr``,
+``options`` (passed to the representation), and ``loss``, the misfit the method minimises (a
+name in :data:`~devito_crfwi.inversion.losses.LOSSES`, default "l2"). Every run is scored by the
+scenario's relative L2 misfit, whatever its loss.
 """
 
 
@@ -164,7 +169,7 @@ class Benchmark:
         return self._cache[model]
 
     def _scenario_data(self, model: str, scenario: str):
-        """(true vp, survey, observed ndarray, loss) of a scenario."""
+        """(true vp, survey, observed ndarray, relative L2 misfit) of a scenario."""
         vp, survey, observed = self._truth(model)
         sc = self.config["scenarios"][scenario]
         data = np.asarray(observed, dtype=np.float32)
@@ -185,23 +190,32 @@ class Benchmark:
             data = add_noise(data, float(sc["noise_snr_db"]), seed)
         if "noise_sigma" in sc:
             data = add_noise(data, seed=seed, sigma=float(sc["noise_sigma"]))
-        loss: Any = "l2"
         if "highpass_hz" in sc:
-            cutoff = float(sc["highpass_hz"])
-            data = butterworth(torch.from_numpy(data), cutoff, survey.dt, kind="highpass").numpy()
-            loss = HighpassLoss(cutoff, survey.dt)
-        return vp, survey, data, loss
+            data = butterworth(torch.from_numpy(data), float(sc["highpass_hz"]), survey.dt,
+                               kind="highpass").numpy()
+        return vp, survey, data, self._scenario_loss(scenario, survey.dt)
+
+    def _scenario_loss(self, scenario: str, dt: float, base: str = "l2") -> Any:
+        """The loss ``base`` (a name in LOSSES), high-passed like the data where the scenario
+        high-passes them; dt in s."""
+        sc = self.config["scenarios"][scenario]
+        return HighpassLoss(float(sc["highpass_hz"]), dt, base) if "highpass_hz" in sc else base
 
     def problem_for(self, cell):
-        """(problem, true vp, initial vp, data, loss, iterations) of a cell, as it is run."""
+        """(problem, true vp, initial vp, data, misfit, iterations) of a cell, as it is run.
+
+        The problem minimises the method's loss (default l2); ``misfit`` is the scenario's
+        relative L2, which every method's final model is scored by.
+        """
         from ..inversion import CRFWIProblem
 
         model, scenario, method = cell
         b = self.bench
-        vp, survey, data, loss = self._scenario_data(model, scenario)
+        meth = self.config["methods"][method]
+        vp, survey, data, misfit = self._scenario_data(model, scenario)
+        loss = self._scenario_loss(scenario, survey.dt, meth.get("loss", "l2"))
         spec = self.config["models"][model]
         initial = initial_model(vp, self.config["scenarios"][scenario], spec)
-        meth = self.config["methods"][method]
         rep = meth.get("representation", method)
         # From the config or the initial model, never from the true model.
         lo, hi = spec.get("bounds", default_bounds(np.asarray(initial)))
@@ -215,13 +229,13 @@ class Benchmark:
             water_mask=_models.water_mask(vp), true_model=vp, seed=int(b["seed"]),
             representation_options=meth.get("options", {}), **b.get("engine", {}),
         )
-        return problem, vp, initial, data, loss, iterations
+        return problem, vp, initial, data, misfit, iterations
 
     def run_cell(self, cell, *, progress: bool = False) -> dict[str, Any]:
         """Run one (model, scenario, method) cell and write its .nc and .json."""
         model, scenario, method = cell
         b = self.bench
-        problem, vp, initial, data, loss, iterations = self.problem_for(cell)
+        problem, vp, initial, data, misfit_fn, iterations = self.problem_for(cell)
         checkpoints = self.output_dir / "checkpoints" / run_id(*cell)
         rep = self.config["methods"][method].get("representation", method)
         spi = problem.shots_per_iteration
@@ -235,7 +249,7 @@ class Benchmark:
                                checkpoint_every=int(b["checkpoint_every"]), resume=True,
                                progress=progress)
         wall = time.perf_counter() - start
-        misfit = self._misfit(problem, data, loss)
+        misfit = self._misfit(problem, data, misfit_fn)
         if ntk_k:
             spectra["ntk_end"] = self._ntk(problem, rep, ntk_k)
         final = _metrics.all_metrics(result["vp"], vp, units="km/s")

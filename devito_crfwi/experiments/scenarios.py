@@ -79,14 +79,15 @@ def survey_of(vp: xr.DataArray, spec: dict):
 
 
 class HighpassLoss:
-    """Relative L2 misfit of high-passed modelled data against (already high-passed) observed."""
+    """A misfit (``base``, a name in LOSSES) of high-passed modelled data against (already
+    high-passed) observed data."""
 
-    def __init__(self, cutoff: float, dt: float) -> None:
-        self.cutoff, self.dt = float(cutoff), float(dt)
-        self.__name__ = f"l2_highpass_{self.cutoff:g}Hz"
+    def __init__(self, cutoff: float, dt: float, base: str = "l2") -> None:
+        self.cutoff, self.dt, self.base = float(cutoff), float(dt), base
+        self.__name__ = f"{base}_highpass_{self.cutoff:g}Hz"
 
     def __call__(self, pred: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
-        return LOSSES["l2"](butterworth(pred, self.cutoff, self.dt, kind="highpass"), obs)
+        return LOSSES[self.base](butterworth(pred, self.cutoff, self.dt, kind="highpass"), obs)
 
 
 def add_noise(data: np.ndarray, snr_db: float | None = None, seed: int = 0, *,

@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import torch
 
-__all__ = ["LOSSES", "l1_loss", "l2_loss", "ncc_loss"]
+__all__ = ["LOSSES", "l1_loss", "l2_loss", "l2_tracenorm_loss", "ncc_loss"]
 
 
 # -- losses -------------------------------------------------------------------------------
@@ -21,6 +21,21 @@ def _energy(x: torch.Tensor) -> torch.Tensor:
 def l2_loss(pred: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
     """Relative squared misfit ``||pred - obs||² / ||obs||²`` (dimensionless)."""
     return (pred - obs).square().sum() / _energy(obs)
+
+
+def l2_tracenorm_loss(pred: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
+    """:func:`l2_loss` of the traces each divided by its own peak ``max_t |trace|``.
+
+    The default of ADFWI's ``AcousticFWI`` (``waveform_normalize=True``): every trace counts
+    alike whatever its amplitude, so far offsets weigh as much as the near ones. Data are
+    (shot, time, receiver); an all-zero trace stays zero.
+    """
+    return l2_loss(_unit_peak(pred), _unit_peak(obs))
+
+
+def _unit_peak(x: torch.Tensor) -> torch.Tensor:
+    peak = x.abs().amax(dim=1, keepdim=True)  # (shot, 1, receiver)
+    return x / torch.where(peak > 0, peak, torch.ones_like(peak))
 
 
 def l1_loss(pred: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
@@ -41,6 +56,7 @@ def ncc_loss(pred: torch.Tensor, obs: torch.Tensor) -> torch.Tensor:
 
 LOSSES: dict[str, Callable[[torch.Tensor, torch.Tensor], torch.Tensor]] = {
     "l2": l2_loss,
+    "l2_tracenorm": l2_tracenorm_loss,
     "l1": l1_loss,
     "ncc": ncc_loss,
 }

@@ -77,7 +77,7 @@ class CRFWIProblem:
     representation : str or nn.Module
         "pixel", "inr", "fourier", "grid", "ig" (IG-FWI, default), "lowrank", or a module
         whose ``forward()`` returns vp (nx, nz) in m/s inside ``bounds``.
-    loss : {"l2", "l1", "ncc"} or callable
+    loss : {"l2", "l2_tracenorm", "l1", "ncc"} or callable
         Data misfit: relative L2, relative L1, normalised cross-correlation per trace (see
         :data:`~devito_crfwi.inversion.losses.LOSSES`), or
         ``callable(pred, obs) -> scalar Tensor`` on (shot, time, receiver).

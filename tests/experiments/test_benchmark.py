@@ -158,6 +158,21 @@ def test_config_errors(tmp_path):
         bm.load_config(bad)
 
 
+def test_method_loss_is_minimised_and_runs_are_scored_by_l2(tmp_path):
+    config = tmp_path / "tiny.toml"
+    text = TINY.read_text().replace('methods = ["pixel", "ig"]', 'methods = ["pixel", "tn"]')
+    config.write_text(text + '[methods.tn]\nrepresentation = "pixel"\nloss = "l2_tracenorm"\n')
+    bench = bm.Benchmark(config, output_dir=tmp_path / "out")
+    problem, *_, misfit, _ = bench.problem_for(("synthetic", "nolowfreq", "tn"))
+    assert problem.loss_name == "l2_tracenorm_highpass_3Hz"
+    assert misfit.__name__ == "l2_highpass_3Hz"
+    problem, *_, misfit, _ = bench.problem_for(("synthetic", "smooth", "tn"))
+    assert problem.loss_name == "l2_tracenorm" and misfit == "l2"
+    config.write_text(text + '[methods.tn]\nloss = "l3"\n')
+    with pytest.raises(ValueError, match=r"\[methods.tn\]: loss must be one of .*'l3'"):
+        bm.load_config(config)
+
+
 def test_paper_config_parses_and_orders_priority_cells():
     bench = bm.Benchmark(PAPER)
     cells = bench.cells()

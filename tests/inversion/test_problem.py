@@ -18,7 +18,7 @@ import xarray as xr
 from devito_crfwi.initial_models import smooth
 from devito_crfwi.inversion.checkpoint import CHECKPOINT_NAME
 from devito_crfwi.inversion.filters import butterworth
-from devito_crfwi.inversion.losses import l1_loss, l2_loss, ncc_loss
+from devito_crfwi.inversion.losses import l1_loss, l2_loss, l2_tracenorm_loss, ncc_loss
 from devito_crfwi.inversion.problem import CRFWIProblem
 from devito_crfwi.representations import Pixel
 from tests.helpers import ROOT, model_dataarray, resume_problem
@@ -139,7 +139,7 @@ def test_custom_module_loss_and_lbfgs(layered, initial, crosswell_survey, crossw
 def test_losses_and_lowpass():
     gen = torch.Generator().manual_seed(0)
     obs = torch.randn(2, 50, 3, generator=gen)
-    for fn in (l2_loss, l1_loss, ncc_loss):
+    for fn in (l2_loss, l2_tracenorm_loss, l1_loss, ncc_loss):
         assert float(fn(obs, obs)) == pytest.approx(0.0, abs=1e-6)
         assert float(fn(obs + 0.5 * torch.randn(2, 50, 3, generator=gen), obs)) > 0.01
     assert float(ncc_loss(3.0 * obs, obs)) == pytest.approx(0.0, abs=1e-6)  # amplitude-blind
@@ -152,6 +152,24 @@ def test_losses_and_lowpass():
     # Zero phase: a symmetric pulse keeps its peak where it was.
     pulse = torch.exp(-(((t - 0.4) / 0.01) ** 2))[None, :, None]
     assert int(butterworth(pulse, 15.0, dt, kind="lowpass").argmax()) == int(pulse.argmax())
+
+
+def test_trace_normalised_l2_against_numpy_and_its_gradient():
+    rng = np.random.default_rng(3)
+    obs, pred = rng.standard_normal((2, 2, 40, 5))  # (shot, time, receiver)
+    obs[1, :, 2] = 0.0  # a dead trace stays zero, no NaN
+    unit = [x / np.where(np.abs(x).max(axis=1, keepdims=True) > 0,
+                         np.abs(x).max(axis=1, keepdims=True), 1.0) for x in (pred, obs)]
+    expected = np.sum((unit[0] - unit[1]) ** 2) / np.sum(unit[1] ** 2)
+    p, o = torch.from_numpy(pred), torch.from_numpy(obs)
+    assert float(l2_tracenorm_loss(p, o)) == pytest.approx(expected, rel=1e-12)
+    # Blind to each trace's amplitude, unlike plain L2.
+    scales = torch.from_numpy(rng.uniform(0.1, 10.0, (2, 1, 5)))
+    assert float(l2_tracenorm_loss(p * scales, o)) == pytest.approx(expected, rel=1e-12)
+    assert float(l2_tracenorm_loss(o * scales, o)) == pytest.approx(0.0, abs=1e-12)
+    assert float(l2_loss(o * scales, o)) > 0.1
+    p.requires_grad_(True)
+    assert torch.autograd.gradcheck(lambda x: l2_tracenorm_loss(x, o), (p,))
 
 
 # -- checkpoints, resume, NaN -----------------------------------------------------------------
