@@ -29,7 +29,7 @@ from devito_crfwi.experiments.paper import METHODS
 HERE = Path(__file__).resolve().parent
 # The protocol's runs and the ablations' (their configs' output folders).
 RUN_FOLDERS = ("runs", "ablation_runs", "ablation_picked_runs", "ablation_picked_constant_runs",
-               "ablation_one_shot_runs", "overthrust_runs")
+               "ablation_one_shot_runs", "ablation_tracenorm_runs", "overthrust_runs")
 # Band edges in cycles/km: wavelengths > 4 km, 2-4 km, 1-2 km, 500 m-1 km, 250-500 m, < 250 m.
 # At 8 Hz and 1.5-4.7 km/s, reflections resolve up to 2f/v ~ 3.4-11 cycles/km, diving waves far
 # less: the low bands are what the smooth start lacks, the top bands what no data here constrain.

@@ -201,19 +201,26 @@ def test_protocol_configs_hold_the_papers_cells_and_survey(name, n_cells, shots)
 @pytest.mark.parametrize("name, changed", [("ablation", ()), ("ablation_picked", ()),
                                            ("ablation_picked_constant", ()),
                                            ("ablation_one_shot",
-                                            ("iterations", "shots_per_iteration"))])
+                                            ("iterations", "shots_per_iteration")),
+                                           ("ablation_tracenorm", ("shots_per_iteration",))])
 def test_ablation_configs_change_only_the_methods_of_the_protocol(name, changed):
-    """An ablation's model, scenarios and budget are the protocol's, copied table by table
-    (but for the keys it ``changed``)."""
+    """An ablation's models, scenarios and budget are the protocol's (Marmousi) or
+    overthrust.toml's, copied table by table (but for the keys it ``changed``)."""
     protocol = bm.Benchmark(ROOT / "bench" / "protocol" / "protocol.toml")
+    overthrust = bm.Benchmark(ROOT / "bench" / "protocol" / "overthrust.toml")
     ablation = bm.Benchmark(ROOT / "bench" / "protocol" / f"{name}.toml")
-    assert ablation.config["models"] == protocol.config["models"]
-    for scenario, table in ablation.config["scenarios"].items():
-        assert table == protocol.config["scenarios"][scenario], scenario
+    for model, table in ablation.config["models"].items():
+        base = protocol if model == "marmousi" else overthrust
+        assert table == base.config["models"][model], model
+        for scenario, scenario_table in ablation.config["scenarios"].items():
+            assert scenario_table == base.config["scenarios"][scenario], (model, scenario)
+    if "shots_per_iteration" in changed and "iterations" not in changed:  # all shots a step
+        assert ablation.bench["shots_per_iteration"] >= max(
+            m["n_shots"] for m in ablation.config["models"].values())
     for key in ("iterations", "shots_per_iteration", "seed", "engine", "data_dir"):
         if key not in changed:
             assert ablation.bench[key] == protocol.bench[key], key
-    if changed:  # one-shot steps: the same wave solves as the protocol's epochs
+    if "iterations" in changed:  # one-shot steps: the same wave solves as the protocol's epochs
         assert (ablation.bench["iterations"] * ablation.bench["shots_per_iteration"]
                 == protocol.bench["iterations"] * protocol.bench["shots_per_iteration"])
     for method in ablation.bench["methods"]:
