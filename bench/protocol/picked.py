@@ -4,7 +4,8 @@ The protocol (protocol.toml) runs every network at the paper's Adam rate of 1e-4
 ablations (ablation.toml: smooth start, rates x3, x10 and x30; ablation_picked.toml: the other
 cells at the picked rates) run the same methods at other rates. This picks each
 method's rate by the lowest final data misfit in the clean smooth cell (never by the MSE
-against the true model) and sets every cell run at those rates beside Table 1. Writes
+against the true model) and sets every cell run at those rates beside Table 1; then lets each
+cell's own data choose between the rates run in it (the paper's and the pick). Writes
 ``PICKED_RATES.md`` next to this file::
 
     python bench/protocol/picked.py

@@ -8,6 +8,7 @@ import pytest
 
 from devito_crfwi.experiments.rates import (
     at_picked_rates,
+    pick_in_each_cell,
     pick_rates,
     picked_rates_report,
     rate_variants,
@@ -89,6 +90,28 @@ def test_report_names_the_picks_the_edge_and_what_is_missing(benches, tmp_path):
     assert "| IG-FWI | 0.001 | 0.001 | 0.2 | 0.5 | ig_lr10 (ablation) | **yes** |" in md
     assert "At the edge of the rates tried" in md and "IG-FWI" in md.split("edge")[1]
     assert "Not run yet at the picked rate: marmousi noise IG-FWI (lr 0.001)." in md
+    # With only the paper's rate run in the noise cell, that cell has no choice to make.
+    assert md.rstrip().endswith("picked above:\n\n- none")
     # The smooth cell at the picked rates, beside Table 1: pixel 0.24, IG-FWI 0.2.
     assert "| marmousi | smooth | 0.24 / 0.2132 |" in md
     assert "| 0.2 / 0.1423 |" in md
+
+
+def test_each_cell_picks_its_own_rate_by_its_data(benches):
+    own = pick_in_each_cell(rate_variants(benches)).set_index(["scenario", "method"])
+    # noise: ig_lr10 fits its data best (0.3) though ig_lr3 has the lower MSE (0.15)
+    assert own.loc[("noise", "ig"), "run"] == "ig_lr10"
+    assert own.loc[("smooth", "ig"), "run"] == "ig_lr10"
+    assert len(own) == 4
+
+
+def test_report_lists_the_cells_whose_own_pick_differs(benches):
+    protocol, ablation = benches
+    # In the noise cell the paper's rate now fits the data best: that cell keeps it.
+    (protocol.runs_dir / "marmousi__noise__ig.json").write_text(json.dumps(
+        {"model": "marmousi", "scenario": "noise", "method": "ig", "lr": 1e-4,
+         "misfit": 0.2, "mse": 0.21, "ssim": 0.5}))
+    md = picked_rates_report([protocol, ablation], "marmousi", "smooth")
+    assert "- marmousi noise IG-FWI: lr 0.0001 (data misfit 0.2)" in md
+    own_table = md.split("Each cell at its own pick")[1]
+    assert "| marmousi | noise | 0.29 / 0.5422 |" in own_table and "| 0.21 / 0.2151 |" in own_table
