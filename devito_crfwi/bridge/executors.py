@@ -58,7 +58,7 @@ class PropagatorSpec:
     Parameters
     ----------
     model : xr.DataArray (x, z) or (x, y, z), m/s
-        The model that fixes the grid, the sponge and (unless ``vmax`` is set) the time step.
+        The model that fixes the grid and (unless ``vmax`` is set) the time step.
     survey : Survey
     settings : EngineSettings
     dtype : str

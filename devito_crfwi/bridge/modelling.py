@@ -57,6 +57,7 @@ def simulate(vp: xr.DataArray, survey: Survey, *, shots=None, progress: bool | N
     Returns
     -------
     xr.DataArray (shot, time, receiver)
+        Pressure, with the wavelet's polarity (see :class:`~devito_crfwi.physics.Survey`);
         float32; coords time (s), source_x/[source_y/]source_z (shot),
         receiver_x/[receiver_y/]receiver_z;
         attrs f0 (Hz), dt (s), units.

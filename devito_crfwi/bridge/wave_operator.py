@@ -27,14 +27,17 @@ class WaveOperator(torch.nn.Module):
     survey : Survey
     vp : xr.DataArray (x, z) or (x, y, z), m/s
         A model on the target grid (checked with
-        :func:`~devito_crfwi.io.schema.check_model`): it fixes the grid, the sponge's
-        damping and (unless ``vmax`` is given) the highest velocity, hence the time step.
+        :func:`~devito_crfwi.io.schema.check_model`): it fixes the grid and (unless
+        ``vmax`` is given) the highest velocity, hence the time step and the C-PML's damping.
     space_order : int
         Order of the spatial stencil (default 8).
     boundary_width : int, optional
-        Sponge width in cells; default from ``f0`` and the maximum velocity.
+        C-PML width in cells; default from ``f0`` and the maximum velocity.
     free_surface : bool
-        Pressure-free top boundary instead of an absorbing one.
+        Pressure zero on the model's top row (``z = z0``) instead of an absorbing top.
+
+    The output is pressure with the wavelet's polarity: a positive source sample raises the
+    pressure around it (Deepwave's convention is the opposite sign).
     vmax : float, m/s, optional
         Highest velocity the inversion may reach (sets the stable time step).
     checkpoints, memory_limit, subsample :

@@ -8,7 +8,7 @@ later:
 
 * :class:`StoredTape` keeps one segment of all ``nt - 2`` steps (factor 1 saves every
   level: the exact gradient);
-* :class:`RevolveTape` keeps ``C`` two-level snapshots, and pyrevolve's Revolve schedule
+* :class:`RevolveTape` keeps ``C`` snapshots of the forward state, and pyrevolve's Revolve schedule
   (over segments) decides what to store and recompute. With ``C`` snapshots of a run of
   ``S`` steps the segment length is ``ceil(S / C)`` rounded up to a multiple of the factor,
   so each segment is recomputed once and the saved levels fall on the same global steps as
@@ -67,45 +67,60 @@ def saved_levels(length: int, factor: int) -> int:
 class SegmentRunner:
     """Runs the forward and gradient operators segment by segment on one buffer.
 
-    Holds the live forward state (two time levels), the three-level forward wavefield,
-    the saved levels of the current segment (the bound operators point into its data),
-    the source and receiver traces of the current shot on the simulation time axis, and
-    the bound operators.
+    Holds the live forward state (two time levels of the wavefield and the current level of
+    each C-PML memory variable), the forward and adjoint fields the kernels advance (the
+    wavefield first, three modulo levels, then its memory variables, two), the saved levels
+    of the current segment (the bound operators point into its data), the source and
+    receiver traces of the current shot on the simulation time axis, and the bound operators.
     """
 
-    def __init__(self, forward: BoundOperator, adjoint: BoundOperator, buffer, saved, v, src,
-                 rec_fwd, rec_adj, segments: Segments) -> None:
+    def __init__(self, forward: BoundOperator, adjoint: BoundOperator, forward_fields: list,
+                 saved, adjoint_fields: list, src, rec_fwd, rec_adj, segments: Segments
+                 ) -> None:
         self.forward_op = forward
         self.gradient_op = adjoint
-        self.buffer = np.asarray(buffer.data_with_halo)  # (3, x, z) modulo view
+        # (3, x, z) and (2, x, z) modulo views
+        self.buffer, *self.memories = [np.asarray(f.data_with_halo) for f in forward_fields]
+        self.v, *self.adjoint_memories = [np.asarray(f.data_with_halo) for f in adjoint_fields]
         # The bound operators hold raw pointers into these levels: keep them alive here.
         self.saved = saved
-        self.v = np.asarray(v.data_with_halo)  # (3, x, z) modulo buffer view
         self.src = np.asarray(src.data)  # (K + 2, 1)
         self.rec_fwd = np.asarray(rec_fwd.data)  # (K + 2, receiver)
         self.rec_adj = np.asarray(rec_adj.data)
         self.segments = segments
-        self.state = np.zeros((2, *self.buffer.shape[1:]), dtype=self.buffer.dtype)
+        self.state = np.zeros((2 + len(self.memories), *self.buffer.shape[1:]),
+                              dtype=self.buffer.dtype)
         self.wavelet: np.ndarray | None = None  # (nt, 1) current shot's source trace
         self.recorded: np.ndarray | None = None  # (nt, receiver) data, filled when set
         self.residual: np.ndarray | None = None  # (nt, receiver) adjoint source
         self.busy = False  # a live tape holds this runner's buffers
 
     def start(self) -> None:
-        """Zero the live forward state and the adjoint wavefield for a new shot."""
+        """Zero the live forward state and the adjoint fields for a new shot."""
         self.state[:] = 0
+        self.reset_adjoint()
+
+    def reset_adjoint(self) -> None:
+        """Zero the adjoint wavefield and its memory variables (before a reverse sweep)."""
         self.v[:] = 0
+        for memory in self.adjoint_memories:
+            memory[:] = 0
 
     def advance(self, c: int) -> None:
         """Run the forward over segment ``c`` from the live state, saving its levels."""
         start, k = self.segments.span(c)
         self.src[: k + 2] = self.wavelet[start : start + k + 2]
-        # Local levels 0 and 1 in their modulo slots; the kernel then writes 2 .. k + 1.
-        self.buffer[:2] = self.state
+        # Local levels 0 and 1 in their modulo slots; the kernel then writes 2 .. k + 1. A
+        # memory variable is read at slot t % 2 and written at (t + 1) % 2 in step t.
+        self.buffer[:2] = self.state[:2]
+        for memory, level in zip(self.memories, self.state[2:], strict=True):
+            memory[1] = level
         self.forward_op.run(1, k)
         if self.recorded is not None:
             self.recorded[start + 1 : start + k + 1] = self.rec_fwd[1 : k + 1]
-        self.state[:] = self.buffer[[k % 3, (k + 1) % 3]]
+        self.state[:2] = self.buffer[[k % 3, (k + 1) % 3]]
+        for memory, level in zip(self.memories, self.state[2:], strict=True):
+            level[:] = memory[(k + 1) % 2]
 
     def reverse(self, c: int) -> None:
         """Run the adjoint back over segment ``c``, whose saved levels are in ``saved``."""
@@ -113,6 +128,9 @@ class SegmentRunner:
         # The adjoint state (v at local levels 1 and 0 of the segment after this one) moves
         # to the modulo slots of local levels k + 1 and k of this segment.
         self.v[[(k + 1) % 3, k % 3, (k + 2) % 3]] = self.v[[1, 0, 2]]
+        # The memories' last write (step 1 of that segment) is slot 0; step k reads k % 2.
+        for memory in self.adjoint_memories:
+            memory[k % 2] = memory[0]
         self.rec_adj[: k + 2] = 0
         self.rec_adj[1 : k + 1] = self.residual[start + 1 : start + k + 1]
         self.gradient_op.run(1, k)
@@ -137,12 +155,12 @@ class StoredTape:
         self.runner.advance(0)
 
     def replay_adjoint(self) -> None:
-        self.runner.v[:] = 0
+        self.runner.reset_adjoint()
         self.runner.reverse(0)
 
 
 class _LiveState(pyrevolve.Checkpoint):
-    """What a revolve snapshot saves: the two live forward time levels."""
+    """What a revolve snapshot saves: the live forward state (levels and memories)."""
 
     def __init__(self, runner: SegmentRunner) -> None:
         self.runner = runner
@@ -191,7 +209,7 @@ class SegmentReverse(pyrevolve.Operator):
 
 
 class RevolveTape:
-    """One shot's revolve snapshots (``n_checkpoints`` two-level states).
+    """One shot's revolve snapshots (``n_checkpoints`` forward states).
 
     Revolve's reverse sweep consumes its schedule and snapshots, so a second
     :meth:`replay_adjoint` of a multi-segment tape first records the shot again (one more
@@ -234,7 +252,7 @@ class RevolveTape:
                 self.record()
             # The shared buffer may hold another shot: rebuild this shot's last segment.
             last = self.runner.segments.count - 1
-            self.runner.v[:] = 0
+            self.runner.reset_adjoint()
             self.runner.state[:] = self.last_state
             self.runner.advance(last)
             if self.revolver is None:

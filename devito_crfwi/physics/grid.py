@@ -1,4 +1,4 @@
-"""The model grid: physical extent, absorbing padding, damping and the CFL limit.
+"""The model grid: physical extent, absorbing padding and the CFL limit.
 
 A :class:`ModelGrid` is a frozen value: it keys the operator cache, so two equal grids
 share compiled operators. Arrays on it are ``(x, z)`` in 2-D or ``(x, y, z)`` in 3-D, depth
@@ -16,12 +16,10 @@ import sympy
 from ..io.schema import check_model, check_velocities
 from ..io.warn import warn
 
-# Reflection coefficient the sponge aims for (Collino & Tsogka style profile).
-_SPONGE_REFLECTION = 1e-3
 # Fraction of the CFL limit used when the time step is chosen automatically. Measured
-# (float32, constant 4500 m/s at 5 m, free surface, 20-cell sponge, 6 s = ~10^4 steps, space
-# orders 2, 8 and 16; and 1500-4500 m/s linear in depth): stable up to 1.0 of the limit,
-# NaN at 1.005; at 1.0 the late-time amplitude is ~2x that at 0.99 (a marginal mode).
+# (float32, constant 4500 m/s at 5 m, free surface, 20-cell absorbing layer, 6 s = ~10^4
+# steps, space orders 2, 8 and 16; and 1500-4500 m/s linear in depth): stable up to 1.0 of
+# the limit, NaN at 1.005; at 1.0 the late-time amplitude is ~2x that at 0.99 (a marginal mode).
 # 0.95 keeps 5% below that sharp edge (tests/physics/test_time_axes.py runs it).
 CFL_MARGIN = 0.95
 # Explicit steps below this fraction of the CFL limit are refused: they buy no accuracy
@@ -54,13 +52,11 @@ class ModelGrid:
     origin : (x0, z0) or (x0, y0, z0), m
         Coordinates of the first cell; default all zero.
     nbl : int
-        Width of the absorbing sponge, in cells, on each padded side (every side of every
-        axis, but the top under a free surface).
+        Width of the absorbing C-PML, in cells, on each padded side (every side of every
+        axis, but the top under a free surface); see :mod:`.boundary`.
     free_surface : bool
-        If True the top is not padded and the pressure is zero in the stencil's halo
-        above it: a pressure-free surface acting about one cell above the top row
-        (z0 - dz). It is exactly self-adjoint; its ghosts match the image-source answer
-        to ~10% (not an exact antisymmetric mirror).
+        If True the top is not padded and the pressure vanishes on the model's top row
+        (``z = z0``): the image-source solution (see :mod:`.boundary`).
     """
 
     shape: tuple[int, ...]
@@ -121,11 +117,11 @@ class ModelGrid:
         )
 
     def pad(self, field: np.ndarray) -> np.ndarray:
-        """Extend a model-shaped field into the sponge by repeating its edge values."""
+        """Extend a model-shaped field into the absorbing strips by repeating its edges."""
         return np.pad(field, self.pad_widths, mode="edge")
 
     def pad_adjoint(self, padded: np.ndarray) -> np.ndarray:
-        """Adjoint of :meth:`pad`: fold the sponge's values back onto the edge cells."""
+        """Adjoint of :meth:`pad`: fold the strips' values back onto the edge cells."""
         result = padded
         for axis, (lo, hi) in enumerate(self.pad_widths):
             n = result.shape[axis]
@@ -143,34 +139,6 @@ class ModelGrid:
         return padded[tuple(slice(lo, n - hi) for n, (lo, hi) in zip(padded.shape,
                                                                      self.pad_widths,
                                                                      strict=True))]
-
-    def damping(self, vp_reference: np.ndarray) -> np.ndarray:
-        """Sponge coefficient on the padded grid, in Devito units (s²/km² per ms).
-
-        The padded equation is ``m u_tt - lap(u) + damp u_t = f`` with
-        ``damp = m_ref * eta``, where ``eta(d) = eta0 (d / L)²`` grows with the distance
-        ``d`` into a sponge of width ``L`` and ``eta0 = 3 v log(1/R) / (2 L)``. It is built
-        from a fixed reference model, so derivatives with respect to the model stay exact.
-        """
-        from .units import slowness2_from_velocity, velocity_to_devito
-
-        vp_pad = self.pad(np.asarray(vp_reference, dtype=np.float64))
-        eta = np.zeros(self.padded_shape)
-        for axis, (lo, hi) in enumerate(self.pad_widths):
-            n = self.padded_shape[axis]
-            d = np.zeros(n)
-            d[:lo] = np.arange(lo, 0, -1)
-            d[n - hi :] = np.arange(1, hi + 1)
-            if self.nbl:
-                profile = (d / self.nbl) ** 2
-                shape = [1] * self.ndim
-                shape[axis] = n
-                eta = eta + profile.reshape(shape)
-        if self.nbl:
-            width = self.nbl * min(self.spacing)
-            eta0 = 3.0 * velocity_to_devito(vp_pad) * np.log(1 / _SPONGE_REFLECTION) / (2 * width)
-            eta = eta0 * eta
-        return slowness2_from_velocity(vp_pad) * eta
 
     # -- stability and dispersion -----------------------------------------------------
     def max_stable_dt(self, vmax: float, space_order: int) -> float:
@@ -198,7 +166,7 @@ class ModelGrid:
 
 
 def default_boundary_width(spacing: tuple[float, ...], vmax: float, f0: float) -> int:
-    """Sponge width in cells: half the longest dominant wavelength, at least 20 cells."""
+    """C-PML width in cells: half the longest dominant wavelength, at least 20 cells."""
     return int(max(20, np.ceil(0.5 * vmax / f0 / min(spacing))))
 
 

@@ -26,12 +26,13 @@ from devito import (
     Inc,
     Operator,
     SparseTimeFunction,
+    SubDomain,
     TimeFunction,
     configuration,
-    solve,
 )
 
 from . import _devito  # noqa: F401  (configures Devito before any operator is built)
+from .boundary import mirror_correction
 from .grid import ModelGrid
 
 KINDS = ("forward", "forward_stored", "gradient_stored", "born")
@@ -73,9 +74,12 @@ def devito_grid(grid: ModelGrid, dtype: str) -> Grid:
     )
 
 
-def wavefield(name: str, grid: Grid, space_order: int, save: int | None = None) -> TimeFunction:
-    """A second-order-in-time wavefield; ``save`` stores that many time levels."""
-    return TimeFunction(name=name, grid=grid, time_order=2, space_order=space_order, save=save)
+def wavefield(name: str, grid: Grid, space_order: int, save: int | None = None,
+              time_order: int = 2) -> TimeFunction:
+    """A wavefield (second order in time) or a PML memory variable (``time_order`` 1);
+    ``save`` stores that many time levels."""
+    return TimeFunction(name=name, grid=grid, time_order=time_order, space_order=space_order,
+                        save=save)
 
 
 @cache
@@ -97,7 +101,7 @@ def storage_factor_argument(grid: Grid, factor: int) -> dict[str, int]:
 
 
 def model_function(name: str, grid: Grid, space_order: int) -> Function:
-    """A model-shaped field on the padded grid (squared slowness, damping, gradient...)."""
+    """A model-shaped field on the padded grid (squared slowness, gradient...)."""
     return Function(name=name, grid=grid, space_order=space_order)
 
 
@@ -106,42 +110,192 @@ def sparse_points(name: str, grid: Grid, npoint: int, nt: int) -> SparseTimeFunc
     return SparseTimeFunction(name=name, grid=grid, npoint=npoint, nt=nt)
 
 
-def _leapfrog(u: TimeFunction, m: Function, damp: Function, *, forward: bool, rhs=0) -> Eq:
-    """Update of ``m u_tt - lap(u) + damp u_t = rhs`` (forward in time, or its adjoint)."""
-    if forward:
-        pde = m * u.dt2 - u.laplace + damp * u.dt - rhs
-        return Eq(u.forward, solve(pde, u.forward))
-    pde = m * u.dt2 - u.laplace + damp * u.dt.T - rhs
-    return Eq(u.backward, solve(pde, u.backward))
+# -- the boundaries ---------------------------------------------------------------------
+def pml_axes(grid: ModelGrid) -> tuple[int, ...]:
+    """Axes with a C-PML strip on at least one side (none when the width is 0)."""
+    return tuple(i for i, (lo, hi) in enumerate(grid.pad_widths) if lo or hi)
+
+
+def memory_names(grid: ModelGrid, field: str) -> tuple[str, ...]:
+    """Names of the C-PML memory variables of wavefield ``field`` (``u``, ``du`` or ``v``):
+    ``psi_<field>_<axis>`` (first derivative) then ``zeta_<field>_<axis>`` (second), per axis.
+
+    Axis names are Devito's (``x, y`` in 2-D, ``x, y, z`` in 3-D; depth last).
+    """
+    names = ("x", "y", "z")[: grid.ndim]
+    return tuple(f"{kind}_{field}_{names[i]}" for i in pml_axes(grid) for kind in ("psi", "zeta"))
+
+
+def profile_function(name: str, grid: Grid, axis: int, space_order: int) -> Function:
+    """A 1-D coefficient along ``axis`` of the padded grid (C-PML ``a``/``b`` profiles); its
+    halo (zero) is as wide as the stencil's, which reads it at neighbours."""
+    dim = grid.dimensions[axis]
+    return Function(name=name, dimensions=(dim,), shape=(grid.shape[axis],), grid=grid,
+                    space_order=space_order)
+
+
+class _Strip(SubDomain):
+    """The cells of one side of one axis, ``width`` deep, whole along the other axes."""
+
+    def __init__(self, name: str, axis: int, side: str, width: int, grid: Grid) -> None:
+        self.name = name
+        self.axis, self.side, self.width = axis, side, width
+        super().__init__(grid=grid)
+
+    def define(self, dimensions):
+        return {d: ((self.side, self.width) if i == self.axis else d)
+                for i, d in enumerate(dimensions)}
+
+
+@cache
+def _strips(model_grid: ModelGrid, dtype: str, reach: int) -> dict[int, list[SubDomain]]:
+    """Per PML axis, its strips widened by ``reach`` cells into the interior."""
+    grid = devito_grid(model_grid, dtype)
+    strips: dict[int, list[SubDomain]] = {}
+    for axis in pml_axes(model_grid):
+        for side, width in zip(("left", "right"), model_grid.pad_widths[axis], strict=True):
+            if width:
+                name = f"pml{axis}{side}{reach}"
+                strips.setdefault(axis, []).append(
+                    _Strip(name, axis, side, min(width + reach, model_grid.padded_shape[axis]),
+                           grid))
+    return strips
+
+
+def _derivative(expr, dim, order: int = 1):
+    """``d^order expr / d dim^order`` with the kernel's centred stencil."""
+    return getattr(expr, f"d{dim.name}" + ("2" if order == 2 else ""))
+
+
+class _Boundary:
+    """The boundary terms of one kernel: C-PML strips and the free-surface mirror.
+
+    ``update`` returns the equations that advance a wavefield by one step (forward in time,
+    or the exact transpose of that step for the adjoint), given the extra right-hand side.
+    """
+
+    def __init__(self, model_grid: ModelGrid, dtype: str, space_order: int) -> None:
+        self.model_grid = model_grid
+        self.grid = devito_grid(model_grid, dtype)
+        self.so = space_order
+        self.axes = pml_axes(model_grid)
+        dims = self.grid.dimensions
+        self.a, self.b = (
+            {i: profile_function(f"pml_{c}_{dims[i].name}", self.grid, i, self.so)
+             for i in self.axes} for c in "ab")
+        self.strips = _strips(model_grid, dtype, 0)
+        self.reach = _strips(model_grid, dtype, space_order // 2)
+
+    def memories(self, field: str) -> dict[int, tuple[TimeFunction, TimeFunction]]:
+        """Per PML axis, the template memory variables (psi, zeta) of ``field``."""
+        names = iter(memory_names(self.model_grid, field))
+        return {i: (wavefield(next(names), self.grid, self.so, time_order=1),
+                    wavefield(next(names), self.grid, self.so, time_order=1))
+                for i in self.axes}
+
+    def surface_mask(self, expr):
+        """``expr`` zeroed on the top row under a free surface (what sources inject)."""
+        if not self.model_grid.free_surface:
+            return expr
+        # The mask is the geometry's (the operator's key), so the kernel owns its data.
+        keep = profile_function("surface_keep", self.grid, self.grid.dim - 1, self.so)
+        keep.data[:] = 1
+        keep.data[0] = 0
+        return expr * keep
+
+    def _mirror(self, f: TimeFunction, new, old, weight) -> list:
+        """Free-surface correction of the depth stencil (:func:`.boundary.mirror_correction`)."""
+        if not self.model_grid.free_surface:
+            return []
+        z = self.grid.dimensions[-1]
+        h2 = z.spacing ** 2
+        eqs = []
+        for row, terms in mirror_correction(self.so).items():
+            lhs = new.subs(z, row)
+            rhs = sum(w * old.subs(z, j) for j, w in terms.items()) / h2
+            eqs.append(Inc(lhs, weight.subs(z, row) * rhs))
+        return eqs
+
+    def forward(self, u: TimeFunction, m: Function, rhs=0, field: str = "u") -> list:
+        """``u^{n+1} = 2u^n - u^{n-1} + dt²/m (L u^n + rhs)``, ``L`` the C-PML laplacian."""
+        dt = self.grid.stepping_dim.spacing
+        w = dt**2 / m
+        eqs = []
+        stretch = []
+        for i, (psi, zeta) in self.memories(field).items():
+            d = self.grid.dimensions[i]
+            a, b = self.a[i], self.b[i]
+            eqs += [Eq(psi.forward, b * psi + a * _derivative(u, d), subdomain=s)
+                    for s in self.strips[i]]
+            eqs += [Eq(zeta.forward, b * zeta + a * (_derivative(u, d, 2)
+                                                     + _derivative(psi.forward, d)),
+                       subdomain=s) for s in self.strips[i]]
+            stretch += [Inc(u.forward, w * (_derivative(psi.forward, d) + zeta.forward),
+                            subdomain=s) for s in self.reach[i]]
+        eqs.append(Eq(u.forward, 2 * u - u.backward + w * (u.laplace + rhs)))
+        eqs += stretch
+        eqs += self._mirror(u, u.forward, u, w)
+        return eqs
+
+    def adjoint(self, v: TimeFunction, m: Function, field: str = "v") -> list:
+        """The exact transpose of :meth:`forward`'s step, run backward in time on
+        ``v = dt²/m λ`` (``λ`` the adjoint state of ``u``)::
+
+            Z^n = b Z^{n+1} + v,  Q = v + a Z^n,  P^n = b P^{n+1} - D Q
+            v^{n-1} = 2v^n - v^{n+1} + dt²/m Σ_d (D2 Q - D (a P^n))
+
+        (``D`` is antisymmetric and ``D2`` symmetric: transposing the memory recursions
+        gives these; ``P`` and ``Z`` matter only where ``a`` does, in the strips.)
+        """
+        dt = self.grid.stepping_dim.spacing
+        w = dt**2 / m
+        eqs = []
+        stretch = []
+        for i, (psi, zeta) in self.memories(field).items():
+            d = self.grid.dimensions[i]
+            a, b = self.a[i], self.b[i]
+            eqs += [Eq(zeta.backward, b * zeta + v, subdomain=s) for s in self.strips[i]]
+            q = v + a * zeta.backward
+            eqs += [Eq(psi.backward, b * psi - _derivative(q, d), subdomain=s)
+                    for s in self.strips[i]]
+            stretch += [Inc(v.backward, w * (_derivative(a * zeta.backward, d, 2)
+                                             - _derivative(a * psi.backward, d)),
+                            subdomain=s) for s in self.reach[i]]
+        eqs.append(Eq(v.backward, 2 * v - v.forward + w * v.laplace))
+        eqs += stretch
+        eqs += self._mirror(v, v.backward, v, w)
+        return eqs
 
 
 def _build(key: OperatorKey) -> Operator:
     grid = devito_grid(key.grid, key.dtype)
     so = key.space_order
     dt = grid.stepping_dim.spacing
+    boundary = _Boundary(key.grid, key.dtype, so)
     m = model_function("m", grid, so)
-    damp = model_function("damp", grid, so)
     src = sparse_points("src", grid, 1, 3)
     rec = sparse_points("rec", grid, 1, 3)
+    # A positive source sample raises the pressure next to it (m u_tt - lap u = f).
+    source = boundary.surface_mask(src * dt**2 / m)
 
     if key.kind == "forward":
         u = wavefield("u", grid, so)
-        eqs = [_leapfrog(u, m, damp, forward=True)]
-        eqs += src.inject(field=u.forward, expr=src * dt**2 / m)
+        eqs = boundary.forward(u, m)
+        eqs += src.inject(field=u.forward, expr=source)
         eqs += rec.interpolate(expr=u)
     elif key.kind == "forward_stored":
         u = wavefield("u", grid, so)
         usave = stored_wavefield(grid, 3)
-        eqs = [_leapfrog(u, m, damp, forward=True)]
-        eqs += src.inject(field=u.forward, expr=src * dt**2 / m)
+        eqs = boundary.forward(u, m)
+        eqs += src.inject(field=u.forward, expr=source)
         eqs += rec.interpolate(expr=u)
         eqs += [Eq(usave, u)]  # level t at t % factor == 0
     elif key.kind == "gradient_stored":
         usave = stored_wavefield(grid, 3)
         v = wavefield("v", grid, so)
         grad = model_function("grad", grid, so)
-        eqs = [_leapfrog(v, m, damp, forward=False)]
-        eqs += rec.inject(field=v.backward, expr=rec * dt**2 / m)
+        eqs = boundary.adjoint(v, m)
+        eqs += rec.inject(field=v.backward, expr=boundary.surface_mask(rec * dt**2 / m))
         # -sum_t u * v_tt equals -sum_t u_tt * v (summation by parts, zero end states): the
         # adjoint of the Born source -dm * u_tt, summed over the stored steps only, each
         # standing for factor steps.
@@ -151,10 +305,10 @@ def _build(key: OperatorKey) -> Operator:
         u = wavefield("u", grid, so)
         du = wavefield("du", grid, so)
         dm = model_function("dm", grid, so)
-        eqs = [_leapfrog(u, m, damp, forward=True)]
-        eqs += src.inject(field=u.forward, expr=src * dt**2 / m)
+        eqs = boundary.forward(u, m)
+        eqs += src.inject(field=u.forward, expr=source)
         # The scattered field sees the background's u_tt after this step's injection.
-        eqs += [_leapfrog(du, m, damp, forward=True, rhs=-dm * u.dt2)]
+        eqs += boundary.forward(du, m, rhs=-dm * u.dt2, field="du")
         eqs += rec.interpolate(expr=du)
     else:
         raise ValueError(f"unknown operator kind {key.kind!r}; expected one of {KINDS}")
@@ -165,7 +319,7 @@ def _build(key: OperatorKey) -> Operator:
     # which Devito refuses at apply (and the other ranks then wait for it forever).
     relax = not configuration["mpi"]
     return Operator(eqs, subs=grid.spacing_map, name=f"crfwi_{key.kind}",
-                    opt=("advanced", {"blockrelax": relax}))
+                    opt=("advanced", {"blockrelax": relax, "cire-mingain": 10**9}))
 
 
 @lru_cache(maxsize=64)

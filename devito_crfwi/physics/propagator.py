@@ -19,6 +19,7 @@ from devito import configuration
 
 from ..io.schema import check_model
 from . import units
+from .boundary import cpml_coefficients
 from .checkpointing import (
     RevolveTape,
     SegmentForward,
@@ -36,7 +37,10 @@ from .operators import (
     devito_grid,
     gather_points,
     get_operator,
+    memory_names,
     model_function,
+    pml_axes,
+    profile_function,
     sparse_points,
     storage_factor_argument,
     stored_wavefield,
@@ -97,10 +101,12 @@ class Propagator:
     Parameters
     ----------
     grid : ModelGrid
-        The padded grid (its sponge width and free surface are those of ``settings``).
+        The padded grid (its C-PML width and free surface are those of ``settings``).
     survey : Survey
+        Its ``f0`` (Hz) tunes the C-PML's frequency shift.
     vp_reference : ndarray (x, z) or (x, y, z), m/s
-        Model that sets the sponge's damping (kept fixed so derivatives are exact).
+        A model on the grid (checked); its maximum is the default ``vmax``, which sets the
+        time step and the C-PML's damping (fixed, so derivatives are exact).
     settings : EngineSettings
         Stencil order, ``vmax`` (default: the reference model's maximum; sets the time
         step), an explicit ``dt`` (``ValueError`` if it breaks the CFL limit), and the
@@ -167,8 +173,7 @@ class Propagator:
         self._dgrid = devito_grid(grid, self.dtype.name)
         so = space_order
         self._m = model_function("m", self._dgrid, so)
-        self._damp = model_function("damp", self._dgrid, so)
-        self._damp.data[:] = grid.damping(vp_reference)
+        self._profiles = self._pml_profiles()
         self._grad = model_function("grad", self._dgrid, so)
         self._dm = model_function("dm", self._dgrid, so)
         self._bound: dict = {}
@@ -232,6 +237,26 @@ class Propagator:
         interval = 1.0 / (2.0 * STORAGE_NYQUIST_MARGIN * self.survey.highest_frequency())
         return max(1, int(interval / self.dt))
 
+    def _pml_profiles(self) -> dict:
+        """The C-PML coefficient profiles, bound to every kernel by name."""
+        profiles = {}
+        coefficients = cpml_coefficients(self.grid, self.vmax, self.survey.f0, self.dt)
+        for axis in pml_axes(self.grid):
+            for name, values in zip("ab", coefficients[axis], strict=True):
+                f = profile_function(f"pml_{name}_{'xyz'[axis]}", self._dgrid, axis,
+                                     self.space_order)
+                f.data[:] = values
+                profiles[f.name] = f
+        return profiles
+
+    def _wavefields(self, *fields: str) -> dict:
+        """New zeroed wavefields ``fields`` and their C-PML memory variables, by name."""
+        waves = {name: wavefield(name, self._dgrid, self.space_order) for name in fields}
+        for name in fields:
+            waves.update({mem: wavefield(mem, self._dgrid, self.space_order, time_order=1)
+                          for mem in memory_names(self.grid, name)})
+        return waves
+
     def _op(self, kind: str):
         return get_operator(OperatorKey(self.grid, self.space_order, self.dtype.name, kind))
 
@@ -287,15 +312,16 @@ class Propagator:
         are further model-space inputs bound to the operator (e.g. ``dm``).
         """
         level = wavefield_bytes(self._m.data_with_halo.shape, self.dtype)
+        memories = sum(len(memory_names(self.grid, name)) for name in fields)
         require_memory(f"{kind} modelling of {len(idx)} shot(s)", {
-            "wavefields": 3 * len(fields) * level,
+            "wavefields": (3 * len(fields) + 2 * memories) * level,
             "gathers": len(idx) * self.survey.nt * self.survey.n_receivers * self.dtype.itemsize,
         })
         sparse = self._sparse_set(self.nt)
         if kind not in self._bound:
-            waves = {name: wavefield(name, self._dgrid, self.space_order) for name in fields}
+            waves = self._wavefields(*fields)
             self._bound[kind] = (tuple(waves.values()), BoundOperator(
-                self._op(kind), m=self._m, damp=self._damp, src=sparse[0], rec=sparse[1],
+                self._op(kind), m=self._m, src=sparse[0], rec=sparse[1], **self._profiles,
                 dt=self._dt_devito, time_m=1, time_M=self.nt - 2, **waves, **functions,
             ))
         waves, bound = self._bound[kind]
@@ -350,8 +376,19 @@ class Propagator:
 
     def _stored_bytes(self) -> int:
         """Bytes of one shot's full-storage tape: the stored levels and the live wavefield."""
-        live = 3 * wavefield_bytes(self._m.data_with_halo.shape, self.dtype)
+        live = self._live_levels * wavefield_bytes(self._m.data_with_halo.shape, self.dtype)
         return self.stored_levels * wavefield_bytes(self.grid.padded_shape, self.dtype) + live
+
+    @property
+    def _live_levels(self) -> int:
+        """Wavefield-sized arrays a gradient's kernels advance: the forward and adjoint
+        fields (three levels each) and their C-PML memory variables (two each)."""
+        return 6 + 2 * 2 * len(memory_names(self.grid, "u"))
+
+    @property
+    def _snapshot_levels(self) -> int:
+        """Wavefield-sized arrays of one forward state: two levels and the memories."""
+        return 2 + len(memory_names(self.grid, "u"))
 
     def memory_plan(self, n_shots: int) -> MemoryPlan:
         """The tape mode for a call with ``n_shots`` shots (see ``checkpoints``, ``memory_limit``).
@@ -369,10 +406,11 @@ class Propagator:
             return MemoryPlan("full", None, full)
 
         def revolve_bytes(c: int) -> int:
-            # per shot: c two-level snapshots + the last segment's start; shared: the
-            # three-level wavefield and one segment's saved levels
+            # per shot: c snapshots + the last segment's start; shared: the live fields
+            # and one segment's saved levels
             length = Segments.for_snapshots(steps, c, self.subsample).length
-            return (n_shots * 2 * (c + 1) * level + 3 * level
+            return (n_shots * self._snapshot_levels * (c + 1) * level
+                    + self._live_levels * level
                     + saved_levels(length, self.subsample) * saved_level)
 
         if self.checkpoints is not None:
@@ -393,19 +431,20 @@ class Propagator:
         sparse = self._sparse_set(segments.length + 2)
         src, rec_fwd, rec_adj = sparse
         if "v" not in self._bound:
-            self._bound["v"] = wavefield("v", self._dgrid, self.space_order)
-        v = self._bound["v"]
-        buffer = wavefield("u", self._dgrid, self.space_order)
+            self._bound["v"] = self._wavefields("v")  # the adjoint fields, shared
+        adjoint_fields = self._bound["v"]
+        forward_fields = self._wavefields("u")
         saved = stored_wavefield(self._dgrid, saved_levels(segments.length, self.subsample),
                                  self.subsample)
-        common = dict(m=self._m, damp=self._damp, dt=self._dt_devito, time_m=1,
-                      time_M=segments.length, usave=saved,
+        common = dict(m=self._m, dt=self._dt_devito, time_m=1, time_M=segments.length,
+                      usave=saved, **self._profiles,
                       **storage_factor_argument(self._dgrid, self.subsample))
-        forward = BoundOperator(self._op("forward_stored"), u=buffer, src=src, rec=rec_fwd,
-                                **common)
-        adjoint = BoundOperator(self._op("gradient_stored"), v=v, rec=rec_adj, grad=self._grad,
-                                **common)
-        runner = SegmentRunner(forward, adjoint, buffer, saved, v, *sparse, segments)
+        forward = BoundOperator(self._op("forward_stored"), src=src, rec=rec_fwd,
+                                **forward_fields, **common)
+        adjoint = BoundOperator(self._op("gradient_stored"), rec=rec_adj, grad=self._grad,
+                                **adjoint_fields, **common)
+        runner = SegmentRunner(forward, adjoint, list(forward_fields.values()), saved,
+                               list(adjoint_fields.values()), *sparse, segments)
         runner.wavelet = self.wavelet
         return runner
 

@@ -30,10 +30,11 @@ class EngineSettings:
     space_order : int
         Order of the spatial stencil, even in 2..16.
     boundary_width : int, cells, optional
-        Sponge width; default from ``f0`` and the highest velocity (half the longest dominant
+        C-PML width; default from ``f0`` and the highest velocity (half the longest dominant
         wavelength, at least 20 cells).
     free_surface : bool
-        A pressure-free top boundary instead of an absorbing one.
+        Pressure zero on the model's top row (``z = z0``, the first depth coordinate)
+        instead of an absorbing top: the image-source solution.
     vmax : float, m/s, optional
         Highest velocity any model may reach (sets the time step); default the model's maximum.
     dt : float, s, optional

@@ -130,6 +130,9 @@ class Survey:
         Recording interval. Defaults to a round interval suited to ``f0``.
     wavelet : ndarray (time,), optional
         A user wavelet sampled on the recording axis; defaults to a Ricker of ``f0``.
+        Polarity: a positive sample is a positive pressure source, so the direct wave at a
+        nearby receiver has the wavelet's sign. Deepwave's sources have the opposite sign:
+        to re-model Deepwave data, pass minus the wavelet Deepwave was given.
     """
 
     source_positions: np.ndarray

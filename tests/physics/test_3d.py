@@ -9,6 +9,7 @@ import xarray as xr
 
 from devito_crfwi import Survey, read_segy, read_shots, simulate, write_segy, write_shots
 from devito_crfwi.physics import ModelGrid, Propagator
+from devito_crfwi.physics.boundary import cpml_coefficients
 from tests.helpers import dot_test, model_dataarray, smooth_perturbation
 
 NBL = 10  # a thin sponge keeps the 3-D grids (and their compile and run times) small
@@ -45,8 +46,10 @@ def test_grid_pads_every_side_but_a_free_top():
     # pad_adjoint is pad's transpose, crop its left inverse
     assert np.isclose(np.sum(grid.pad(field) * padded), np.sum(field * grid.pad_adjoint(padded)))
     np.testing.assert_array_equal(grid.crop(grid.pad(field)), field)
-    damp = grid.damping(np.full(grid.shape, 2000.0))
-    assert damp[6, 5, 0] == 0 and damp[0, 5, 1] > 0 and damp[6, 0, 1] > 0 and damp[6, 5, -1] > 0
+    # C-PML coefficients: zero inside and on the free top, absorbing in every strip
+    (ax, _), (ay, _), (az, bz) = cpml_coefficients(grid, 2000.0, 10.0, 1e-3)
+    assert ax[3:9].tolist() == [0] * 6 and ax[0] < 0 and ax[-1] < 0 and ay[0] < 0
+    assert az[:4].tolist() == [0] * 4 and az[-1] < 0 and 0 < bz[-1] < 1
     # the laplacian's symbol bound sums over axes: a cube's step is sqrt(2/3) of a square's
     square = ModelGrid((6, 4), (10.0, 10.0)).max_stable_dt(3000.0, 8)
     cube = ModelGrid((6, 5, 4), (10.0, 10.0, 10.0)).max_stable_dt(3000.0, 8)

@@ -35,8 +35,10 @@ def test_band_sizes_split_x_and_keep_z_whole():
     op = get_operator(OperatorKey(grid, 8, "float32", "gradient_stored"))
     args = {"x_m": 0, "x_M": 119, "y_m": 0, "y_M": 69}
     sizes = thread_bands(op, args, 3)
-    assert sizes == {"x0_blk0_size": 40, "x1_blk0_size": 40, "y0_blk0_size": 70,
-                     "y1_blk0_size": 70}
+    # the interior's loops and the C-PML strips' loops alike
+    assert {"x0_blk0_size", "x1_blk0_size", "y0_blk0_size", "y1_blk0_size"} <= set(sizes)
+    assert {size for name, size in sizes.items() if name.startswith("x")} == {40}
+    assert {size for name, size in sizes.items() if name.startswith("y")} == {70}
     assert thread_bands(op, args, 7)["x0_blk0_size"] == 18  # ceil(120 / 7): no row left out
 
 
