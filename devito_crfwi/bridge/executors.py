@@ -13,7 +13,9 @@ adjoint-state gradient and Born modelling — for one propagator and one dtype:
   forward's copy. Wavefield tapes cannot leave a worker, and a task must be pure for
   Dask to retry it after a worker dies, so the backward task re-runs the forward with
   tapes and then the adjoint: **two forwards and one adjoint** per shot in all (the
-  forward task does not store tapes). Per-worker gradients are summed here.
+  forward task does not store tapes). Per-worker gradients are summed here. A shot whose
+  adjoint source the subsampled tape would alias is recorded with every step stored at once
+  (the serial executor records it a second time instead).
 
 Born and the adjoint take a leading batch of tangents (..., x, z) or cotangents
 (..., shot, time, receiver), as ``torch.func.vmap`` hands them over: one call runs
@@ -152,14 +154,21 @@ def jacobian_adjoint_shots(spec: PropagatorSpec, vp: np.ndarray, shots: tuple,
     """Task: gradient (..., x, z) w.r.t. vp of ``sum(adjoint_source * data(shots))``.
 
     ``adjoint_source`` is (..., shot, time, receiver), one gradient per leading index.
-    Records one shot at a time, so a worker holds one shot's tape, whatever the batch.
+    Records one shot at a time, so a worker holds one shot's tape, whatever the batch. The
+    adjoint source is known before the forward here, so a shot that the subsampled tape
+    would alias (see ``Propagator.jacobian_adjoint``) is recorded with every step stored
+    straight away.
     """
     propagator, lock = worker_propagator(spec)
     grad = np.zeros(adjoint_source.shape[:-3] + propagator.grid.shape)
     with lock:
         for i, shot in enumerate(shots):
-            _, tapes = propagator.record(vp, [shot])
-            grad += propagator.jacobian_adjoint(vp, tapes, adjoint_source[..., i:i + 1, :, :])
+            rows = adjoint_source[..., i:i + 1, :, :]
+            engine = propagator
+            if propagator.needs_exact_storage(rows).any():
+                engine = propagator.exact()
+            _, tapes = engine.record(vp, [shot])
+            grad += engine.jacobian_adjoint(vp, tapes, rows)
     return grad
 
 

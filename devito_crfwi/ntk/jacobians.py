@@ -96,7 +96,8 @@ class ModelJacobian:
     def __init__(self, op: WaveOperator, vp, shots: Sequence[int] | None = None) -> None:
         if not isinstance(op, WaveOperator):
             raise TypeError(f"op must be a WaveOperator, got {type(op).__name__}")
-        # Jᵀ of arbitrary data-space vectors: every step stored (exact adjoint of Born)
+        # Jᵀ of arbitrary data-space vectors: every step stored (exact adjoint of Born); the
+        # default engine would record each shot again for every broadband product
         self.propagator = op.propagator(np.float64).exact()
         self.vp = model_values(vp, self.propagator.grid.shape)
         self.propagator.set_model(self.vp)  # validates bounds and vmax now

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import copy
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,9 +81,25 @@ def _mib(n: int) -> str:
 # the source's highest frequency. Measured relative L2 error of the gradient against every
 # step stored (600 x 200 cells at 10 m, 1500-4500 m/s, Ricker 10 Hz, 2.3 s at 4 ms, 1.17 ms
 # step): k = 3, 4, 6: 1e-5..7e-5; k = 7 (this margin): 1.4e-4; k = 8: 5e-3; k = 10: 1.3e-2;
-# k = 13 (near Nyquist): 0.36. Small test problem (6 Hz, k = 6): 2.4e-4.
+# k = 13 (near Nyquist): 0.36. Small test problem (6 Hz, k = 6): 2.4e-4. Those are L2
+# residuals of clean data: band-limited adjoint sources.
 STORAGE_NYQUIST_MARGIN = 2.0
 SUBSAMPLED_GRADIENT_TOLERANCE = 1e-3
+# Stored every k steps, the imaging condition sums u * v_tt at the rate fs = 1 / (k dt): the
+# adjoint field's content above fs - f_max (f_max: the source's highest frequency) beats
+# with the forward band onto multiples of fs and aliases into the gradient. Residuals are
+# rarely free of it: the record's cut at t_max is a broadband edge, and noise, spiky or
+# trace-normalised misfits are broadband throughout. With "auto", a shot whose adjoint
+# source has more than this fraction of its L2 norm (simulation axis) above fs - f_max is
+# recorded again with every step stored. Measured gradient error of the subsampled tape
+# against every step stored, per unit of that fraction (float64; 40 x 30 layered at 10 m,
+# 6-10 Hz, 0.4-1.2 s, k = 5-7; 80 x 40 at 15 m, 5 Hz, free surface; Marmousi 288 x 94 at
+# 15 m, 8 Hz, 1.9 s, k = 7): 0.1-5 where the fraction is below 1e-3 (clean L2 and NCC
+# residuals 1e-4..1e-2 of it, with errors up to 1.2e-2), 1-70 for noisy, L1 and
+# trace-normalised ones (fraction 1e-3..0.8). 1e-4 keeps the error under
+# SUBSAMPLED_GRADIENT_TOLERANCE with a factor 2 to spare; what stays subsampled is an
+# adjoint source that is band-limited and fades out before t_max.
+ALIASED_FRACTION_LIMIT = 1e-4
 
 
 @dataclass(frozen=True)
@@ -180,26 +196,32 @@ class Propagator:
         self._sparse: dict[int, tuple] = {}
         self._revolve: tuple | None = None
         self._stored: list[SegmentRunner] = []  # full-storage buffers, reused across calls
+        self._exact: Propagator | None = None  # exact(), built on first use
+        self.exact_recordings = 0  # shots jacobian_adjoint recorded again, every step stored
 
     def __getstate__(self) -> dict:
         # Bound operators hold ctypes arguments and the pooled buffers; both are caches that
         # the next call rebuilds, so pickles and deep copies leave them out.
         state = self.__dict__.copy()
-        state.update(_bound={}, _sparse={}, _revolve=None, _stored=[])
+        state.update(_bound={}, _sparse={}, _revolve=None, _stored=[], _exact=None)
         return state
 
     def exact(self) -> Propagator:
         """This engine storing every step (``subsample`` 1), sharing its model arrays.
 
         Its ``jacobian_adjoint`` is the exact adjoint of ``born`` for any data vector; a
-        subsampled tape is accurate only for band-limited adjoint sources (residuals).
+        subsampled tape alone is accurate only for band-limited adjoint sources (residuals).
+        Built once and kept (with its buffers) for the next call; it keeps ``checkpoints``
+        and ``memory_limit``, so under a memory budget its tapes are revolve's.
         """
         if self.subsample == 1:
             return self
-        twin = copy.copy(self)  # __getstate__: no bound operators or buffers are shared
-        twin.settings = EngineSettings.create(self.settings, subsample=1)
-        twin.subsample = 1
-        return twin
+        if self._exact is None:
+            twin = copy.copy(self)  # __getstate__: no bound operators or buffers are shared
+            twin.settings = EngineSettings.create(self.settings, subsample=1)
+            twin.subsample = 1
+            self._exact = twin
+        return self._exact
 
     @classmethod
     def from_model(cls, vp, survey: Survey, settings: EngineSettings | None = None, *,
@@ -230,7 +252,9 @@ class Propagator:
         """Every how many steps full-storage gradients keep the forward wavefield.
 
         ``"auto"``: the stored interval is at most ``1 / (2 STORAGE_NYQUIST_MARGIN f_max)``
-        for the source's highest frequency ``f_max`` (Hz; 3 f0 for a Ricker).
+        for the source's highest frequency ``f_max`` (Hz; 3 f0 for a Ricker). Adjoint
+        sources that this interval would alias are served by :meth:`exact` instead (see
+        :meth:`jacobian_adjoint`).
         """
         if setting != "auto":
             return int(setting)
@@ -463,8 +487,10 @@ class Propagator:
         return runner
 
     def release_memory(self) -> None:
-        """Drop the full-storage buffers that no live tape holds."""
+        """Drop the full-storage buffers that no live tape holds (also :meth:`exact`'s)."""
         self._stored = [runner for runner in self._stored if runner.busy]
+        if self._exact is not None:
+            self._exact.release_memory()
 
     def record(self, vp: np.ndarray, shots: Sequence[int] | None = None
                ) -> tuple[np.ndarray, list]:
@@ -514,6 +540,62 @@ class Propagator:
             out[i] = self._to_recording(recorded)
         return out, tapes
 
+    def aliased_fraction(self, adjoint_source: np.ndarray) -> np.ndarray:
+        """Per shot, the fraction (0..1, of the L2 norm) of ``adjoint_source`` that the stored
+        interval aliases into the gradient.
+
+        ``adjoint_source`` (..., shot, time, receiver) is on the recording axis; on the
+        simulation axis (where the adjoint runs), the part above ``1 / (subsample dt) -
+        f_max`` (Hz) beats with the forward wavefield's band onto the storage rate. Returns
+        (..., shot); 0 where ``subsample`` is 1 or the source is zero.
+        """
+        return self._per_shot(self._aliased_fraction, adjoint_source)
+
+    def needs_exact_storage(self, adjoint_source: np.ndarray) -> np.ndarray:
+        """Per shot (..., shot), whether :meth:`jacobian_adjoint` records the shot again with
+        every step stored for ``adjoint_source`` (..., shot, time, receiver): with
+        ``subsample="auto"``, where :meth:`aliased_fraction` exceeds ``ALIASED_FRACTION_LIMIT``.
+        """
+        return self._per_shot(self._needs_exact, adjoint_source).astype(bool)
+
+    def _per_shot(self, function: Callable[[np.ndarray], float],
+                  adjoint_source: np.ndarray) -> np.ndarray:
+        """``function`` of each shot's adjoint source on the simulation axis, (..., shot)."""
+        adjoint_source = np.asarray(adjoint_source)
+        traces = adjoint_source.reshape(-1, *adjoint_source.shape[-2:])
+        values = [function(self.resample.T @ source) for source in traces]
+        return np.array(values, dtype=np.float64).reshape(adjoint_source.shape[:-2])
+
+    def _needs_exact(self, source: np.ndarray) -> bool:
+        return (self.settings.subsample == "auto"
+                and self._aliased_fraction(source) > ALIASED_FRACTION_LIMIT)
+
+    def _aliased_fraction(self, source: np.ndarray) -> float:
+        """:meth:`aliased_fraction` of one shot's adjoint source (time, receiver) on the
+        simulation axis."""
+        if self.subsample == 1:
+            return 0.0
+        power = np.abs(np.fft.rfft(np.asarray(source, dtype=np.float64), axis=0)) ** 2
+        total = float(power.sum())
+        if total == 0.0:
+            return 0.0
+        frequency = np.fft.rfftfreq(len(source), self.dt)
+        aliased = frequency > 1.0 / (self.subsample * self.dt) - self.survey.highest_frequency()
+        return float(np.sqrt(power[aliased].sum() / total))
+
+    def _replay(self, tape: StoredTape | RevolveTape, sources: list[tuple[int, np.ndarray]],
+                out: np.ndarray) -> None:
+        """Run ``tape``'s adjoint once per (index, source on the simulation axis) of
+        ``sources``, adding each gradient w.r.t. the padded slowness² to ``out[index]``."""
+        runner = tape.runner
+        self._place(self._sparse_set(runner.segments.length + 2), tape.shot)
+        for b, source in sources:
+            self._grad.data[:] = 0
+            runner.residual = source
+            tape.replay_adjoint()
+            out[b] += self._grad.data
+        runner.residual = None
+
     def jacobian_adjoint(self, vp: np.ndarray, tapes: list, adjoint_source: np.ndarray
                          ) -> np.ndarray:
         """Gradient (x, [y,] z) w.r.t. vp (m/s) of ``sum(adjoint_source * data)`` for tapes.
@@ -522,6 +604,13 @@ class Propagator:
         row per tape, so any loss works: for L2 it is the residual. Leading batch dimensions
         (..., shot, time, receiver) give one gradient each, (..., x, [y,] z): every tape is
         replayed once per batch item, and a shot whose adjoint source is zero is skipped.
+
+        With ``subsample="auto"`` the gradient is exact for any adjoint source: a shot whose
+        :meth:`aliased_fraction` exceeds ``ALIASED_FRACTION_LIMIT`` (noise, spiky or
+        trace-normalised misfits, white vectors) is recorded again by :meth:`exact`, one shot
+        at a time (one more forward of that shot and one exact tape in memory; counted in
+        ``exact_recordings``); band-limited ones replay the subsampled tape. A fixed
+        ``subsample`` > 1 always replays its tapes.
         """
         self.set_model(vp)
         adjoint_source = np.asarray(adjoint_source)
@@ -530,20 +619,27 @@ class Propagator:
             raise ValueError(f"adjoint source must have shape (..., {', '.join(map(str, expected))}"
                              f"), got {adjoint_source.shape}")
         batch = adjoint_source.shape[:-3]
-        vp64 = vp.astype(np.float64)
-        grads = np.empty((int(np.prod(batch)), *self.grid.shape))
-        for b, sources in enumerate(adjoint_source.reshape(-1, *expected)):
-            self._grad.data[:] = 0
-            for tape, source in zip(tapes, sources, strict=True):
+        sources = adjoint_source.reshape(-1, *expected)
+        padded = np.zeros((len(sources), *self.grid.padded_shape))
+        for i, tape in enumerate(tapes):
+            stored, aliased = [], []
+            for b, source in enumerate(sources[:, i]):
                 if not source.any():
                     continue  # adds exactly zero
-                runner = tape.runner
-                self._place(self._sparse_set(runner.segments.length + 2), tape.shot)
-                runner.residual = np.asarray(self.resample.T @ source, dtype=self.dtype)
-                tape.replay_adjoint()
-                runner.residual = None
-            grad_m = self.grid.pad_adjoint(np.asarray(self._grad.data, dtype=np.float64))
-            grads[b] = units.slowness2_gradient_to_velocity(vp64, grad_m)
+                sim = np.asarray(self.resample.T @ source, dtype=self.dtype)
+                (aliased if self._needs_exact(sim) else stored).append((b, sim))
+            if stored:
+                self._replay(tape, stored, padded)
+            if aliased:
+                engine = self.exact()
+                _, (exact_tape,) = engine.record(vp, [tape.shot])
+                engine._replay(exact_tape, aliased, padded)
+                del exact_tape  # frees its buffer for the next shot
+                self.exact_recordings += 1
+        vp64 = vp.astype(np.float64)
+        grads = np.empty((len(sources), *self.grid.shape))
+        for b, grad_m in enumerate(padded):
+            grads[b] = units.slowness2_gradient_to_velocity(vp64, self.grid.pad_adjoint(grad_m))
         return grads.reshape(*batch, *self.grid.shape)
 
     def misfit_gradient(self, vp: np.ndarray, observed: np.ndarray,
