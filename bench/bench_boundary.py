@@ -145,7 +145,7 @@ Python {sys.version.split()[0]}, Devito {devito.__version__}; {time.time() - beg
 See the script's docstring for the set-up. Largest echo over each receiver group's traces,
 as a fraction of the direct wave's peak; the absorbing layer is designed for f0 = {F0:g} Hz
 (the survey's f0) in every row, the 5 Hz rows send it a Ricker of half that frequency.
-The default width is half the longest dominant wavelength, at least 20 cells.
+The default width is 0.4 of the longest dominant wavelength, at least 14 cells.
 
 {table(rows, header)}
 

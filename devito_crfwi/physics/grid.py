@@ -165,9 +165,20 @@ class ModelGrid:
         return ppw
 
 
+# Default C-PML width: BOUNDARY_WAVELENGTHS of the longest dominant wavelength, at least
+# MIN_BOUNDARY_CELLS. Measured largest echo / direct peak (bench/bench_boundary.py geometry,
+# f0 = 10 Hz at 10 m; Ricker at f0, at 0.5 f0): 2000 m/s (wavelength 20 cells): 10 cells
+# 0.12%, 0.64%; 14 cells 0.07%, 0.16%; 20 cells 0.12%, 0.15%. 4500 m/s (45 cells): 14 cells
+# 0.10%, 0.36%; 23 cells 0.12%, 0.15%. Long wavelengths need more cells at 0.5 f0.
+MIN_BOUNDARY_CELLS = 14
+BOUNDARY_WAVELENGTHS = 0.4
+
+
 def default_boundary_width(spacing: tuple[float, ...], vmax: float, f0: float) -> int:
-    """C-PML width in cells: half the longest dominant wavelength, at least 20 cells."""
-    return int(max(20, np.ceil(0.5 * vmax / f0 / min(spacing))))
+    """C-PML width in cells: ``BOUNDARY_WAVELENGTHS`` of the longest dominant wavelength
+    ``vmax / f0`` (m/s, Hz) on the finest ``spacing`` (m), at least ``MIN_BOUNDARY_CELLS``."""
+    cells = BOUNDARY_WAVELENGTHS * vmax / f0 / min(spacing)
+    return int(max(MIN_BOUNDARY_CELLS, np.ceil(cells)))
 
 
 def validate_velocity(vp: np.ndarray, shape: tuple[int, ...], name: str = "vp") -> np.ndarray:

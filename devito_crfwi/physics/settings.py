@@ -30,8 +30,8 @@ class EngineSettings:
     space_order : int
         Order of the spatial stencil, even in 2..16.
     boundary_width : int, cells, optional
-        C-PML width; default from ``f0`` and the highest velocity (half the longest dominant
-        wavelength, at least 20 cells).
+        C-PML width; default from ``f0`` and the highest velocity (0.4 of the longest dominant
+        wavelength, at least 14 cells).
     free_surface : bool
         Pressure zero on the model's top row (``z = z0``, the first depth coordinate)
         instead of an absorbing top: the image-source solution.

@@ -182,10 +182,13 @@ def test_named_representations_and_comparison(op24, model24):
     np.testing.assert_allclose(ds["eigenvalues"].sel(mode=1), 1.0)
     assert (ds["eigenvalues"].diff("mode") <= 1e-12).all()
     decay = ds["mean_log10_decay"].to_series()
-    # the wave kernel decays slower than the networks' NTKs, the SIREN's much faster (paper,
-    # fig. 2); the pixel NTK is the wave kernel up to a diagonal scaling of the model
-    assert decay["wave"] > decay.drop(["wave", "pixel"]).max()
-    assert decay["inr"] < decay["wave"] - 0.5 and abs(decay["pixel"] - decay["wave"]) < 0.05
+    # the SIREN's and the IG hybrid's NTKs decay much faster than the wave kernel (paper,
+    # fig. 2); the pixel NTK is the wave kernel up to a diagonal scaling of the model, and the
+    # hash grid's encoding, local like pixels, decays as the wave kernel does here (measured
+    # with the C-PML: wave -0.2807, grid -0.2798, pixel -0.2793, inr -1.15, ig -2.13)
+    assert decay["inr"] < decay["wave"] - 0.5 and decay["ig"] < decay["wave"] - 0.5
+    assert abs(decay["pixel"] - decay["wave"]) < 0.05
+    assert abs(decay["grid[encoding]"] - decay["wave"]) < 0.05
     assert int(ds["n_parameters"].sel(kernel="pixel")) == 576
     fig = plot_spectra(ds)
     assert len(fig.axes[0].lines) == 5
