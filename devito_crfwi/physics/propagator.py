@@ -212,7 +212,8 @@ class Propagator:
         Its ``jacobian_adjoint`` is the exact adjoint of ``born`` for any data vector; a
         subsampled tape alone is accurate only for band-limited adjoint sources (residuals).
         Built once and kept (with its buffers) for the next call; it keeps ``checkpoints``
-        and ``memory_limit``, so under a memory budget its tapes are revolve's.
+        and ``memory_limit`` (without either, half the memory free when it is built), so
+        under a memory budget its tapes are revolve's.
         """
         if self.subsample == 1:
             return self
@@ -220,6 +221,10 @@ class Propagator:
             twin = copy.copy(self)  # __getstate__: no bound operators or buffers are shared
             twin.settings = EngineSettings.create(self.settings, subsample=1)
             twin.subsample = 1
+            if self.checkpoints is None and self.memory_limit is None:
+                # Every step of a shot may not fit where every k-th did: past half the
+                # memory free now, its tape is revolve's (exact too, one more forward).
+                twin.memory_limit = available_memory() // 2
             self._exact = twin
         return self._exact
 

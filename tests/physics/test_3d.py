@@ -12,7 +12,7 @@ from devito_crfwi.physics import ModelGrid, Propagator
 from devito_crfwi.physics.boundary import cpml_coefficients
 from tests.helpers import dot_test, model_dataarray, smooth_perturbation
 
-NBL = 10  # a thin sponge keeps the 3-D grids (and their compile and run times) small
+NBL = 10  # a thin C-PML keeps the 3-D grids (and their compile and run times) small
 
 
 @pytest.fixture(scope="module")
@@ -145,8 +145,8 @@ def test_constant_velocity_trace_matches_3d_greens_function():
         assert error < 0.1, (r, error)
 
 
-def test_free_surface_and_sponge_stay_stable_over_a_long_record(model3d, tmp_path):
-    """3 s (~900 steps at 0.95 of the CFL step): the energy leaves through the sponge."""
+def test_free_surface_and_cpml_stay_stable_over_a_long_record(model3d, tmp_path):
+    """3 s (~900 steps at 0.95 of the CFL step): the energy leaves through the C-PML."""
     survey = Survey.surface(model3d, 1, 4, f0=8.0, t_max=3.0)
     gathers = simulate(model3d, survey, free_surface=True, vmax=2800.0)
     data = gathers.values[0]

@@ -40,8 +40,6 @@ def test_cpml_echo_is_below_half_a_percent_2d(wavelet_f0):
     small = dc.simulate(constant(shape), survey).values
     big = dc.simulate(constant(shape, margin), survey, boundary_width=20).values
     assert echo(small, big) <= 5e-3
-    # the old sponge's echo here was ~10%: the comparison is sensitive
-    assert echo(small, big) > 0 and np.abs(big).max() > 0
 
 
 def test_cpml_echo_is_below_half_a_percent_3d():

