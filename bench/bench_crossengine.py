@@ -53,7 +53,6 @@ import datetime
 import functools
 import json
 import os
-import platform
 import shlex
 import subprocess
 import sys
@@ -505,20 +504,12 @@ def drive(args, log) -> dict:
 
 # -- report --------------------------------------------------------------------------------
 def machine() -> str:
-    """CPU model and count, memory, kernel, Python."""
-    cpu = platform.processor() or "unknown CPU"
-    try:
-        with open("/proc/cpuinfo") as f:
-            names = [ln.split(":", 1)[1].strip() for ln in f if ln.startswith("model name")]
-        cpu = f"{names[0]} x {len(names)} logical CPUs" if names else cpu
-    except OSError:
-        pass
-    try:
-        with open("/proc/meminfo") as f:
-            mem = f"{int(f.readline().split()[1]) / 2**20:.0f} GiB RAM"
-    except OSError:
-        mem = "unknown RAM"
-    return f"{cpu}, {mem}, Linux {platform.release()}, Python {platform.python_version()}"
+    """CPU model and count, memory, kernel, Python (bench_engine's probe, in one line)."""
+    from bench_engine import machine as probe
+
+    m = probe()
+    return (f"{m['cpu']}, {m['mem_gib']:.0f} GiB RAM, Linux {m['kernel']}, "
+            f"Python {m['python']}")
 
 
 def git_state() -> str:
