@@ -18,7 +18,7 @@ __all__ = ["load_config"]
 _SCENARIO_SCHEMA = {"initial": "str", "sigma": "number", "noise_snr_db": "number",
                     "noise_sigma": "number", "highpass_hz": "number",
                     "shot_fraction": "number", "shots": "int_list", "iterations": "int",
-                    "frequency_schedule": "schedule"}
+                    "epochs": "int", "frequency_schedule": "schedule"}
 _MODEL_SCHEMA = {"spacing": "number", "f0": "number", "t_max": "number", "n_shots": "int",
                  "n_receivers": "int", "constant": "number", "linear": "number_pair",
                  "bounds": "number_pair", "shape": "int_pair", "crop_x": "number_pair",
@@ -29,7 +29,8 @@ _TOP_SCHEMA = {"benchmark": "table", "models": "table", "scenarios": "table",
                "methods": "table"}
 _BENCH_SCHEMA = {"name": "str", "data_dir": "str", "output_dir": "str", "results": "str",
                  "models": "str_list", "scenarios": "str_list", "methods": "str_list",
-                 "iterations": "int", "shots_per_iteration": "int", "seed": "int",
+                 "iterations": "int", "epochs": "int", "shots_per_iteration": "int",
+                 "shot_order": "str", "seed": "int",
                  "ntk_k": "int", "ntk_shots": "int", "checkpoint_every": "int",
                  "engine": "table", "notes": "str", "order": "list", "reading": "str"}
 
@@ -76,7 +77,15 @@ def load_config(path: str | os.PathLike) -> dict[str, Any]:
     if "reading" in bench:
         bench["reading"] = str((base / bench["reading"]).resolve())
     bench.setdefault("name", path.stem)
-    bench.setdefault("iterations", 50)
+    for where, table in [("[benchmark]", bench)] + [
+            (f"[scenarios.{n}]", t) for n, t in cfg.get("scenarios", {}).items()]:
+        if "iterations" in table and "epochs" in table:
+            raise ValueError(f"{path} {where}: give iterations or epochs, not both")
+    if bench.get("shot_order", "random") not in ("random", "epoch"):
+        raise ValueError(f"{path} [benchmark]: shot_order must be random or epoch, got "
+                         f"{bench['shot_order']!r}")
+    if "epochs" not in bench:
+        bench.setdefault("iterations", 50)
     bench.setdefault("shots_per_iteration", 2)
     bench.setdefault("seed", 0)
     bench.setdefault("ntk_k", 0)

@@ -164,10 +164,16 @@ def _figures(bench, frame: pd.DataFrame, folder: Path) -> list[Path]:
 
 
 def _budget(bench) -> str:
-    """The iterations of every scenario, in words."""
-    own = {name: sc["iterations"] for name, sc in bench.config["scenarios"].items()
-           if name in bench.bench["scenarios"] and "iterations" in sc}
-    base = f"{bench.bench['iterations']} iterations"
+    """The iterations (or epochs) of every scenario, in words."""
+    def words(table) -> str | None:
+        for key in ("iterations", "epochs"):
+            if key in table:
+                return f"{table[key]} {key}"
+        return None
+
+    own = {name: words(sc) for name, sc in bench.config["scenarios"].items()
+           if name in bench.bench["scenarios"] and words(sc)}
+    base = words(bench.bench)
     if not own:
         return base
     return base + " (" + ", ".join(f"{n}: {k}" for n, k in own.items()) + ")"

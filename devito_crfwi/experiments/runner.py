@@ -23,10 +23,15 @@ Scenarios (``[scenarios.<name>]`` keys):
   deviation (the paper's "8 sigma0": ``noise_sigma = 8``; seeded).
 - ``shot_fraction``: keep every ``1/shot_fraction``-th shot (e.g. 0.25: a quarter); or
   ``shots``: the indices of the shots kept.
-- ``iterations``: this scenario's number of iterations (default ``[benchmark] iterations``).
+- ``iterations``: this scenario's number of iterations (default ``[benchmark] iterations``);
+  or ``epochs``: passes over the scenario's shots, ``ceil(n_shots / shots_per_iteration)``
+  iterations each (``[benchmark]`` takes either too).
 - ``frequency_schedule``: multiscale inversion, ``[[cutoff_hz, iterations], ...]`` low-passing
   observed and modelled data alike (see :class:`~devito_crfwi.CRFWIProblem`); the cutoff
   ``"full"`` means the full band (TOML has no null), as in ``devito-crfwi invert``.
+
+``[benchmark] shot_order``: "random" (default) or "epoch", as
+:class:`~devito_crfwi.CRFWIProblem` takes it ("epoch": every shot once per pass).
 
 Methods (``[methods.<name>]`` keys): ``representation`` (default the method's name), ``lr``,
 ``options`` (passed to the representation), and ``loss``, the misfit the method minimises (a
@@ -220,16 +225,28 @@ class Benchmark:
         # From the config or the initial model, never from the true model.
         lo, hi = spec.get("bounds", default_bounds(np.asarray(initial)))
         spi = min(int(b["shots_per_iteration"]), survey.n_shots)
-        iterations = int(self.config["scenarios"][scenario].get("iterations", b["iterations"]))
+        iterations = self._iterations(scenario, survey.n_shots, spi)
         stages = self.config["scenarios"][scenario].get("frequency_schedule", [])
         schedule = [(None if c == FULL_BAND else float(c), int(n)) for c, n in stages]
         problem = CRFWIProblem(
             data, survey, initial, rep, loss=loss, lr=meth.get("lr"),
-            shots_per_iteration=spi, frequency_schedule=schedule or None, bounds=(lo, hi),
+            shots_per_iteration=spi, shot_order=b.get("shot_order", "random"),
+            frequency_schedule=schedule or None, bounds=(lo, hi),
             water_mask=_models.water_mask(vp), true_model=vp, seed=int(b["seed"]),
             representation_options=meth.get("options", {}), **b.get("engine", {}),
         )
         return problem, vp, initial, data, misfit, iterations
+
+    def _iterations(self, scenario: str, n_shots: int, spi: int) -> int:
+        """The cell's iterations: the scenario's, else the benchmark's; ``epochs`` counts
+        passes over the scenario's shots (ceil(n_shots / shots_per_iteration) iterations
+        each)."""
+        for table in (self.config["scenarios"][scenario], self.bench):
+            if "iterations" in table:
+                return int(table["iterations"])
+            if "epochs" in table:
+                return int(table["epochs"]) * -(-n_shots // spi)
+        raise AssertionError("load_config sets iterations or epochs")
 
     def run_cell(self, cell, *, progress: bool = False) -> dict[str, Any]:
         """Run one (model, scenario, method) cell and write its .nc and .json."""

@@ -47,6 +47,8 @@ from .losses import LOSSES
 __all__ = ["CRFWIProblem", "OPTIMIZERS"]
 
 # Every engine setting but vmax, which is bounds[1]; and the Dask client.
+# How mini-batches of shots are chosen (see CRFWIProblem's shot_order).
+SHOT_ORDERS = ("random", "epoch")
 _ENGINE_OPTIONS = tuple(n for n in EngineSettings.fields() if n != "vmax") + ("client",)
 
 
@@ -88,8 +90,15 @@ class CRFWIProblem:
         the output map in use: e.g. 1e-4 for every network with ``output="additive"``, as in
         the paper; 1.0 for L-BFGS).
     shots_per_iteration : int, optional
-        Random mini-batch of shots per iteration, drawn from a generator seeded with
-        ``seed``; default all shots.
+        Mini-batch of shots per iteration (default all shots), chosen as ``shot_order`` says.
+    shot_order : {"random", "epoch"}
+        ``"random"``: each mini-batch drawn afresh from a generator seeded with ``seed``
+        (a shot may repeat before another is used). ``"epoch"``: the mini-batches walk through
+        a seeded permutation of the shots, a fresh one per pass, so each pass of
+        ``ceil(n_shots / shots_per_iteration)`` iterations uses every shot exactly once when
+        ``shots_per_iteration`` divides ``n_shots`` (a batch may straddle two passes
+        otherwise). The permutation depends only on ``seed`` and the iteration, so a resumed
+        run draws what an uninterrupted one would.
     frequency_schedule : list of (float or None, int), optional
         Multiscale inversion: ``[(cutoff_hz, iterations), ...]``. Observed and modelled data
         are low-passed alike (:func:`~devito_crfwi.inversion.filters.butterworth`) at each
@@ -145,6 +154,7 @@ class CRFWIProblem:
         optimizer: str | Callable = "adam",
         lr: float | None = None,
         shots_per_iteration: int | None = None,
+        shot_order: str = "random",
         frequency_schedule: Sequence[tuple[float | None, int]] | None = None,
         bounds: tuple[float, float] | None = None,
         water_mask=None,
@@ -232,6 +242,9 @@ class CRFWIProblem:
                 )
             shots_per_iteration = int(k)
         self.shots_per_iteration = shots_per_iteration
+        if shot_order not in SHOT_ORDERS:
+            raise ValueError(f"shot_order must be one of {list(SHOT_ORDERS)}, got {shot_order!r}")
+        self.shot_order = shot_order
         self.frequency_schedule = check_schedule(frequency_schedule, survey.dt)
         self._filtered: dict[float | None, torch.Tensor] = {None: self._observed}
 
@@ -341,10 +354,18 @@ class CRFWIProblem:
         return self._filtered[cutoff]
 
     def _draw_shots(self) -> list[int] | None:
-        k = self.shots_per_iteration
-        if k is None or k == self.survey.n_shots:
+        k, n = self.shots_per_iteration, self.survey.n_shots
+        if k is None or k == n:
             return None
-        return sorted(int(s) for s in self._rng.choice(self.survey.n_shots, size=k, replace=False))
+        if self.shot_order == "random":
+            return sorted(int(s) for s in self._rng.choice(n, size=k, replace=False))
+        # Positions k*it .. k*it + k - 1 of the concatenated per-pass permutations.
+        first = k * self.iteration
+        return sorted(int(self._pass_order(p // n)[p % n]) for p in range(first, first + k))
+
+    def _pass_order(self, index: int) -> np.ndarray:
+        """The shot permutation of pass ``index`` (shot_order="epoch"), from seed and index."""
+        return np.random.default_rng([self.seed, index]).permutation(self.survey.n_shots)
 
     def settings(self) -> dict[str, Any]:
         """The problem's settings, JSON-able (also the result's attrs)."""
@@ -356,6 +377,7 @@ class CRFWIProblem:
             "optimizer": self.optimizer_name,
             "lr": self.lr,
             "shots_per_iteration": self.shots_per_iteration or self.survey.n_shots,
+            "shot_order": self.shot_order,
             "frequency_schedule": json.dumps(schedule),
             "bounds": [float(self.bounds[0]), float(self.bounds[1])],
             "water_cells": int(0 if self.water_mask is None else self.water_mask.sum()),
@@ -377,8 +399,8 @@ class CRFWIProblem:
 
     def _fingerprint(self) -> dict[str, Any]:
         keep = ("representation", "representation_options", "loss", "optimizer", "lr",
-                "shots_per_iteration", "frequency_schedule", "bounds", "seed", "n_shots", "dt",
-                "engine_options")
+                "shots_per_iteration", "shot_order", "frequency_schedule", "bounds", "seed",
+                "n_shots", "dt", "engine_options")
         settings = self.settings()
         return {k: settings[k] for k in keep} | {"shape": list(self.initial.shape)}
 

@@ -125,6 +125,33 @@ def test_frequency_schedule_and_mini_batches(initial, crosswell_survey, crosswel
     assert json.loads(result.attrs["frequency_schedule"]) == [[8.0, 2], [None, 1]]
 
 
+def test_epoch_shot_order_uses_every_shot_once_per_pass(initial, crosswell_survey,
+                                                        crosswell_observed):
+    problem = CRFWIProblem(crosswell_observed, crosswell_survey, initial, "pixel",
+                           shots_per_iteration=1, shot_order="epoch", seed=3)
+    draws = []
+    for it in range(9):  # three passes over the 3 shots, drawn as solve() would
+        problem.iteration = it
+        draws.append(problem._draw_shots())
+    passes = [sorted(s[0] for s in draws[i:i + 3]) for i in range(0, 9, 3)]
+    assert passes == [[0, 1, 2]] * 3
+    assert len({tuple(s[0] for s in draws[i:i + 3]) for i in range(0, 9, 3)}) > 1  # reshuffled
+    # The draw depends on (seed, iteration) only: a new problem at iteration 4 draws the same.
+    again = CRFWIProblem(crosswell_observed, crosswell_survey, initial, "pixel",
+                         shots_per_iteration=1, shot_order="epoch", seed=3)
+    again.iteration = 4
+    assert again._draw_shots() == draws[4]
+    # Two shots per iteration: the batch that straddles two passes still has distinct shots
+    # only when the passes differ; every shot appears twice in 3 iterations of 2.
+    pairs = CRFWIProblem(crosswell_observed, crosswell_survey, initial, "pixel",
+                         shots_per_iteration=2, shot_order="epoch", seed=3)
+    seen = []
+    for it in range(3):
+        pairs.iteration = it
+        seen += pairs._draw_shots()
+    assert sorted(seen) == [0, 0, 1, 1, 2, 2]
+
+
 def test_custom_module_loss_and_lbfgs(layered, initial, crosswell_survey, crosswell_observed):
     module = Pixel(initial.values, vmin=1500.0, vmax=3200.0)
     problem = CRFWIProblem(crosswell_observed, crosswell_survey, initial, module,
@@ -281,6 +308,7 @@ def _args(layered, initial, survey, observed, **changes):
         ({"bounds": (3000.0, 1500.0)}, ValueError, "vmin < vmax"),
         ({"bounds": (2100.0, 2500.0)}, ValueError, "within bounds"),
         ({"shots_per_iteration": 4}, ValueError, "shots_per_iteration"),
+        ({"shot_order": "sorted"}, ValueError, "shot_order must be one of"),
         ({"frequency_schedule": [(500.0, 3)]}, ValueError, "Nyquist"),
         ({"frequency_schedule": [(5.0, 0)]}, ValueError, "iterations"),
         ({"vmax": 4000.0}, TypeError, "vmax is bounds"),
