@@ -34,6 +34,7 @@ from devito.ir.iet import FindNodes, Iteration
 from . import _devito  # noqa: F401  (configures Devito before any operator is built)
 from .boundary import mirror_correction
 from .grid import ModelGrid
+from .threads import kernel_threads
 
 KINDS = ("forward", "forward_stored", "gradient_stored", "born")
 # Accuracy of the C-PML's derivative stencils (the interior uses the kernel's space order).
@@ -189,8 +190,16 @@ class _Boundary:
         self.a, self.b = (
             {i: profile_function(f"pml_{c}_{dims[i].name}", self.grid, i, self.so)
              for i in self.axes} for c in "ab")
-        self.strips = _strips(model_grid, dtype, 0)
-        self.reach = _strips(model_grid, dtype, self.pml_order // 2)
+        # Where each axis's memory variables are updated: its strips (widened by the
+        # stencil's reach for the terms that read D psi), except along depth, the innermost
+        # loop, whose strips are a few contiguous cells of every row: there whole-grid loops
+        # (exact zeros where a = 0) vectorise, and the psi update fuses with the interior
+        # (forward on 636 x 236 cells, 2 threads: 0.58 -> 0.39 s).
+        depth = self.grid.dim - 1
+        self.strips, self.reach = (
+            {i: [None] if i == depth else strips for i, strips in
+             _strips(model_grid, dtype, reach).items()}
+            for reach in (0, self.pml_order // 2))
 
     def memories(self, field: str) -> dict[int, tuple[TimeFunction, TimeFunction]]:
         """Per PML axis, the template memory variables (psi, zeta) of ``field``."""
@@ -399,7 +408,9 @@ class BoundOperator:
             return
         self.args = op.arguments(**kwargs)
         self.args.update(threads)
-        self.args.update(thread_bands(op, self.args, int(self.args["nthreads"])))
+        # The bands are cut for every requested thread; a run on fewer takes several each.
+        self.threads = int(self.args["nthreads"])
+        self.args.update(thread_bands(op, self.args, self.threads))
 
     def run(self, time_m: int, time_M: int) -> None:  # noqa: N803 (Devito's names)
         """Run time steps ``time_m..time_M`` (inclusive; the operator's own direction)."""
@@ -408,6 +419,7 @@ class BoundOperator:
             return
         self.args["time_m"] = time_m
         self.args["time_M"] = time_M
+        self.args["nthreads"] = kernel_threads(self.threads)
         self.op.cfunction(*[self.args[p.name] for p in self.op.parameters])
 
 

@@ -1,0 +1,50 @@
+"""Kernel thread counts give way to other processes' busy threads."""
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+from devito_crfwi.physics import threads
+
+
+@pytest.mark.parametrize("running, cpus, expected", [
+    ("1/150", 2, 2),   # only the caller runs: every requested thread
+    ("3/150", 2, 1),   # two threads of another process: one CPU's worth left, at least 1
+    ("9/150", 2, 1),   # never below one
+    ("3/150", 16, 2),  # plenty free: never above the request
+    ("12/150", 16, 2),
+    ("16/150", 16, 1),
+])
+def test_threads_from_the_runnable_count(monkeypatch, tmp_path, running, cpus, expected):
+    loadavg = tmp_path / "loadavg"
+    loadavg.write_text(f"1.00 0.80 0.50 {running} 12345\n")
+    monkeypatch.setattr(threads, "_LOADAVG", loadavg)
+    monkeypatch.setattr(threads, "_own_runnable", lambda: 1)
+    monkeypatch.setattr(os, "cpu_count", lambda: cpus)
+    assert threads.kernel_threads(2) == expected
+
+
+def test_no_proc_means_the_requested_threads(monkeypatch, tmp_path):
+    monkeypatch.setattr(threads, "_LOADAVG", tmp_path / "missing")
+    assert threads.busy_elsewhere() is None
+    assert threads.kernel_threads(3) == 3
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/loadavg"), reason="needs Linux /proc")
+def test_busy_processes_are_seen():
+    n = os.cpu_count() or 1
+    spin = "import time\nt = time.time()\nwhile time.time() - t < 20: pass\n"
+    procs = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(n)]
+    try:
+        time.sleep(0.5)
+        # Sampled: a busy process is descheduled now and then; most samples see them all.
+        seen = sorted(threads.busy_elsewhere() for _ in range(50))
+        assert seen[len(seen) // 2] >= n - 1
+        assert min(threads.kernel_threads(n) for _ in range(50)) == 1
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
