@@ -25,18 +25,10 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from ..physics import Propagator
-from .executors import SerialExecutor
-
 
 def _as_numpy(t: torch.Tensor) -> np.ndarray:
     # Zero-copy for contiguous CPU tensors; other tensors need one copy.
     return t.detach().to("cpu").contiguous().numpy()
-
-
-def _executor(engine):
-    # A bare Propagator (the engine itself) runs serially, as before executors existed.
-    return SerialExecutor(engine) if isinstance(engine, Propagator) else engine
 
 
 def _batch_first(t: torch.Tensor, dim: int | None, size: int) -> torch.Tensor:
@@ -97,9 +89,9 @@ class WaveFunction(torch.autograd.Function):
     @staticmethod
     def forward(vp: torch.Tensor, executor, shots: Sequence[int] | None,
                 recording: Recording | None) -> torch.Tensor:
-        # executor: SerialExecutor, DaskExecutor or a Propagator (run serially)
+        # executor: a SerialExecutor or DaskExecutor (see executors.make_executor)
         vp_host = _as_numpy(vp)
-        data, state = _executor(executor).forward(vp_host, shots, recording is not None)
+        data, state = executor.forward(vp_host, shots, recording is not None)
         if recording is not None:
             recording.state, recording.vp = state, vp_host
         return torch.from_numpy(data).to(device=vp.device, dtype=vp.dtype)
@@ -107,7 +99,7 @@ class WaveFunction(torch.autograd.Function):
     @staticmethod
     def setup_context(ctx, inputs, output) -> None:
         vp, executor, shots, recording = inputs
-        ctx.executor = _executor(executor)
+        ctx.executor = executor
         ctx.shots = shots
         ctx.recording = recording
         ctx.save_for_backward(vp)
@@ -179,8 +171,7 @@ class AdjointFunction(_FirstDerivative):
     @staticmethod
     def forward(vp: torch.Tensor, cotangent: torch.Tensor, executor,
                 recording: Recording) -> torch.Tensor:
-        grad = _executor(executor).jacobian_adjoint(recording.vp, recording.state,
-                                                    _as_numpy(cotangent))
+        grad = executor.jacobian_adjoint(recording.vp, recording.state, _as_numpy(cotangent))
         return torch.from_numpy(grad).to(device=vp.device, dtype=vp.dtype)
 
     @staticmethod
@@ -208,7 +199,7 @@ class BornFunction(_FirstDerivative):
     def forward(vp: torch.Tensor, dvp: torch.Tensor, executor,
                 shots: Sequence[int] | None) -> torch.Tensor:
         dvp_np = _as_numpy(dvp).astype(np.float64)
-        data = _executor(executor).born(_as_numpy(vp), dvp_np, shots)
+        data = executor.born(_as_numpy(vp), dvp_np, shots)
         return torch.from_numpy(data).to(device=dvp.device, dtype=dvp.dtype)
 
     @staticmethod

@@ -1,4 +1,4 @@
-"""The inversion layer: CRFWIProblem, losses, data filters, checkpoints, input checks."""
+"""The inversion layer: CRFWIProblem, its settings, losses, data filters, checkpoints, checks."""
 
 from .problem import CRFWIProblem
 

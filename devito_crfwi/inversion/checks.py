@@ -1,5 +1,6 @@
-"""Checks of :class:`~devito_crfwi.CRFWIProblem`'s arguments: one validator per argument,
-each naming the argument, what it expects and what it got.
+"""Checks of :class:`~devito_crfwi.CRFWIProblem`'s data and models: one validator per
+argument, each naming the argument, what it expects and what it got (its other options are
+resolved in :mod:`.settings`).
 """
 
 from __future__ import annotations
@@ -99,35 +100,19 @@ def check_same_grid(da, initial: xr.DataArray, name: str) -> np.ndarray:
     return values
 
 
-def check_schedule(schedule, dt: float) -> list[tuple[float | None, int]]:
-    if schedule is None:
-        return []
-    stages = []
-    nyquist = 0.5 / dt
-    try:
-        items = list(schedule)
-    except TypeError as err:
-        raise TypeError("frequency_schedule must be a list of (cutoff_hz, iterations)") from err
-    if not items:
-        raise ValueError("frequency_schedule must hold at least one (cutoff_hz, iterations)")
-    for item in items:
-        try:
-            cutoff, n = item
-        except (TypeError, ValueError) as err:
-            raise ValueError(
-                f"frequency_schedule entries must be (cutoff_hz, iterations), got {item!r}"
-            ) from err
-        if cutoff is not None:
-            cutoff = float(cutoff)
-            if not 0 < cutoff < nyquist:
-                raise ValueError(
-                    f"frequency_schedule cutoffs must be in (0, {nyquist:g}) Hz (the Nyquist "
-                    f"frequency of dt = {dt:g} s) or None for the full band, got {cutoff:g}"
-                )
-        if isinstance(n, bool) or int(n) != n or n < 1:
-            raise ValueError(f"frequency_schedule iterations must be integers >= 1, got {n!r}")
-        stages.append((cutoff, int(n)))
-    return stages
+def check_water_mask(water_mask, initial: xr.DataArray) -> np.ndarray | None:
+    """The cells (bool, the initial model's shape) held at ``initial``; None: no mask.
+
+    ``True`` detects the water layer (1500 m/s) with
+    :func:`~devito_crfwi.initial_models.water_mask`.
+    """
+    if water_mask is None or water_mask is False:
+        return None
+    if water_mask is True:
+        from ..initial_models import water_mask as detect
+
+        return np.asarray(detect(initial))
+    return check_same_grid(water_mask, initial, "water_mask").astype(bool)
 
 
 def jsonable(value: Any) -> Any:

@@ -27,40 +27,14 @@ from tqdm.auto import tqdm
 from .. import metrics as _metrics
 from ..bridge import WaveOperator
 from ..io.schema import check_model
-from ..physics import EngineSettings, Survey
-from ..representations import Representation, default_bounds, make_representation
-from .checkpoint import (
-    CHECKPOINT_FORMAT,
-    checkpoint_path,
-    read_checkpoint,
-    write_checkpoint,
-)
-from .checks import (
-    check_observed,
-    check_same_grid,
-    check_schedule,
-    jsonable,
-)
+from ..physics import Survey
+from ..representations import make_representation
+from .checkpoint import checkpoint_path, fingerprint_of, load_state, save_state
+from .checks import check_observed, check_same_grid, check_water_mask, jsonable
 from .filters import butterworth
-from .losses import LOSSES
+from .settings import OPTIMIZERS, InversionSettings
 
 __all__ = ["CRFWIProblem", "OPTIMIZERS"]
-
-# Every engine setting but vmax, which is bounds[1]; and the Dask client.
-# How mini-batches of shots are chosen (see CRFWIProblem's shot_order).
-SHOT_ORDERS = ("random", "epoch")
-_ENGINE_OPTIONS = tuple(n for n in EngineSettings.fields() if n != "vmax") + ("client",)
-
-
-OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
-    "adam": torch.optim.Adam,
-    "adamw": torch.optim.AdamW,
-    "sgd": torch.optim.SGD,
-    "rmsprop": torch.optim.RMSprop,
-    "lbfgs": torch.optim.LBFGS,
-}
-"""Name -> torch optimiser class. L-BFGS runs one iteration with a strong-Wolfe line search
-per step (several modelling passes per iteration)."""
 
 
 class CRFWIProblem:
@@ -84,7 +58,8 @@ class CRFWIProblem:
         :data:`~devito_crfwi.inversion.losses.LOSSES`), or
         ``callable(pred, obs) -> scalar Tensor`` on (shot, time, receiver).
     optimizer : {"adam", "adamw", "sgd", "rmsprop", "lbfgs"} or callable
-        A name of :data:`OPTIMIZERS` or ``callable(params, lr=...) -> torch.optim.Optimizer``.
+        A name of :data:`~devito_crfwi.inversion.settings.OPTIMIZERS` or
+        ``callable(params, lr=...) -> torch.optim.Optimizer``.
     lr : float, optional
         Learning rate; default the representation's ``learning_rate`` (its class's rate for
         the output map in use: e.g. 1e-4 for every network with ``output="additive"``, as in
@@ -133,8 +108,13 @@ class CRFWIProblem:
     operator : WaveOperator
         Built with ``vmax = bounds[1]``.
     optimizer : torch.optim.Optimizer
+    lr : float
+        The learning rate in use (given, or the default above).
     iteration : int
         Number of completed iterations.
+    bounds, shots_per_iteration, shot_order, frequency_schedule, seed, compile, engine_options
+        The arguments, resolved (read-only); also ``loss_name``, ``optimizer_name``,
+        ``representation_name`` and ``representation_options``.
 
     Examples
     --------
@@ -164,10 +144,6 @@ class CRFWIProblem:
         compile: bool = False,  # noqa: A002 (torch's word for it)
         **engine_options,
     ) -> None:
-        if not isinstance(compile, bool):
-            raise TypeError(f"compile must be True or False, got {compile!r}")
-        self.compile = compile
-        self._compiled: torch.nn.Module | None = None
         if not isinstance(survey, Survey):
             raise TypeError(f"survey must be a devito_crfwi.Survey, got {type(survey).__name__}")
         check_model(initial, "initial", where="CRFWIProblem")
@@ -180,41 +156,14 @@ class CRFWIProblem:
             self.true_model = xr.DataArray(
                 np.asarray(true_model), dims=initial.dims, coords=initial.coords
             )
-        unknown = sorted(set(engine_options) - set(_ENGINE_OPTIONS))
-        if unknown:
-            hint = " (vmax is bounds[1])" if "vmax" in unknown else ""
-            raise TypeError(
-                f"unknown engine option(s) {unknown}{hint}; expected some of "
-                f"{list(_ENGINE_OPTIONS)}"
-            )
-        self.engine_options = dict(engine_options)
-        self.seed = int(seed)
-
-        # The loss.
-        if callable(loss):
-            self._loss_fn, self.loss_name = loss, getattr(loss, "__name__", type(loss).__name__)
-        elif loss in LOSSES:
-            self._loss_fn, self.loss_name = LOSSES[loss], loss
-        else:
-            raise ValueError(
-                f"loss must be one of {sorted(LOSSES)} or a callable(pred, obs), got {loss!r}"
-            )
-
-        # The representation and its bounds.
-        is_module = isinstance(representation, torch.nn.Module)
-        if not is_module and not isinstance(representation, str):
-            raise TypeError(
-                "representation must be a name or a torch.nn.Module, got "
-                f"{type(representation).__name__}"
-            )
-        if is_module:
-            name = getattr(representation, "name", "")
-            self.representation_name = name or type(representation).__name__
-        else:
-            self.representation_name = representation
-        self.bounds = self._bounds(bounds, representation)
-        self.water_mask = self._water_mask(water_mask)
-        options = dict(representation_options or {})
+        self._settings = InversionSettings.resolve(
+            survey, self.initial, representation, loss=loss, optimizer=optimizer, lr=lr,
+            shots_per_iteration=shots_per_iteration, shot_order=shot_order,
+            frequency_schedule=frequency_schedule, bounds=bounds, seed=seed,
+            representation_options=representation_options, compile=compile,
+            engine_options=engine_options,
+        )
+        self.water_mask = check_water_mask(water_mask, self.initial)
         self.representation = make_representation(
             representation,
             np.asarray(initial, dtype=np.float32),
@@ -222,32 +171,17 @@ class CRFWIProblem:
             vmax=self.bounds[1],
             seed=self.seed,
             water_mask=self.water_mask,
-            **options,
+            **self.representation_options,
         )
-        self.representation_options = options
+        self._compiled: torch.nn.Module | None = None
 
         # Physics: vmax = the upper bound keeps the time step stable for any model.
-        self.operator = WaveOperator(survey, initial, vmax=self.bounds[1], **engine_options)
+        self.operator = WaveOperator(survey, initial, vmax=self.bounds[1], **self.engine_options)
 
-        # Optimiser.
-        self.optimizer_name, self.lr, self.optimizer = self._optimizer(optimizer, lr)
+        self.lr = self._settings.learning_rate(self.representation)
+        self.optimizer = self._settings.make_optimizer(self.representation.parameters(), self.lr)
 
-        # Mini-batches and the frequency schedule.
-        if shots_per_iteration is not None:
-            k = shots_per_iteration
-            if isinstance(k, bool) or int(k) != k or not 1 <= k <= survey.n_shots:
-                raise ValueError(
-                    f"shots_per_iteration must be an integer in 1..{survey.n_shots} (the number "
-                    f"of shots), got {k!r}"
-                )
-            shots_per_iteration = int(k)
-        self.shots_per_iteration = shots_per_iteration
-        if shot_order not in SHOT_ORDERS:
-            raise ValueError(f"shot_order must be one of {list(SHOT_ORDERS)}, got {shot_order!r}")
-        self.shot_order = shot_order
-        self.frequency_schedule = check_schedule(frequency_schedule, survey.dt)
         self._filtered: dict[float | None, torch.Tensor] = {None: self._observed}
-
         self._rng = np.random.default_rng(self.seed)
         self.iteration = 0
         self._written: set[Path] = set()  # checkpoints this problem wrote (may overwrite)
@@ -256,73 +190,53 @@ class CRFWIProblem:
             self._history["cutoff"] = []
         self._initial_metrics = self._metrics_of(np.asarray(initial))
 
-    # -- construction helpers ------------------------------------------------------------
-    def _bounds(self, bounds, representation) -> tuple[float, float]:
-        values = np.asarray(self.initial, dtype=np.float64)
-        lo, hi = float(values.min()), float(values.max())
-        if bounds is None:
-            own = (getattr(representation, "vmin", None), getattr(representation, "vmax", None))
-            if all(isinstance(b, int | float) for b in own):
-                return float(own[0]), float(own[1])
-            return default_bounds(values)
-        try:
-            vmin, vmax = (float(b) for b in bounds)
-        except (TypeError, ValueError) as err:
-            raise ValueError(f"bounds must be (vmin, vmax) in m/s, got {bounds!r}") from err
-        if not (np.isfinite(vmin) and np.isfinite(vmax) and 0 < vmin < vmax):
-            raise ValueError(
-                f"bounds must be (vmin, vmax) with 0 < vmin < vmax m/s, got ({vmin}, {vmax})"
-            )
-        if lo < vmin or hi > vmax:
-            raise ValueError(
-                f"the initial model ({lo:g} to {hi:g} m/s) must lie within bounds "
-                f"({vmin:g}, {vmax:g}) m/s; widen the bounds"
-            )
-        return vmin, vmax
+    # -- the resolved options, read-only -------------------------------------------------------
+    @property
+    def representation_name(self) -> str:
+        return self._settings.representation_name
 
-    def _water_mask(self, water_mask) -> np.ndarray | None:
-        if water_mask is None or water_mask is False:
-            return None
-        if water_mask is True:
-            from ..initial_models import water_mask as detect
+    @property
+    def representation_options(self) -> dict[str, Any]:
+        return self._settings.representation_options
 
-            return np.asarray(detect(self.initial))
-        return check_same_grid(water_mask, self.initial, "water_mask").astype(bool)
+    @property
+    def loss_name(self) -> str:
+        return self._settings.loss_name
 
-    def _optimizer(self, optimizer, lr):
-        params = list(self.representation.parameters())
-        if not params:
-            raise ValueError("the representation has no parameters to optimise")
-        if isinstance(optimizer, str):
-            if optimizer not in OPTIMIZERS:
-                raise ValueError(
-                    f"optimizer must be one of {sorted(OPTIMIZERS)} or a callable(params, lr=...), "
-                    f"got {optimizer!r}"
-                )
-            name, factory = optimizer, OPTIMIZERS[optimizer]
-        elif callable(optimizer):
-            name, factory = getattr(optimizer, "__name__", type(optimizer).__name__), optimizer
-        else:
-            raise ValueError(f"optimizer must be a name or a callable, got {optimizer!r}")
-        if lr is None:
-            if name == "lbfgs":
-                lr = 1.0
-            elif isinstance(self.representation, Representation):
-                lr = self.representation.learning_rate
-            else:
-                raise ValueError(
-                    f"lr must be given for representation {self.representation_name!r} (a module "
-                    "that is not a devito_crfwi Representation has no default learning rate)"
-                )
-        lr = float(lr)
-        if not (np.isfinite(lr) and lr > 0):
-            raise ValueError(f"lr must be a positive number, got {lr!r}")
-        if name == "lbfgs":
-            opt = factory(params, lr=lr, max_iter=1, max_eval=6, history_size=10,
-                          line_search_fn="strong_wolfe")
-        else:
-            opt = factory(params, lr=lr)
-        return name, lr, opt
+    @property
+    def optimizer_name(self) -> str:
+        return self._settings.optimizer_name
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        """``(vmin, vmax)``, m/s."""
+        return self._settings.bounds
+
+    @property
+    def shots_per_iteration(self) -> int | None:
+        """Shots per mini-batch; None: all."""
+        return self._settings.shots_per_iteration
+
+    @property
+    def shot_order(self) -> str:
+        return self._settings.shot_order
+
+    @property
+    def frequency_schedule(self) -> list[tuple[float | None, int]]:
+        """``[(cutoff_hz or None, iterations), ...]``; empty: full band."""
+        return list(self._settings.frequency_schedule)
+
+    @property
+    def seed(self) -> int:
+        return self._settings.seed
+
+    @property
+    def compile(self) -> bool:
+        return self._settings.compile
+
+    @property
+    def engine_options(self) -> dict[str, Any]:
+        return self._settings.engine_options
 
     # -- state -----------------------------------------------------------------------------
     def current_model(self) -> xr.DataArray:
@@ -342,11 +256,12 @@ class CRFWIProblem:
     def cutoff(self, iteration: int) -> float | None:
         """Low-pass cutoff (Hz) of an iteration (0-based), or None for the full band."""
         done = 0
-        for cutoff, n in self.frequency_schedule:
+        schedule = self._settings.frequency_schedule
+        for cutoff, n in schedule:
             done += n
             if iteration < done:
                 return cutoff
-        return self.frequency_schedule[-1][0] if self.frequency_schedule else None
+        return schedule[-1][0] if schedule else None
 
     def _observed_at(self, cutoff: float | None) -> torch.Tensor:
         if cutoff not in self._filtered:
@@ -397,58 +312,25 @@ class CRFWIProblem:
         # A compiled module is a cache of generated code: rebuilt on the next iteration.
         return self.__dict__ | {"_compiled": None}
 
-    def _fingerprint(self) -> dict[str, Any]:
-        keep = ("representation", "representation_options", "loss", "optimizer", "lr",
-                "shots_per_iteration", "shot_order", "frequency_schedule", "bounds", "seed",
-                "n_shots", "dt", "engine_options")
-        settings = self.settings()
-        return {k: settings[k] for k in keep} | {"shape": list(self.initial.shape)}
-
     # -- checkpoints -------------------------------------------------------------------------
-    def _state(self, callbacks) -> dict[str, Any]:
+    def _checkpointed(self, callbacks: Sequence) -> dict[str, Any]:
+        """What a checkpoint of this problem holds besides the iteration and history."""
         return {
-            "format": CHECKPOINT_FORMAT,
-            "fingerprint": json.dumps(self._fingerprint(), sort_keys=True),
-            "iteration": self.iteration,
-            "representation": self.representation.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "numpy_rng": json.dumps(self._rng.bit_generator.state),
-            "torch_rng": torch.get_rng_state(),
-            "history": {k: list(v) for k, v in self._history.items()},
-            "callbacks": [
-                cb.state_dict() if hasattr(cb, "state_dict") else None for cb in callbacks
-            ],
+            "fingerprint": fingerprint_of(self.settings(), self.initial.shape),
+            "representation": self.representation, "optimizer": self.optimizer,
+            "rng": self._rng, "callbacks": callbacks,
         }
 
     def save_checkpoint(self, path: str | os.PathLike, callbacks: Sequence = ()) -> Path:
         """Write the state to ``path`` atomically (the file it replaces stays as ``*.prev.pt``)."""
-        path = write_checkpoint(self._state(callbacks), path)
+        path = save_state(path, iteration=self.iteration, history=self._history,
+                          **self._checkpointed(callbacks))
         self._written.add(Path(path).resolve())
         return path
 
     def load_checkpoint(self, path: str | os.PathLike, callbacks: Sequence = ()) -> None:
         """Restore a state written by :meth:`save_checkpoint` for this same problem."""
-        state = read_checkpoint(path)
-        saved = json.loads(state["fingerprint"])
-        now = self._fingerprint()
-        # A checkpoint written before a key joined the fingerprint is compared on its own keys.
-        differ = sorted(k for k in saved.keys() if now.get(k) != saved.get(k))
-        if differ:
-            details = "; ".join(f"{k}: checkpoint {saved.get(k)!r}, now {now.get(k)!r}"
-                                for k in differ)
-            raise ValueError(
-                f"{path} was written by a different problem ({details}); use another "
-                "checkpoint_dir or resume=False"
-            )
-        self.representation.load_state_dict(state["representation"])
-        self.optimizer.load_state_dict(state["optimizer"])
-        self._rng.bit_generator.state = json.loads(state["numpy_rng"])
-        torch.set_rng_state(state["torch_rng"])
-        self._history = {k: list(v) for k, v in state["history"].items()}
-        self.iteration = int(state["iteration"])
-        for cb, cb_state in zip(callbacks, state.get("callbacks", []), strict=False):
-            if cb_state is not None and hasattr(cb, "load_state_dict"):
-                cb.load_state_dict(cb_state)
+        self.iteration, self._history = load_state(path, **self._checkpointed(callbacks))
 
     # -- the loop ----------------------------------------------------------------------------
     def _step(self, shots: list[int] | None, cutoff: float | None) -> float:
@@ -467,7 +349,7 @@ class CRFWIProblem:
             pred = self.operator(vp, shots=shots)
             if cutoff is not None:
                 pred = butterworth(pred, cutoff, self.survey.dt)
-            loss = self._loss_fn(pred, observed.to(pred.dtype))
+            loss = self._settings.loss_function(pred, observed.to(pred.dtype))
             if not torch.is_tensor(loss) or loss.numel() != 1:
                 raise TypeError(f"the loss must return a scalar Tensor, got {loss!r}")
             if not torch.isfinite(loss):

@@ -39,7 +39,11 @@ def test_a_problem_continues_its_own_checkpoint(tmp_path, problem):
     p.solve(1, checkpoint_dir=tmp_path, progress=False)
     result = p.solve(3, checkpoint_dir=tmp_path, progress=False)  # its own file: no resume
     assert result.sizes["iteration"] == 3
-    assert torch.load(tmp_path / CHECKPOINT_NAME, weights_only=True)["iteration"] == 3
+    state = torch.load(tmp_path / CHECKPOINT_NAME, weights_only=True)
+    assert state["iteration"] == 3
+    # The keys of format 1, as in the committed runs' checkpoints (bench/protocol/*_runs).
+    assert sorted(state) == ["callbacks", "fingerprint", "format", "history", "iteration",
+                             "numpy_rng", "optimizer", "representation", "torch_rng"]
     # The state it replaced is kept beside it.
     assert torch.load(previous_path(tmp_path / CHECKPOINT_NAME),
                       weights_only=True)["iteration"] == 1
