@@ -504,8 +504,8 @@ def drive(args, log) -> dict:
 
 # -- report --------------------------------------------------------------------------------
 def machine() -> str:
-    """CPU model and count, memory, kernel, Python (bench_engine's probe, in one line)."""
-    from bench_engine import machine as probe
+    """CPU model and count, memory, kernel, Python (engine_report.machine, in one line)."""
+    from engine_report import machine as probe
 
     m = probe()
     return (f"{m['cpu']}, {m['mem_gib']:.0f} GiB RAM, Linux {m['kernel']}, "
