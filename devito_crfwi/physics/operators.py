@@ -29,9 +29,8 @@ from devito import (
     TimeFunction,
     configuration,
 )
-from devito.ir.iet import FindNodes, Iteration
 
-from . import _devito  # noqa: F401  (configures Devito before any operator is built)
+from ._devito import FindNodes, Iteration, compiled_function, subsampling_factor_argument
 from .boundary import mirror_correction
 from .grid import ModelGrid
 
@@ -86,8 +85,9 @@ def wavefield(name: str, grid: Grid, space_order: int, save: int | None = None,
 
 @cache
 def _storage_dim(grid: Grid, factor: int) -> ConditionalDimension:
-    """Every ``factor``-th time step. Kernels are compiled with factor 1 and take the factor
-    (``tsavef``) at run time; a stored wavefield's own factor sets its time range."""
+    """Every ``factor``-th time step. Operators are compiled with factor 1 and take the factor
+    at run time (:func:`storage_factor_argument`); a stored wavefield's own factor sets its
+    time range."""
     return ConditionalDimension("tsave", parent=grid.time_dim, factor=factor)
 
 
@@ -98,8 +98,9 @@ def stored_wavefield(grid: Grid, save: int, factor: int = 1) -> TimeFunction:
 
 
 def storage_factor_argument(grid: Grid, factor: int) -> dict[str, int]:
-    """The run-time argument that sets the storage factor of the ``*_stored`` kernels."""
-    return {_storage_dim(grid, factor).symbolic_factor.name: int(factor)}
+    """The run-time argument that sets the storage factor of the operators that store or
+    read ``usave``."""
+    return subsampling_factor_argument(_storage_dim(grid, factor), factor)
 
 
 def model_function(name: str, grid: Grid, space_order: int) -> Function:
@@ -375,8 +376,9 @@ class BoundOperator:
     """An operator bound to one set of arguments, re-run cheaply over time ranges.
 
     ``Operator.apply`` re-processes every argument on each call (milliseconds); bound
-    once, a run is a direct call of the compiled function, which matters when
-    checkpointing runs hundreds of short time segments.
+    once (``Operator.arguments``), a run is a direct call of the compiled function
+    (:func:`._devito.compiled_function`), which matters when checkpointing runs hundreds
+    of short time segments.
 
     Under Devito MPI (``DEVITO_MPI`` set) every run goes through ``apply``: it scatters
     sparse points to the ranks that own them and gathers receivers back, which a bound
@@ -400,6 +402,7 @@ class BoundOperator:
         self.args = op.arguments(**kwargs)
         self.args.update(threads)
         self.args.update(thread_bands(op, self.args, int(self.args["nthreads"])))
+        self._call = compiled_function(op)
 
     def run(self, time_m: int, time_M: int) -> None:  # noqa: N803 (Devito's names)
         """Run time steps ``time_m..time_M`` (inclusive; the operator's own direction)."""
@@ -408,7 +411,7 @@ class BoundOperator:
             return
         self.args["time_m"] = time_m
         self.args["time_M"] = time_M
-        self.op.cfunction(*[self.args[p.name] for p in self.op.parameters])
+        self._call(self.args)
 
 
 def gather_points(sparse: SparseTimeFunction) -> np.ndarray:
