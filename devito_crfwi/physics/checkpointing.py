@@ -65,7 +65,7 @@ def saved_levels(length: int, factor: int) -> int:
 
 
 class SegmentRunner:
-    """Runs the forward and gradient operators segment by segment on one buffer.
+    """Runs the forward_stored and jacobian_adjoint operators segment by segment on one buffer.
 
     Holds the live forward state (two time levels of the wavefield and the current level of
     each C-PML memory variable), the forward and adjoint fields the kernels advance (the
@@ -77,8 +77,8 @@ class SegmentRunner:
     def __init__(self, forward: BoundOperator, adjoint: BoundOperator, forward_fields: list,
                  saved, adjoint_fields: list, src, rec_fwd, rec_adj, segments: Segments
                  ) -> None:
-        self.forward_op = forward
-        self.gradient_op = adjoint
+        self.forward_stored = forward
+        self.jacobian_adjoint = adjoint
         # (3, x, z) and (2, x, z) modulo views
         self.buffer, *self.memories = [np.asarray(f.data_with_halo) for f in forward_fields]
         self.v, *self.adjoint_memories = [np.asarray(f.data_with_halo) for f in adjoint_fields]
@@ -115,7 +115,7 @@ class SegmentRunner:
         self.buffer[:2] = self.state[:2]
         for memory, level in zip(self.memories, self.state[2:], strict=True):
             memory[1] = level
-        self.forward_op.run(1, k)
+        self.forward_stored.run(1, k)
         if self.recorded is not None:
             self.recorded[start + 1 : start + k + 1] = self.rec_fwd[1 : k + 1]
         self.state[:2] = self.buffer[[k % 3, (k + 1) % 3]]
@@ -133,7 +133,7 @@ class SegmentRunner:
             memory[k % 2] = memory[0]
         self.rec_adj[: k + 2] = 0
         self.rec_adj[1 : k + 1] = self.residual[start + 1 : start + k + 1]
-        self.gradient_op.run(1, k)
+        self.jacobian_adjoint.run(1, k)
 
 
 class StoredTape:

@@ -2,13 +2,20 @@
 
 The builders are pure: they create template symbols on a Devito ``Grid`` and return an
 ``Operator``. Propagators run them on their own Functions, passed by name at apply time
-(``u``, ``v``, ``du``, ``m``, ``damp``, ``dm``, ``grad``, ``src``, ``rec``), so one compiled
-kernel serves every shot, model and time range on the same grid.
+(``u``, ``v``, ``du``, ``m``, ``dm``, ``grad``, ``src``, ``rec``, ``usave``, the C-PML
+profiles and memory variables), so one compiled operator serves every shot, model and
+time range on the same grid.
+
+The kinds (``KINDS``): ``forward`` (data), ``forward_stored`` (data, and every
+``factor``-th level of the wavefield into ``usave``), ``jacobian_adjoint`` (the adjoint
+wavefield run backward from an adjoint source, correlated with ``usave`` into the gradient
+w.r.t. m: the adjoint of the Jacobian) and ``born`` (the linearised data J dm).
 
 Units are Devito's: metres, milliseconds, km/s, m = 1/vp² (see :mod:`.units`).
 The discrete system, for every kind, is the leapfrog scheme of
-``m u_tt - lap(u) + damp u_t = f``; the adjoint and Born kernels are its exact
-discrete adjoint and linearisation (checked by the dot-product tests).
+``m u_tt - lap(u) = f`` with C-PML absorbing strips; the ``jacobian_adjoint`` and ``born``
+operators are its exact discrete adjoint and linearisation (checked by the dot-product
+tests).
 """
 
 from __future__ import annotations
@@ -34,17 +41,17 @@ from ._devito import FindNodes, Iteration, compiled_function, subsampling_factor
 from .boundary import mirror_correction
 from .grid import ModelGrid
 
-KINDS = ("forward", "forward_stored", "gradient_stored", "born")
-# Accuracy of the C-PML's derivative stencils (the interior uses the kernel's space order).
+KINDS = ("forward", "forward_stored", "jacobian_adjoint", "born")
+# Accuracy of the C-PML's derivative stencils (the interior uses the operator's space order).
 PML_SPACE_ORDER = 4
-# Below this many grid points a kernel runs on one thread (measured: a 80 x 70 grid runs
+# Below this many grid points an operator runs on one thread (measured: a 80 x 70 grid runs
 # ~1000x slower on 2 busy-waiting threads of a loaded 2-core machine than on one).
 SMALL_GRID_POINTS = 40_000
 
 
 @dataclass(frozen=True)
 class OperatorKey:
-    """What makes two compiled kernels identical: geometry, stencil order, dtype, kind."""
+    """What makes two compiled operators identical: geometry, stencil order, dtype, kind."""
 
     grid: ModelGrid
     space_order: int
@@ -305,7 +312,7 @@ def _build(key: OperatorKey) -> Operator:
         eqs += src.inject(field=u.forward, expr=source)
         eqs += rec.interpolate(expr=u)
         eqs += [Eq(usave, u)]  # level t at t % factor == 0
-    elif key.kind == "gradient_stored":
+    elif key.kind == "jacobian_adjoint":
         usave = stored_wavefield(grid, 3)
         v = wavefield("v", grid, so)
         grad = model_function("grad", grid, so)

@@ -470,7 +470,7 @@ class Propagator:
                       **storage_factor_argument(self._dgrid, self.subsample))
         forward = BoundOperator(self._op("forward_stored"), src=src, rec=rec_fwd,
                                 **forward_fields, **common)
-        adjoint = BoundOperator(self._op("gradient_stored"), rec=rec_adj, grad=self._grad,
+        adjoint = BoundOperator(self._op("jacobian_adjoint"), rec=rec_adj, grad=self._grad,
                                 **adjoint_fields, **common)
         runner = SegmentRunner(forward, adjoint, list(forward_fields.values()), saved,
                                list(adjoint_fields.values()), *sparse, segments)
