@@ -22,8 +22,6 @@ from . import units
 from .boundary import cpml_coefficients
 from .checkpointing import (
     RevolveTape,
-    SegmentForward,
-    SegmentReverse,
     SegmentRunner,
     Segments,
     StoredTape,
@@ -41,11 +39,11 @@ from .operators import (
     model_function,
     pml_axes,
     profile_function,
-    sparse_points,
     storage_factor_argument,
     stored_wavefield,
     wavefield,
 )
+from .points import Shot, ShotPoints
 from .resampling import kernel_reach, sinc_resampling
 from .settings import EngineSettings
 from .survey import Survey
@@ -100,6 +98,16 @@ SUBSAMPLED_GRADIENT_TOLERANCE = 1e-3
 # SUBSAMPLED_GRADIENT_TOLERANCE with a factor 2 to spare; what stays subsampled is an
 # adjoint source that is band-limited and fades out before t_max.
 ALIASED_FRACTION_LIMIT = 1e-4
+
+
+@dataclass(frozen=True)
+class _Modelling:
+    """A full-length ``forward`` or ``born`` operator, bound to its own wavefields (zeroed
+    per shot) and source and receivers."""
+
+    operator: BoundOperator
+    wavefields: tuple
+    points: ShotPoints
 
 
 @dataclass(frozen=True)
@@ -192,9 +200,9 @@ class Propagator:
         self._profiles = self._pml_profiles()
         self._grad = model_function("grad", self._dgrid, so)
         self._dm = model_function("dm", self._dgrid, so)
-        self._bound: dict = {}
-        self._sparse: dict[int, tuple] = {}
-        self._revolve: tuple | None = None
+        self._bound: dict[str, _Modelling] = {}  # by operator kind
+        self._adjoint_fields: dict | None = None  # every runner's: one adjoint runs at a time
+        self._revolve: SegmentRunner | None = None  # revolve's buffer, shared by its tapes
         self._stored: list[SegmentRunner] = []  # full-storage buffers, reused across calls
         self._exact: Propagator | None = None  # exact(), built on first use
         self.exact_recordings = 0  # shots jacobian_adjoint recorded again, every step stored
@@ -203,7 +211,7 @@ class Propagator:
         # Bound operators hold ctypes arguments and the pooled buffers; both are caches that
         # the next call rebuilds, so pickles and deep copies leave them out.
         state = self.__dict__.copy()
-        state.update(_bound={}, _sparse={}, _revolve=None, _stored=[], _exact=None)
+        state.update(_bound={}, _adjoint_fields=None, _revolve=None, _stored=[], _exact=None)
         return state
 
     def exact(self) -> Propagator:
@@ -302,23 +310,6 @@ class Propagator:
             raise ValueError(f"shot index {bad[0]} out of range 0..{self.survey.n_shots - 1}")
         return idx
 
-    def _sparse_set(self, length: int) -> tuple:
-        """(src, rec_fwd, rec_adj) sparse functions with ``length`` time samples."""
-        if length not in self._sparse:
-            nrec = self.survey.n_receivers
-            self._sparse[length] = (
-                sparse_points("src", self._dgrid, 1, length),
-                sparse_points("rec", self._dgrid, nrec, length),
-                sparse_points("rec", self._dgrid, nrec, length),
-            )
-        return self._sparse[length]
-
-    def _place(self, sparse: tuple, shot: int) -> None:
-        src, rec_fwd, rec_adj = sparse
-        src.coordinates.data[:] = self.survey.source_positions[shot]
-        rec_fwd.coordinates.data[:] = self.survey.receiver_positions[shot]
-        rec_adj.coordinates.data[:] = self.survey.receiver_positions[shot]
-
     def set_model(self, vp: np.ndarray) -> None:
         """Load a velocity model (x, [y,] z) in m/s, after checking it."""
         vp = validate_velocity(vp, self.grid.shape)
@@ -346,23 +337,25 @@ class Propagator:
             "wavefields": (3 * len(fields) + 2 * memories) * level,
             "gathers": len(idx) * self.survey.nt * self.survey.n_receivers * self.dtype.itemsize,
         })
-        sparse = self._sparse_set(self.nt)
         if kind not in self._bound:
+            points = ShotPoints(self._dgrid, self.survey.n_receivers, self.nt)
             waves = self._wavefields(*fields)
-            self._bound[kind] = (tuple(waves.values()), BoundOperator(
-                self._op(kind), m=self._m, src=sparse[0], rec=sparse[1], **self._profiles,
-                dt=self._dt_devito, time_m=1, time_M=self.nt - 2, **waves, **functions,
-            ))
-        waves, bound = self._bound[kind]
-        sparse[0].data[:] = self.wavelet
+            operator = BoundOperator(
+                self._op(kind), m=self._m, src=points.source, rec=points.receivers,
+                **self._profiles, dt=self._dt_devito, time_m=1, time_M=self.nt - 2, **waves,
+                **functions)
+            self._bound[kind] = _Modelling(operator, tuple(waves.values()), points)
+        modelling = self._bound[kind]
+        points = modelling.points
+        points.source.data[:] = self.wavelet
         out = np.empty((len(idx), self.survey.nt, self.survey.n_receivers), self.dtype)
         for i, shot in enumerate(idx):
-            self._place(sparse, shot)
-            for wave in waves:
+            points.place(Shot.of(self.survey, shot))
+            for wave in modelling.wavefields:
                 wave.data_with_halo[:] = 0
-            sparse[1].data[:] = 0
-            bound.run(1, self.nt - 2)
-            out[i] = self._to_recording(gather_points(sparse[1]))
+            points.receivers.data[:] = 0
+            modelling.operator.run(1, self.nt - 2)
+            out[i] = self._to_recording(gather_points(points.receivers))
         return out
 
     def forward(self, vp: np.ndarray, shots: Sequence[int] | None = None) -> np.ndarray:
@@ -456,26 +449,25 @@ class Propagator:
 
     def _runner(self, segments: Segments) -> SegmentRunner:
         """A segment runner: a three-level forward wavefield, the segment's saved levels
-        (every ``subsample``-th) and the bound forward and gradient kernels on them."""
-        sparse = self._sparse_set(segments.length + 2)
-        src, rec_fwd, rec_adj = sparse
-        if "v" not in self._bound:
-            self._bound["v"] = self._wavefields("v")  # the adjoint fields, shared
-        adjoint_fields = self._bound["v"]
+        (every ``subsample``-th), its own source and receivers, and the ``forward_stored`` and
+        ``jacobian_adjoint`` operators bound to them."""
+        points = ShotPoints(self._dgrid, self.survey.n_receivers, segments.length + 2,
+                            adjoint=True)
+        if self._adjoint_fields is None:
+            self._adjoint_fields = self._wavefields("v")
+        adjoint_fields = self._adjoint_fields
         forward_fields = self._wavefields("u")
         saved = stored_wavefield(self._dgrid, saved_levels(segments.length, self.subsample),
                                  self.subsample)
         common = dict(m=self._m, dt=self._dt_devito, time_m=1, time_M=segments.length,
                       usave=saved, **self._profiles,
                       **storage_factor_argument(self._dgrid, self.subsample))
-        forward = BoundOperator(self._op("forward_stored"), src=src, rec=rec_fwd,
-                                **forward_fields, **common)
-        adjoint = BoundOperator(self._op("jacobian_adjoint"), rec=rec_adj, grad=self._grad,
-                                **adjoint_fields, **common)
-        runner = SegmentRunner(forward, adjoint, list(forward_fields.values()), saved,
-                               list(adjoint_fields.values()), *sparse, segments)
-        runner.wavelet = self.wavelet
-        return runner
+        forward = BoundOperator(self._op("forward_stored"), src=points.source,
+                                rec=points.receivers, **forward_fields, **common)
+        adjoint = BoundOperator(self._op("jacobian_adjoint"), rec=points.adjoint_receivers,
+                                grad=self._grad, **adjoint_fields, **common)
+        return SegmentRunner(forward, adjoint, list(forward_fields.values()), saved,
+                             list(adjoint_fields.values()), points, segments)
 
     def _idle_stored_runner(self) -> SegmentRunner:
         """A full-storage buffer that no live tape holds, allocated only when none is idle.
@@ -525,22 +517,16 @@ class Propagator:
         tapes = []
         if plan.mode == "revolve":
             segments = Segments.for_snapshots(steps, plan.checkpoints, self.subsample)
-            if self._revolve is None or self._revolve[0] != segments:
-                runner = self._runner(segments)
-                self._revolve = (segments, runner, SegmentForward(runner), SegmentReverse(runner))
-            _, runner, fwd, rev = self._revolve
-        for i, shot in enumerate(idx):
+            if self._revolve is None or self._revolve.segments != segments:
+                self._revolve = self._runner(segments)
+        for i, index in enumerate(idx):
+            shot = Shot.of(self.survey, index)
             if plan.mode == "full":
-                runner = self._idle_stored_runner()
-                tape = StoredTape(runner)
+                tape = StoredTape(self._idle_stored_runner(), shot, self.wavelet)
             else:
-                tape = RevolveTape(runner, fwd, rev, plan.checkpoints)
-            self._place(self._sparse_set(runner.segments.length + 2), shot)
+                tape = RevolveTape(self._revolve, shot, self.wavelet, plan.checkpoints)
             recorded[:] = 0
-            runner.recorded = recorded
-            tape.record()
-            runner.recorded = None
-            tape.shot = shot
+            tape.record(recorded)
             tapes.append(tape)
             out[i] = self._to_recording(recorded)
         return out, tapes
@@ -592,14 +578,10 @@ class Propagator:
                 out: np.ndarray) -> None:
         """Run ``tape``'s adjoint once per (index, source on the simulation axis) of
         ``sources``, adding each gradient w.r.t. the padded slowness² to ``out[index]``."""
-        runner = tape.runner
-        self._place(self._sparse_set(runner.segments.length + 2), tape.shot)
         for b, source in sources:
             self._grad.data[:] = 0
-            runner.residual = source
-            tape.replay_adjoint()
+            tape.replay_adjoint(source)
             out[b] += self._grad.data
-        runner.residual = None
 
     def jacobian_adjoint(self, vp: np.ndarray, tapes: list, adjoint_source: np.ndarray
                          ) -> np.ndarray:
@@ -637,7 +619,7 @@ class Propagator:
                 self._replay(tape, stored, padded)
             if aliased:
                 engine = self.exact()
-                _, (exact_tape,) = engine.record(vp, [tape.shot])
+                _, (exact_tape,) = engine.record(vp, [tape.shot.index])
                 engine._replay(exact_tape, aliased, padded)
                 del exact_tape  # frees its buffer for the next shot
                 self.exact_recordings += 1
