@@ -3,8 +3,9 @@
 from . import _devito  # noqa: F401  (Devito settings before anything compiles)
 from .grid import ModelGrid, default_boundary_width, validate_velocity
 from .operators import operators_built
-from .propagator import MemoryPlan, Propagator
+from .propagator import Propagator
 from .settings import EngineSettings
+from .storage import MemoryPlan
 from .survey import Survey, ricker
 
 __all__ = [

@@ -287,8 +287,3 @@ class RevolveTape:
         finally:
             self._residual = None
         self.spent = self.revolver is not None  # one segment: rebuilt from last_state
-
-
-def wavefield_bytes(shape: tuple[int, ...], dtype) -> int:
-    """Bytes of one wavefield time level of ``shape`` (with halo) and ``dtype``."""
-    return int(np.prod(shape)) * np.dtype(dtype).itemsize
