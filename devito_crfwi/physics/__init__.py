@@ -6,7 +6,8 @@ from .operators import operators_built
 from .propagator import Propagator
 from .settings import EngineSettings
 from .storage import MemoryPlan
-from .survey import Survey, ricker
+from .survey import Survey
+from .wavelet import ricker
 
 __all__ = [
     "EngineSettings",

@@ -43,9 +43,9 @@ def storage_factor(setting: int | str, highest_frequency: float, dt: float) -> i
     """Every how many steps of ``dt`` (s) gradients keep the forward wavefield.
 
     ``"auto"``: the stored interval is at most ``1 / (2 STORAGE_NYQUIST_MARGIN f_max)`` for
-    the source's ``highest_frequency`` ``f_max`` (Hz; 3 f0 for a Ricker). Adjoint sources
-    that this interval would alias are served with every step stored instead (see
-    :func:`aliased_fraction`).
+    the source's ``highest_frequency`` ``f_max`` (Hz; 3 f0 for a Ricker, see
+    :mod:`.wavelet`). Adjoint sources that this interval would alias are served with every
+    step stored instead (see :func:`aliased_fraction`).
     """
     if setting != "auto":
         return int(setting)
