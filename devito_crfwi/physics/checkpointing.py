@@ -197,7 +197,7 @@ class _LiveState(pyrevolve.Checkpoint):
         return [self.runner.state]
 
 
-class _Segments(pyrevolve.Operator):
+class _SegmentSweep(pyrevolve.Operator):
     """pyrevolve's forward or reverse operator: ``step`` on segments ``t_start..t_end - 1``,
     in increasing order or (``backward``) decreasing."""
 
@@ -252,8 +252,8 @@ class RevolveTape:
         self.last_state = None
         count = self.runner.segments.count
         self.revolver = pyrevolve.MemoryRevolver(
-            _LiveState(self.runner), _Segments(self._advance),
-            _Segments(self._reverse, backward=True),
+            _LiveState(self.runner), _SegmentSweep(self._advance),
+            _SegmentSweep(self._reverse, backward=True),
             max(1, min(self.n_checkpoints, count - 1)), count
         ) if count > 1 else None
         self._recorded = recorded
