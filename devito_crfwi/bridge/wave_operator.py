@@ -18,7 +18,7 @@ class WaveOperator(torch.nn.Module):
 
     Backward is the adjoint-state gradient; ``torch.func.jvp`` gives Born data; ``vmap``,
     ``jacfwd`` and ``jacrev`` batch tangents and cotangents into one executor call (see
-    :mod:`.autograd`). Devito kernels are compiled once per geometry and reused across
+    :mod:`.autograd`). Devito operators are compiled once per geometry and reused across
     calls, shots and dtypes. ``vp`` may live on any device (it is copied to the host once
     per call); outputs and gradients come back on its device and dtype.
 

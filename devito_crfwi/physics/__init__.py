@@ -3,9 +3,11 @@
 from . import _devito  # noqa: F401  (Devito settings before anything compiles)
 from .grid import ModelGrid, default_boundary_width, validate_velocity
 from .operators import operators_built
-from .propagator import MemoryPlan, Propagator
+from .propagator import Propagator
 from .settings import EngineSettings
-from .survey import Survey, ricker
+from .storage import MemoryPlan
+from .survey import Survey
+from .wavelet import ricker
 
 __all__ = [
     "EngineSettings",

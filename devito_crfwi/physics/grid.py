@@ -15,6 +15,7 @@ import sympy
 
 from ..io.schema import check_model, check_velocities
 from ..io.warn import warn
+from .wavelet import RICKER_RESOLVED_FACTOR
 
 # Fraction of the CFL limit used when the time step is chosen automatically. Measured
 # (float32, constant 4500 m/s at 5 m, free surface, 20-cell absorbing layer, 6 s = ~10^4
@@ -25,8 +26,6 @@ CFL_MARGIN = 0.95
 # Explicit steps below this fraction of the CFL limit are refused: they buy no accuracy
 # that the resampled recording needs, only run time and memory.
 MIN_DT_FRACTION = 0.1
-# The Ricker spectrum is ~3% of its peak at 2.5 f0: the highest frequency that matters.
-RICKER_FMAX_FACTOR = 2.5
 MIN_POINTS_PER_WAVELENGTH = 5.0
 
 
@@ -152,13 +151,14 @@ class ModelGrid:
         return 2.0 / (vmax * np.sqrt(lam))
 
     def check_dispersion(self, vmin: float, f0: float) -> float:
-        """Warn if the grid has fewer than ~5 points per minimum wavelength; return that count."""
-        fmax = RICKER_FMAX_FACTOR * f0
+        """Warn if the grid has fewer than ~5 points per minimum wavelength (at the Ricker's
+        resolved band, 2.5 ``f0``, see :mod:`.wavelet`); return that count."""
+        fmax = RICKER_RESOLVED_FACTOR * f0
         ppw = vmin / (fmax * max(self.spacing))
         if ppw < MIN_POINTS_PER_WAVELENGTH:
             warn(
                 f"only {ppw:.2f} grid points per minimum wavelength (vmin = {vmin:.0f} m/s, "
-                f"fmax ~ {fmax:.1f} Hz = {RICKER_FMAX_FACTOR} f0, spacing "
+                f"fmax ~ {fmax:.1f} Hz = {RICKER_RESOLVED_FACTOR} f0, spacing "
                 f"{max(self.spacing):g} m); at least {MIN_POINTS_PER_WAVELENGTH:.0f} are "
                 "advised: expect numerical dispersion. Refine the grid or lower f0."
             )

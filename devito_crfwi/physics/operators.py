@@ -2,13 +2,20 @@
 
 The builders are pure: they create template symbols on a Devito ``Grid`` and return an
 ``Operator``. Propagators run them on their own Functions, passed by name at apply time
-(``u``, ``v``, ``du``, ``m``, ``damp``, ``dm``, ``grad``, ``src``, ``rec``), so one compiled
-kernel serves every shot, model and time range on the same grid.
+(``u``, ``v``, ``du``, ``m``, ``dm``, ``grad``, ``src``, ``rec``, ``usave``, the C-PML
+profiles and memory variables), so one compiled operator serves every shot, model and
+time range on the same grid.
+
+The kinds (``KINDS``): ``forward`` (data), ``forward_stored`` (data, and every
+``factor``-th level of the wavefield into ``usave``), ``jacobian_adjoint`` (the adjoint
+wavefield run backward from an adjoint source, correlated with ``usave`` into the gradient
+w.r.t. m: the adjoint of the Jacobian) and ``born`` (the linearised data J dm).
 
 Units are Devito's: metres, milliseconds, km/s, m = 1/vp² (see :mod:`.units`).
 The discrete system, for every kind, is the leapfrog scheme of
-``m u_tt - lap(u) + damp u_t = f``; the adjoint and Born kernels are its exact
-discrete adjoint and linearisation (checked by the dot-product tests).
+``m u_tt - lap(u) = f`` with C-PML absorbing strips; the ``jacobian_adjoint`` and ``born``
+operators are its exact discrete adjoint and linearisation (checked by the dot-product
+tests).
 """
 
 from __future__ import annotations
@@ -29,24 +36,23 @@ from devito import (
     TimeFunction,
     configuration,
 )
-from devito.ir.iet import FindNodes, Iteration
 
-from . import _devito  # noqa: F401  (configures Devito before any operator is built)
+from ._devito import FindNodes, Iteration, compiled_function, subsampling_factor_argument
 from .boundary import mirror_correction
 from .grid import ModelGrid
 from .threads import kernel_threads
 
-KINDS = ("forward", "forward_stored", "gradient_stored", "born")
-# Accuracy of the C-PML's derivative stencils (the interior uses the kernel's space order).
+KINDS = ("forward", "forward_stored", "jacobian_adjoint", "born")
+# Accuracy of the C-PML's derivative stencils (the interior uses the operator's space order).
 PML_SPACE_ORDER = 4
-# Below this many grid points a kernel runs on one thread (measured: a 80 x 70 grid runs
+# Below this many grid points an operator runs on one thread (measured: a 80 x 70 grid runs
 # ~1000x slower on 2 busy-waiting threads of a loaded 2-core machine than on one).
 SMALL_GRID_POINTS = 40_000
 
 
 @dataclass(frozen=True)
 class OperatorKey:
-    """What makes two compiled kernels identical: geometry, stencil order, dtype, kind."""
+    """What makes two compiled operators identical: geometry, stencil order, dtype, kind."""
 
     grid: ModelGrid
     space_order: int
@@ -87,8 +93,9 @@ def wavefield(name: str, grid: Grid, space_order: int, save: int | None = None,
 
 @cache
 def _storage_dim(grid: Grid, factor: int) -> ConditionalDimension:
-    """Every ``factor``-th time step. Kernels are compiled with factor 1 and take the factor
-    (``tsavef``) at run time; a stored wavefield's own factor sets its time range."""
+    """Every ``factor``-th time step. Operators are compiled with factor 1 and take the factor
+    at run time (:func:`storage_factor_argument`); a stored wavefield's own factor sets its
+    time range."""
     return ConditionalDimension("tsave", parent=grid.time_dim, factor=factor)
 
 
@@ -99,8 +106,9 @@ def stored_wavefield(grid: Grid, save: int, factor: int = 1) -> TimeFunction:
 
 
 def storage_factor_argument(grid: Grid, factor: int) -> dict[str, int]:
-    """The run-time argument that sets the storage factor of the ``*_stored`` kernels."""
-    return {_storage_dim(grid, factor).symbolic_factor.name: int(factor)}
+    """The run-time argument that sets the storage factor of the operators that store or
+    read ``usave``."""
+    return subsampling_factor_argument(_storage_dim(grid, factor), factor)
 
 
 def model_function(name: str, grid: Grid, space_order: int) -> Function:
@@ -172,10 +180,10 @@ def _derivative(expr, dim, order: int, fd_order: int):
 
 
 class _Boundary:
-    """The boundary terms of one kernel: C-PML strips and the free-surface mirror.
+    """The boundary terms of one operator: C-PML strips and the free-surface mirror.
 
-    ``update`` returns the equations that advance a wavefield by one step (forward in time,
-    or the exact transpose of that step for the adjoint), given the extra right-hand side.
+    :meth:`forward` returns the equations that advance a wavefield by one step, given an
+    extra right-hand side; :meth:`adjoint` those of the exact transpose of that step.
     """
 
     def __init__(self, model_grid: ModelGrid, dtype: str, space_order: int) -> None:
@@ -218,7 +226,7 @@ class _Boundary:
         keep.data[0] = 0
         return expr * keep
 
-    def _mirror(self, f: TimeFunction, new, old, weight) -> list:
+    def _mirror(self, new, old, weight) -> list:
         """Free-surface correction of the depth stencil (:func:`.boundary.mirror_correction`)."""
         if not self.model_grid.free_surface:
             return []
@@ -240,9 +248,11 @@ class _Boundary:
     def forward(self, u: TimeFunction, m: Function, rhs=0, field: str = "u") -> list:
         """``u^{n+1} = 2u^n - u^{n-1} + dt²/m (L u^n + rhs)``, ``L`` the C-PML laplacian.
 
-        The interior is one plain-laplacian loop; per axis two more loops over its strips:
-        ``ψ``, then (widened by the stencil's reach, where ``D ψ`` lives) ``ζ`` and the
-        stretch terms added to ``u^{n+1}``. (One loop with ``D ψ^n`` inlined measured slower.)
+        The interior is one plain-laplacian loop; per axis two more loops over its strips
+        (the whole grid along depth, see ``__init__``): ``ψ``, then (widened by the
+        stencil's reach, where ``D ψ`` lives) ``ζ`` and the stretch terms added to
+        ``u^{n+1}``. (Inlining ``D ψ^{n+1}`` to save the second loop measured slower: 2x
+        along depth.)
         """
         w = self.grid.stepping_dim.spacing**2 / m
         order = self.pml_order
@@ -258,7 +268,7 @@ class _Boundary:
                             Inc(u.forward, w * (dpsi + zeta.forward), subdomain=s)]
         eqs.append(Eq(u.forward, 2 * u - u.backward + w * (u.laplace + rhs)))
         eqs += stretch
-        eqs += self._mirror(u, u.forward, u, w)
+        eqs += self._mirror(u.forward, u, w)
         return eqs
 
     def adjoint(self, v: TimeFunction, m: Function, field: str = "v") -> list:
@@ -286,7 +296,7 @@ class _Boundary:
                             subdomain=s) for s in self.reach[i]]
         eqs.append(Eq(v.backward, 2 * v - v.forward + w * v.laplace))
         eqs += stretch
-        eqs += self._mirror(v, v.backward, v, w)
+        eqs += self._mirror(v.backward, v, w)
         return eqs
 
 
@@ -313,7 +323,7 @@ def _build(key: OperatorKey) -> Operator:
         eqs += src.inject(field=u.forward, expr=source)
         eqs += rec.interpolate(expr=u)
         eqs += [Eq(usave, u)]  # level t at t % factor == 0
-    elif key.kind == "gradient_stored":
+    elif key.kind == "jacobian_adjoint":
         usave = stored_wavefield(grid, 3)
         v = wavefield("v", grid, so)
         grad = model_function("grad", grid, so)
@@ -384,8 +394,9 @@ class BoundOperator:
     """An operator bound to one set of arguments, re-run cheaply over time ranges.
 
     ``Operator.apply`` re-processes every argument on each call (milliseconds); bound
-    once, a run is a direct call of the compiled function, which matters when
-    checkpointing runs hundreds of short time segments.
+    once (``Operator.arguments``), a run is a direct call of the compiled function
+    (:func:`._devito.compiled_function`), which matters when checkpointing runs hundreds
+    of short time segments.
 
     Under Devito MPI (``DEVITO_MPI`` set) every run goes through ``apply``: it scatters
     sparse points to the ranks that own them and gathers receivers back, which a bound
@@ -411,6 +422,7 @@ class BoundOperator:
         # The bands are cut for every requested thread; a run on fewer takes several each.
         self.threads = int(self.args["nthreads"])
         self.args.update(thread_bands(op, self.args, self.threads))
+        self._call = compiled_function(op)
 
     def run(self, time_m: int, time_M: int) -> None:  # noqa: N803 (Devito's names)
         """Run time steps ``time_m..time_M`` (inclusive; the operator's own direction)."""
@@ -420,7 +432,7 @@ class BoundOperator:
         self.args["time_m"] = time_m
         self.args["time_M"] = time_M
         self.args["nthreads"] = kernel_threads(self.threads)
-        self.op.cfunction(*[self.args[p.name] for p in self.op.parameters])
+        self._call(self.args)
 
 
 def gather_points(sparse: SparseTimeFunction) -> np.ndarray:

@@ -3,14 +3,17 @@
 A :class:`Propagator` binds one survey to one model grid. It speaks SI at its surface
 (velocity in m/s, data on the survey's recording axis) and Devito units inside. The
 simulation time step comes from the CFL limit of a maximum velocity fixed at
-construction, so the compiled kernels and bound arguments stay valid while the model
+construction, so the compiled operators and bound arguments stay valid while the model
 changes during an inversion.
+
+Its parts: the time axes (:mod:`.time_axes`), the operators (:mod:`.operators`) bound to
+the shots' sources and receivers (:mod:`.points`), and for gradients the tapes
+(:mod:`.checkpointing`) planned by :mod:`.storage` within the memory free (:mod:`.memory`).
 """
 
 from __future__ import annotations
 
 import copy
-import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -20,17 +23,9 @@ from devito import configuration
 from ..io.schema import check_model
 from . import units
 from .boundary import cpml_coefficients
-from .checkpointing import (
-    RevolveTape,
-    SegmentForward,
-    SegmentReverse,
-    SegmentRunner,
-    Segments,
-    StoredTape,
-    saved_levels,
-    wavefield_bytes,
-)
-from .grid import CFL_MARGIN, MIN_DT_FRACTION, ModelGrid, default_boundary_width, validate_velocity
+from .checkpointing import RevolveTape, SegmentRunner, Segments, StoredTape, saved_levels
+from .grid import ModelGrid, default_boundary_width, validate_velocity
+from .memory import available_memory, require_memory, wavefield_bytes
 from .operators import (
     BoundOperator,
     OperatorKey,
@@ -41,74 +36,31 @@ from .operators import (
     model_function,
     pml_axes,
     profile_function,
-    sparse_points,
     storage_factor_argument,
     stored_wavefield,
     wavefield,
 )
-from .resampling import kernel_reach, sinc_resampling
+from .points import Shot, ShotPoints
 from .settings import EngineSettings
+from .storage import (
+    ALIASED_FRACTION_LIMIT,
+    GradientStorage,
+    MemoryPlan,
+    aliased_fraction,
+    storage_factor,
+)
 from .survey import Survey
-
-
-def available_memory() -> int:
-    """Bytes the system can still give this process: ``MemAvailable``, else free pages."""
-    try:
-        with open("/proc/meminfo") as meminfo:
-            for line in meminfo:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-
-
-def require_memory(what: str, sizes: dict[str, int], hint: str = "") -> None:
-    """Raise ``MemoryError`` naming ``sizes`` (bytes) when their sum exceeds free memory."""
-    need = sum(sizes.values())
-    free = available_memory()
-    if need > free:
-        parts = ", ".join(f"{name} {_mib(n)}" for name, n in sizes.items())
-        raise MemoryError(f"{what} needs {_mib(need)} ({parts}) but only {_mib(free)} of "
-                          f"memory is available; nothing was allocated{hint}")
-
-
-def _mib(n: int) -> str:
-    return f"{n / 2**20:.1f} MiB"
-
-
-# The stored forward wavefield is sampled this many times faster than the Nyquist rate of
-# the source's highest frequency. Measured relative L2 error of the gradient against every
-# step stored (600 x 200 cells at 10 m, 1500-4500 m/s, Ricker 10 Hz, 2.3 s at 4 ms, 1.17 ms
-# step): k = 3, 4, 6: 1e-5..7e-5; k = 7 (this margin): 1.4e-4; k = 8: 5e-3; k = 10: 1.3e-2;
-# k = 13 (near Nyquist): 0.36. Small test problem (6 Hz, k = 6): 2.4e-4. Those are L2
-# residuals of clean data: band-limited adjoint sources.
-STORAGE_NYQUIST_MARGIN = 2.0
-SUBSAMPLED_GRADIENT_TOLERANCE = 1e-3
-# Stored every k steps, the imaging condition sums u * v_tt at the rate fs = 1 / (k dt): the
-# adjoint field's content above fs - f_max (f_max: the source's highest frequency) beats
-# with the forward band onto multiples of fs and aliases into the gradient. Residuals are
-# rarely free of it: the record's cut at t_max is a broadband edge, and noise, spiky or
-# trace-normalised misfits are broadband throughout. With "auto", a shot whose adjoint
-# source has more than this fraction of its L2 norm (simulation axis) above fs - f_max is
-# recorded again with every step stored. Measured gradient error of the subsampled tape
-# against every step stored, per unit of that fraction (float64; 40 x 30 layered at 10 m,
-# 6-10 Hz, 0.4-1.2 s, k = 5-7; 80 x 40 at 15 m, 5 Hz, free surface; Marmousi 288 x 94 at
-# 15 m, 8 Hz, 1.9 s, k = 7): 0.1-5 where the fraction is below 1e-3 (clean L2 and NCC
-# residuals 1e-4..1e-2 of it, with errors up to 1.2e-2), 1-70 for noisy, L1 and
-# trace-normalised ones (fraction 1e-3..0.8). 1e-4 keeps the error under
-# SUBSAMPLED_GRADIENT_TOLERANCE with a factor 2 to spare; what stays subsampled is an
-# adjoint source that is band-limited and fades out before t_max.
-ALIASED_FRACTION_LIMIT = 1e-4
+from .time_axes import TimeAxes, simulation_step
 
 
 @dataclass(frozen=True)
-class MemoryPlan:
-    """How gradients keep the forward wavefield: ``"full"`` or ``"revolve"`` snapshots."""
+class _Modelling:
+    """A full-length ``forward`` or ``born`` operator, bound to its own wavefields (zeroed
+    per shot) and source and receivers."""
 
-    mode: str
-    checkpoints: int | None = None
-    bytes_per_call: int = 0
+    operator: BoundOperator
+    wavefields: tuple
+    points: ShotPoints
 
 
 class Propagator:
@@ -156,35 +108,9 @@ class Propagator:
         self.checkpoints = settings.checkpoints
         self.memory_limit = settings.memory_limit
         self.vmax = float(vp_reference.max() if vmax is None else vmax)
-        dt_stable = grid.max_stable_dt(self.vmax, space_order)
-        where = (f"for vmax = {self.vmax:.0f} m/s on spacing {grid.spacing} m with space order "
-                 f"{space_order} (CFL limit {dt_stable:.4g} s)")
-        if dt is None:
-            self.dt = CFL_MARGIN * dt_stable
-        elif dt > dt_stable:
-            raise ValueError(f"time step dt = {dt:g} s is unstable {where}")
-        elif dt < MIN_DT_FRACTION * dt_stable:
-            raise ValueError(
-                f"time step dt = {dt:g} s is below {MIN_DT_FRACTION:g} of the stable step "
-                f"{where}: {int(survey.t_max / dt):d} steps for {survey.t_max:g} s. Leave dt "
-                "unset: any recording interval, however fine, is served by interpolation")
-        else:
-            self.dt = float(dt)
-        # Levels 0..nt-1; receivers record levels 1..nt-2, and the resampling kernel reaches
-        # that many levels past the last recording time.
-        self.nt = (int(np.ceil(survey.t_max / self.dt - 1e-9)) + 2
-                   + kernel_reach(self.dt, survey.dt))
-        itemsize = self.dtype.itemsize
-        nrec = survey.n_receivers
-        require_memory(f"the time axes of {self.nt} simulation steps and {survey.nt} samples", {
-            "simulation traces": self.nt * (3 * nrec + 2) * itemsize,
-            "resampling matrix": survey.nt * 2 * kernel_reach(self.dt, survey.dt) * 12,
-        })
-        self.time = np.arange(self.nt) * self.dt
-        # (survey.nt, nt): simulation -> recording axis; its transpose is the adjoint
-        self.resample = sinc_resampling(self.time, survey.time)
-        self.wavelet = survey.source_wavelet(self.time).astype(self.dtype)[:, None]
-        self.subsample = self._storage_factor(settings.subsample)
+        self.time_axes = TimeAxes(simulation_step(grid, self.vmax, space_order, survey.t_max, dt),
+                                  survey, self.dtype)
+        self.subsample = storage_factor(settings.subsample, survey.highest_frequency(), self.dt)
 
         self._dgrid = devito_grid(grid, self.dtype.name)
         so = space_order
@@ -192,9 +118,9 @@ class Propagator:
         self._profiles = self._pml_profiles()
         self._grad = model_function("grad", self._dgrid, so)
         self._dm = model_function("dm", self._dgrid, so)
-        self._bound: dict = {}
-        self._sparse: dict[int, tuple] = {}
-        self._revolve: tuple | None = None
+        self._bound: dict[str, _Modelling] = {}  # by operator kind
+        self._adjoint_fields: dict | None = None  # every runner's: one adjoint runs at a time
+        self._revolve: SegmentRunner | None = None  # revolve's buffer, shared by its tapes
         self._stored: list[SegmentRunner] = []  # full-storage buffers, reused across calls
         self._exact: Propagator | None = None  # exact(), built on first use
         self.exact_recordings = 0  # shots jacobian_adjoint recorded again, every step stored
@@ -203,7 +129,7 @@ class Propagator:
         # Bound operators hold ctypes arguments and the pooled buffers; both are caches that
         # the next call rebuilds, so pickles and deep copies leave them out.
         state = self.__dict__.copy()
-        state.update(_bound={}, _sparse={}, _revolve=None, _stored=[], _exact=None)
+        state.update(_bound={}, _adjoint_fields=None, _revolve=None, _stored=[], _exact=None)
         return state
 
     def exact(self) -> Propagator:
@@ -252,22 +178,20 @@ class Propagator:
         return cls(grid, survey, vp_reference=values,
                    settings=EngineSettings.create(settings, vmax=vmax), dtype=dtype)
 
+    # -- the time axes ------------------------------------------------------------------
+    @property
+    def dt(self) -> float:
+        """The simulation time step, s."""
+        return self.time_axes.dt
+
+    @property
+    def nt(self) -> int:
+        """Simulation time levels ``0..nt-1`` (``nt - 2`` steps are run)."""
+        return self.time_axes.nt
+
     # -- small helpers ------------------------------------------------------------------
-    def _storage_factor(self, setting: int | str) -> int:
-        """Every how many steps full-storage gradients keep the forward wavefield.
-
-        ``"auto"``: the stored interval is at most ``1 / (2 STORAGE_NYQUIST_MARGIN f_max)``
-        for the source's highest frequency ``f_max`` (Hz; 3 f0 for a Ricker). Adjoint
-        sources that this interval would alias are served by :meth:`exact` instead (see
-        :meth:`jacobian_adjoint`).
-        """
-        if setting != "auto":
-            return int(setting)
-        interval = 1.0 / (2.0 * STORAGE_NYQUIST_MARGIN * self.survey.highest_frequency())
-        return max(1, int(interval / self.dt))
-
     def _pml_profiles(self) -> dict:
-        """The C-PML coefficient profiles, bound to every kernel by name."""
+        """The C-PML coefficient profiles, bound to every operator by name."""
         profiles = {}
         coefficients = cpml_coefficients(self.grid, self.vmax, self.survey.f0, self.dt)
         for axis in pml_axes(self.grid):
@@ -302,23 +226,6 @@ class Propagator:
             raise ValueError(f"shot index {bad[0]} out of range 0..{self.survey.n_shots - 1}")
         return idx
 
-    def _sparse_set(self, length: int) -> tuple:
-        """(src, rec_fwd, rec_adj) sparse functions with ``length`` time samples."""
-        if length not in self._sparse:
-            nrec = self.survey.n_receivers
-            self._sparse[length] = (
-                sparse_points("src", self._dgrid, 1, length),
-                sparse_points("rec", self._dgrid, nrec, length),
-                sparse_points("rec", self._dgrid, nrec, length),
-            )
-        return self._sparse[length]
-
-    def _place(self, sparse: tuple, shot: int) -> None:
-        src, rec_fwd, rec_adj = sparse
-        src.coordinates.data[:] = self.survey.source_positions[shot]
-        rec_fwd.coordinates.data[:] = self.survey.receiver_positions[shot]
-        rec_adj.coordinates.data[:] = self.survey.receiver_positions[shot]
-
     def set_model(self, vp: np.ndarray) -> None:
         """Load a velocity model (x, [y,] z) in m/s, after checking it."""
         vp = validate_velocity(vp, self.grid.shape)
@@ -328,9 +235,6 @@ class Propagator:
                 "the time step; build the operator with a larger vmax"
             )
         self._m.data[:] = self.grid.pad(units.slowness2_from_velocity(vp.astype(np.float64)))
-
-    def _to_recording(self, sim: np.ndarray) -> np.ndarray:
-        return np.asarray(self.resample @ sim, dtype=self.dtype)
 
     # -- modelling ----------------------------------------------------------------------
     def _model_shots(self, kind: str, fields: tuple[str, ...], idx: np.ndarray,
@@ -346,23 +250,25 @@ class Propagator:
             "wavefields": (3 * len(fields) + 2 * memories) * level,
             "gathers": len(idx) * self.survey.nt * self.survey.n_receivers * self.dtype.itemsize,
         })
-        sparse = self._sparse_set(self.nt)
         if kind not in self._bound:
+            points = ShotPoints(self._dgrid, self.survey.n_receivers, self.nt)
             waves = self._wavefields(*fields)
-            self._bound[kind] = (tuple(waves.values()), BoundOperator(
-                self._op(kind), m=self._m, src=sparse[0], rec=sparse[1], **self._profiles,
-                dt=self._dt_devito, time_m=1, time_M=self.nt - 2, **waves, **functions,
-            ))
-        waves, bound = self._bound[kind]
-        sparse[0].data[:] = self.wavelet
+            operator = BoundOperator(
+                self._op(kind), m=self._m, src=points.source, rec=points.receivers,
+                **self._profiles, dt=self._dt_devito, time_m=1, time_M=self.nt - 2, **waves,
+                **functions)
+            self._bound[kind] = _Modelling(operator, tuple(waves.values()), points)
+        modelling = self._bound[kind]
+        points = modelling.points
+        points.source.data[:] = self.time_axes.wavelet
         out = np.empty((len(idx), self.survey.nt, self.survey.n_receivers), self.dtype)
         for i, shot in enumerate(idx):
-            self._place(sparse, shot)
-            for wave in waves:
+            points.place(Shot.of(self.survey, shot))
+            for wave in modelling.wavefields:
                 wave.data_with_halo[:] = 0
-            sparse[1].data[:] = 0
-            bound.run(1, self.nt - 2)
-            out[i] = self._to_recording(gather_points(sparse[1]))
+            points.receivers.data[:] = 0
+            modelling.operator.run(1, self.nt - 2)
+            out[i] = self.time_axes.to_recording(gather_points(points.receivers))
         return out
 
     def forward(self, vp: np.ndarray, shots: Sequence[int] | None = None) -> np.ndarray:
@@ -396,86 +302,47 @@ class Propagator:
 
     # -- gradients ----------------------------------------------------------------------
     @property
+    def _storage(self) -> GradientStorage:
+        """The sizes of this engine's tapes (its ``subsample``, ``checkpoints`` and
+        ``memory_limit`` as they are now: :meth:`exact` changes them on its twin)."""
+        return GradientStorage(
+            steps=self.nt - 2, subsample=self.subsample,
+            level_bytes=wavefield_bytes(self._m.data_with_halo.shape, self.dtype),
+            saved_level_bytes=wavefield_bytes(self.grid.padded_shape, self.dtype),
+            memories=len(memory_names(self.grid, "u")), checkpoints=self.checkpoints,
+            memory_limit=self.memory_limit)
+
+    @property
     def stored_levels(self) -> int:
-        """Time levels a full-storage tape holds: ``0, k, 2k, ...`` up to ``nt - 1``.
-
-        (Level ``nt - 1`` is never correlated; Devito sizes the buffer to the traces'.)
-        """
-        return saved_levels(self.nt - 2, self.subsample)
-
-    def _stored_bytes(self) -> int:
-        """Bytes of one shot's full-storage tape: the stored levels and the live wavefield."""
-        live = self._live_levels * wavefield_bytes(self._m.data_with_halo.shape, self.dtype)
-        return self.stored_levels * wavefield_bytes(self.grid.padded_shape, self.dtype) + live
-
-    @property
-    def _live_levels(self) -> int:
-        """Wavefield-sized arrays a gradient's kernels advance: the forward and adjoint
-        fields (three levels each) and their C-PML memory variables (two each)."""
-        return 6 + 2 * 2 * len(memory_names(self.grid, "u"))
-
-    @property
-    def _snapshot_levels(self) -> int:
-        """Wavefield-sized arrays of one forward state: two levels and the memories."""
-        return 2 + len(memory_names(self.grid, "u"))
+        """Time levels a full-storage tape holds: ``0, k, 2k, ...`` up to ``nt - 1``."""
+        return self._storage.stored_levels
 
     def memory_plan(self, n_shots: int) -> MemoryPlan:
-        """The tape mode for a call with ``n_shots`` shots (see ``checkpoints``, ``memory_limit``).
-
-        Both modes keep every ``subsample``-th level: full storage of the whole run, revolve
-        of the one segment being reversed (so their gradients are equal). Every revolve plan
-        recomputes each segment once (cost ~ 2 forwards + 1 adjoint), so under a memory
-        budget the plan with the fewest bytes is taken.
-        """
-        level = wavefield_bytes(self._m.data_with_halo.shape, self.dtype)
-        saved_level = wavefield_bytes(self.grid.padded_shape, self.dtype)
-        steps = self.nt - 2
-        full = n_shots * self._stored_bytes()
-        if self.checkpoints is None and (self.memory_limit is None or full <= self.memory_limit):
-            return MemoryPlan("full", None, full)
-
-        def revolve_bytes(c: int) -> int:
-            # per shot: c snapshots + the last segment's start; shared: the live fields
-            # and one segment's saved levels
-            length = Segments.for_snapshots(steps, c, self.subsample).length
-            return (n_shots * self._snapshot_levels * (c + 1) * level
-                    + self._live_levels * level
-                    + saved_levels(length, self.subsample) * saved_level)
-
-        if self.checkpoints is not None:
-            c = int(self.checkpoints)
-            return MemoryPlan("revolve", c, revolve_bytes(c))
-        c = min(range(1, steps + 1), key=revolve_bytes)
-        if revolve_bytes(c) > self.memory_limit:
-            raise MemoryError(
-                f"memory_limit = {self.memory_limit} bytes cannot hold the gradient of "
-                f"{n_shots} shot(s): revolve needs at least {revolve_bytes(c)} bytes; "
-                "raise the limit or use fewer shots per call"
-            )
-        return MemoryPlan("revolve", c, revolve_bytes(c))
+        """The tape mode for a call with ``n_shots`` shots (see ``checkpoints``, ``memory_limit``;
+        :meth:`.storage.GradientStorage.plan`)."""
+        return self._storage.plan(n_shots)
 
     def _runner(self, segments: Segments) -> SegmentRunner:
         """A segment runner: a three-level forward wavefield, the segment's saved levels
-        (every ``subsample``-th) and the bound forward and gradient kernels on them."""
-        sparse = self._sparse_set(segments.length + 2)
-        src, rec_fwd, rec_adj = sparse
-        if "v" not in self._bound:
-            self._bound["v"] = self._wavefields("v")  # the adjoint fields, shared
-        adjoint_fields = self._bound["v"]
+        (every ``subsample``-th), its own source and receivers, and the ``forward_stored`` and
+        ``jacobian_adjoint`` operators bound to them."""
+        points = ShotPoints(self._dgrid, self.survey.n_receivers, segments.length + 2,
+                            adjoint=True)
+        if self._adjoint_fields is None:
+            self._adjoint_fields = self._wavefields("v")
+        adjoint_fields = self._adjoint_fields
         forward_fields = self._wavefields("u")
         saved = stored_wavefield(self._dgrid, saved_levels(segments.length, self.subsample),
                                  self.subsample)
         common = dict(m=self._m, dt=self._dt_devito, time_m=1, time_M=segments.length,
                       usave=saved, **self._profiles,
                       **storage_factor_argument(self._dgrid, self.subsample))
-        forward = BoundOperator(self._op("forward_stored"), src=src, rec=rec_fwd,
-                                **forward_fields, **common)
-        adjoint = BoundOperator(self._op("gradient_stored"), rec=rec_adj, grad=self._grad,
-                                **adjoint_fields, **common)
-        runner = SegmentRunner(forward, adjoint, list(forward_fields.values()), saved,
-                               list(adjoint_fields.values()), *sparse, segments)
-        runner.wavelet = self.wavelet
-        return runner
+        forward = BoundOperator(self._op("forward_stored"), src=points.source,
+                                rec=points.receivers, **forward_fields, **common)
+        adjoint = BoundOperator(self._op("jacobian_adjoint"), rec=points.adjoint_receivers,
+                                grad=self._grad, **adjoint_fields, **common)
+        return SegmentRunner(forward, adjoint, list(forward_fields.values()), saved,
+                             list(adjoint_fields.values()), points, segments)
 
     def _idle_stored_runner(self) -> SegmentRunner:
         """A full-storage buffer that no live tape holds, allocated only when none is idle.
@@ -490,12 +357,6 @@ class Propagator:
         runner = self._runner(Segments(steps, steps))
         self._stored.append(runner)
         return runner
-
-    def release_memory(self) -> None:
-        """Drop the full-storage buffers that no live tape holds (also :meth:`exact`'s)."""
-        self._stored = [runner for runner in self._stored if runner.busy]
-        if self._exact is not None:
-            self._exact.release_memory()
 
     def record(self, vp: np.ndarray, shots: Sequence[int] | None = None
                ) -> tuple[np.ndarray, list]:
@@ -514,7 +375,7 @@ class Propagator:
             new = max(0, len(idx) - sum(not runner.busy for runner in self._stored))
             require_memory(f"the gradient of {len(idx)} shot(s) with full storage", {
                 f"{new} new tape(s) of {self.stored_levels} levels (every {self.subsample} of "
-                f"{steps} steps)": new * self._stored_bytes(), "gathers": gathers,
+                f"{steps} steps)": new * self._storage.stored_bytes, "gathers": gathers,
             }, "; set memory_limit (revolve checkpointing) or a larger subsample")
         else:
             require_memory(f"the gradient of {len(idx)} shot(s) with {plan.checkpoints} revolve "
@@ -525,24 +386,19 @@ class Propagator:
         tapes = []
         if plan.mode == "revolve":
             segments = Segments.for_snapshots(steps, plan.checkpoints, self.subsample)
-            if self._revolve is None or self._revolve[0] != segments:
-                runner = self._runner(segments)
-                self._revolve = (segments, runner, SegmentForward(runner), SegmentReverse(runner))
-            _, runner, fwd, rev = self._revolve
-        for i, shot in enumerate(idx):
+            if self._revolve is None or self._revolve.segments != segments:
+                self._revolve = self._runner(segments)
+        for i, index in enumerate(idx):
+            shot = Shot.of(self.survey, index)
             if plan.mode == "full":
-                runner = self._idle_stored_runner()
-                tape = StoredTape(runner)
+                tape = StoredTape(self._idle_stored_runner(), shot, self.time_axes.wavelet)
             else:
-                tape = RevolveTape(runner, fwd, rev, plan.checkpoints)
-            self._place(self._sparse_set(runner.segments.length + 2), shot)
+                tape = RevolveTape(self._revolve, shot, self.time_axes.wavelet,
+                                   plan.checkpoints)
             recorded[:] = 0
-            runner.recorded = recorded
-            tape.record()
-            runner.recorded = None
-            tape.shot = shot
+            tape.record(recorded)
             tapes.append(tape)
-            out[i] = self._to_recording(recorded)
+            out[i] = self.time_axes.to_recording(recorded)
         return out, tapes
 
     def aliased_fraction(self, adjoint_source: np.ndarray) -> np.ndarray:
@@ -568,7 +424,7 @@ class Propagator:
         """``function`` of each shot's adjoint source on the simulation axis, (..., shot)."""
         adjoint_source = np.asarray(adjoint_source)
         traces = adjoint_source.reshape(-1, *adjoint_source.shape[-2:])
-        values = [function(self.resample.T @ source) for source in traces]
+        values = [function(self.time_axes.to_simulation(source)) for source in traces]
         return np.array(values, dtype=np.float64).reshape(adjoint_source.shape[:-2])
 
     def _needs_exact(self, source: np.ndarray) -> bool:
@@ -578,28 +434,17 @@ class Propagator:
     def _aliased_fraction(self, source: np.ndarray) -> float:
         """:meth:`aliased_fraction` of one shot's adjoint source (time, receiver) on the
         simulation axis."""
-        if self.subsample == 1:
-            return 0.0
-        power = np.abs(np.fft.rfft(np.asarray(source, dtype=np.float64), axis=0)) ** 2
-        total = float(power.sum())
-        if total == 0.0:
-            return 0.0
-        frequency = np.fft.rfftfreq(len(source), self.dt)
-        aliased = frequency > 1.0 / (self.subsample * self.dt) - self.survey.highest_frequency()
-        return float(np.sqrt(power[aliased].sum() / total))
+        return aliased_fraction(source, self.dt, self.subsample,
+                                self.survey.highest_frequency())
 
     def _replay(self, tape: StoredTape | RevolveTape, sources: list[tuple[int, np.ndarray]],
                 out: np.ndarray) -> None:
         """Run ``tape``'s adjoint once per (index, source on the simulation axis) of
         ``sources``, adding each gradient w.r.t. the padded slowness² to ``out[index]``."""
-        runner = tape.runner
-        self._place(self._sparse_set(runner.segments.length + 2), tape.shot)
         for b, source in sources:
             self._grad.data[:] = 0
-            runner.residual = source
-            tape.replay_adjoint()
+            tape.replay_adjoint(source)
             out[b] += self._grad.data
-        runner.residual = None
 
     def jacobian_adjoint(self, vp: np.ndarray, tapes: list, adjoint_source: np.ndarray
                          ) -> np.ndarray:
@@ -631,13 +476,13 @@ class Propagator:
             for b, source in enumerate(sources[:, i]):
                 if not source.any():
                     continue  # adds exactly zero
-                sim = np.asarray(self.resample.T @ source, dtype=self.dtype)
+                sim = np.asarray(self.time_axes.to_simulation(source), dtype=self.dtype)
                 (aliased if self._needs_exact(sim) else stored).append((b, sim))
             if stored:
                 self._replay(tape, stored, padded)
             if aliased:
                 engine = self.exact()
-                _, (exact_tape,) = engine.record(vp, [tape.shot])
+                _, (exact_tape,) = engine.record(vp, [tape.shot.index])
                 engine._replay(exact_tape, aliased, padded)
                 del exact_tape  # frees its buffer for the next shot
                 self.exact_recordings += 1

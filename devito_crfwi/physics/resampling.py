@@ -15,7 +15,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse
 
-# Half-width of the interpolation kernel in source samples (2 * HALF_WIDTH taps) and the
+# Half-width of the windowed sinc in source samples (2 * HALF_WIDTH taps) and the
 # Kaiser window's shape: measured on Ricker wavelets, beta = 10 with 16 taps reaches the
 # ~2e-5 floor set by the truncated taps at t = 0; beta 6 and 8 give 2e-4 and 4e-5.
 HALF_WIDTH = 8
@@ -32,16 +32,16 @@ def kaiser_sinc(x: np.ndarray, half_width: int = HALF_WIDTH,
                     np.sinc(x) * np.i0(beta * np.sqrt(inside)) / np.i0(beta), 0.0)
 
 
-def kernel_reach(dt_from: float, dt_to: float) -> int:
-    """Source samples the kernel reaches on each side of a target time."""
+def sinc_reach(dt_from: float, dt_to: float) -> int:
+    """Source samples the windowed sinc reaches on each side of a target time."""
     return int(np.ceil(HALF_WIDTH * max(1.0, dt_to / dt_from)))
 
 
 def sinc_resampling(t_from: np.ndarray, t_to: np.ndarray) -> scipy.sparse.csr_matrix:
     """Matrix (len(t_to), len(t_from)) that resamples signals on ``t_from`` at ``t_to``.
 
-    Both axes are regular and start at 0 (s). The kernel is a windowed sinc on the coarser
-    of the two spacings: onto a finer axis it interpolates (2 * HALF_WIDTH taps, exact at
+    Both axes are regular and start at 0 (s). The window is a Kaiser-windowed sinc on the
+    coarser of the two spacings: onto a finer axis it interpolates (2 * HALF_WIDTH taps, exact at
     coinciding times); onto a coarser one it low-passes at the target's Nyquist frequency
     before sampling, so that ``R`` and its adjoint ``R.T`` are both band-limited (the
     adjoint of plain point sampling would be a broadband train of spikes, which aliases in
@@ -52,8 +52,8 @@ def sinc_resampling(t_from: np.ndarray, t_to: np.ndarray) -> scipy.sparse.csr_ma
     t_to = np.asarray(t_to, dtype=np.float64)
     dt_from = t_from[1] - t_from[0]
     dt_to = t_to[1] - t_to[0] if len(t_to) > 1 else dt_from
-    stretch = max(1.0, dt_to / dt_from)  # kernel spacing in source samples
-    reach = kernel_reach(dt_from, dt_to)
+    stretch = max(1.0, dt_to / dt_from)  # the sinc's spacing in source samples
+    reach = sinc_reach(dt_from, dt_to)
     pos = t_to / dt_from
     nearest = np.round(pos)
     pos = np.where(np.abs(pos - nearest) < _SNAP, nearest, pos)

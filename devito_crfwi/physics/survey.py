@@ -13,27 +13,11 @@ import numpy as np
 
 from ..io.schema import check_model, check_shots
 from ..io.warn import warn
-from .grid import RICKER_FMAX_FACTOR
 from .resampling import sinc_resampling
+from .wavelet import RICKER_RESOLVED_FACTOR, RICKER_TOP_FACTOR, TOP_LEVEL, ricker
 
 # Recording intervals the default picks from (s): round numbers that SEG-Y stores exactly.
 _NICE_INTERVALS = (0.0005, 0.001, 0.002, 0.004, 0.008, 0.016)
-
-
-# The Ricker amplitude spectrum falls to 9 exp(-8) ~ 0.3% of its peak at 3 f0: above that
-# the source carries nothing a gradient must keep (sets the wavefield storage interval).
-RICKER_TOP_FACTOR = 3.0
-_TOP_LEVEL = RICKER_TOP_FACTOR**2 * np.exp(1.0 - RICKER_TOP_FACTOR**2)
-
-
-def ricker(f0: float, t: np.ndarray, t0: float | None = None) -> np.ndarray:
-    """Ricker wavelet of peak frequency ``f0`` (Hz) at times ``t`` (s), peaked at ``t0``.
-
-    ``t0`` defaults to ``1 / f0`` so the wavelet starts near zero at ``t = 0``.
-    """
-    t0 = 1.0 / f0 if t0 is None else t0
-    arg = (np.pi * f0 * (t - t0)) ** 2
-    return (1.0 - 2.0 * arg) * np.exp(-arg)
 
 
 def _positive(name: str, value: float) -> float:
@@ -91,14 +75,15 @@ def _surface_line(name: str, axis: np.ndarray, label: str, n, inset: int) -> np.
 def check_recording_interval(dt: float, f0: float) -> None:
     """Warn when sampling at ``dt`` (s) aliases a Ricker wavelet of peak ``f0`` (Hz).
 
-    The Ricker's spectrum is ~3% of its peak at ``RICKER_FMAX_FACTOR * f0`` (2.5 f0): that
-    frequency must stay below the Nyquist frequency ``1 / (2 dt)``, i.e. ``dt <= 1 / (5 f0)``.
+    The band a recording must resolve ends at ``RICKER_RESOLVED_FACTOR * f0`` (2.5 f0, see
+    :mod:`.wavelet`): that frequency must stay below the Nyquist frequency ``1 / (2 dt)``,
+    i.e. ``dt <= 1 / (5 f0)``.
     """
-    fmax = RICKER_FMAX_FACTOR * f0
+    fmax = RICKER_RESOLVED_FACTOR * f0
     if dt > 1.0 / (2.0 * fmax):
         warn(
             f"dt = {dt:g} s aliases the Ricker wavelet of f0 = {f0:g} Hz: its spectrum reaches "
-            f"~{fmax:g} Hz ({RICKER_FMAX_FACTOR} f0) but the recording's Nyquist frequency "
+            f"~{fmax:g} Hz ({RICKER_RESOLVED_FACTOR} f0) but the recording's Nyquist frequency "
             f"1/(2 dt) is {0.5 / dt:g} Hz; use dt <= {1.0 / (2.0 * fmax):g} s (or leave dt "
             f"out for {default_recording_interval(f0):g} s)"
         )
@@ -219,12 +204,13 @@ class Survey:
         return sinc_resampling(self.time, t) @ self.wavelet
 
     def highest_frequency(self) -> float:
-        """Hz above which the source spectrum stays below ~0.3% of its peak (3 f0 for a Ricker)."""
+        """Hz above which the source spectrum stays below ~0.3% of its peak (3 f0 for a Ricker,
+        see :mod:`.wavelet`)."""
         if self.wavelet is None:
             return RICKER_TOP_FACTOR * self.f0
         n = 8 * self.nt
         spectrum = np.abs(np.fft.rfft(self.wavelet, n))
-        top = np.nonzero(spectrum >= _TOP_LEVEL * spectrum.max())[0][-1]
+        top = np.nonzero(spectrum >= TOP_LEVEL * spectrum.max())[0][-1]
         return float(np.fft.rfftfreq(n, self.dt)[top])
 
     def subset(self, shots: Sequence[int]) -> Survey:

@@ -1,6 +1,6 @@
 """The one place where SI units meet Devito's seismic convention.
 
-The public API speaks SI: metres, seconds, hertz, m/s. Devito's seismic kernels use
+The public API speaks SI: metres, seconds, hertz, m/s. Devito's seismic examples use
 metres, milliseconds, kilohertz and km/s (= m/ms), and the squared slowness
 ``m = 1 / vp**2`` in s²/km². Every conversion goes through this module.
 """

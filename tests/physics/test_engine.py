@@ -256,25 +256,6 @@ def test_recording_axis_and_resampling(layered, small_survey):
     assert error < 1e-4, error
 
 
-def test_package_sets_devito_defaults_unless_the_user_did(monkeypatch):
-    import devito
-
-    from devito_crfwi.physics._devito import configure_devito
-
-    monkeypatch.delenv("DEVITO_LANGUAGE", raising=False)
-    monkeypatch.setenv("DEVITO_LOGGING", "INFO")  # the user's choice
-    devito.configuration["log-level"] = "INFO"
-    try:
-        configure_devito()
-        assert devito.configuration["language"] == "openmp"
-        assert str(devito.configuration["log-level"]) == "INFO"
-        monkeypatch.delenv("DEVITO_LOGGING")
-        configure_devito()
-        assert str(devito.configuration["log-level"]) == "WARNING"
-    finally:
-        devito.configuration["log-level"] = "WARNING"
-
-
 def test_full_storage_buffers_are_reused_but_never_shared(layered, small_survey):
     """Live tapes keep their wavefields; a finished gradient's buffer serves the next call."""
     prop = make(layered, small_survey)

@@ -19,7 +19,7 @@ import pytest
 
 from devito_crfwi.experiments.scenarios import add_noise
 from devito_crfwi.physics import Propagator, Survey, ricker
-from devito_crfwi.physics.propagator import (
+from devito_crfwi.physics.storage import (
     ALIASED_FRACTION_LIMIT,
     SUBSAMPLED_GRADIENT_TOLERANCE,
 )

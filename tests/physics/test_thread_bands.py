@@ -12,7 +12,7 @@ import pytest
 from devito_crfwi.physics.grid import ModelGrid
 from devito_crfwi.physics.operators import OperatorKey, get_operator, thread_bands
 
-# A grid above SMALL_GRID_POINTS, so the kernels really run on several threads.
+# A grid above SMALL_GRID_POINTS, so the operators really run on several threads.
 SCRIPT = """
 import sys
 import numpy as np, xarray as xr
@@ -32,7 +32,7 @@ np.savez(sys.argv[1], data=data, grad=grad, born=prop.born(v, dv))
 
 def test_band_sizes_split_x_and_keep_z_whole():
     grid = ModelGrid(shape=(100, 50), spacing=(10.0, 10.0), nbl=10)
-    op = get_operator(OperatorKey(grid, 8, "float32", "gradient_stored"))
+    op = get_operator(OperatorKey(grid, 8, "float32", "jacobian_adjoint"))
     args = op.arguments(time_M=1, dt=1.0)  # x 0..119, y 0..69, the strips 10 cells
     sizes = thread_bands(op, args, 3)
     # x: the interior's loops 120 rows, the C-PML strips' 10 (+2 where the 4th-order

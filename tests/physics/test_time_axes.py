@@ -5,10 +5,18 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from devito_crfwi.physics import EngineSettings, ModelGrid, Propagator, Survey, ricker
-from devito_crfwi.physics import propagator as propagator_module
+from devito_crfwi.physics import (
+    EngineSettings,
+    ModelGrid,
+    Propagator,
+    Survey,
+    memory,
+    ricker,
+    time_axes,
+)
 from devito_crfwi.physics.grid import CFL_MARGIN
 from devito_crfwi.physics.resampling import sinc_resampling
+from devito_crfwi.physics.storage import SUBSAMPLED_GRADIENT_TOLERANCE
 from tests.helpers import model_dataarray
 
 # Measured (float64, layered model, 15 Hz, 0.3 s): relative L2 misfit of the traces at the
@@ -86,7 +94,7 @@ def test_default_step_is_stable_over_a_long_record():
 
 def test_the_stability_check_catches_a_step_past_the_limit(monkeypatch):
     """The same run 1% past the CFL limit grows without bound: the test above can fail."""
-    monkeypatch.setattr(propagator_module, "CFL_MARGIN", 1.01)
+    monkeypatch.setattr(time_axes, "CFL_MARGIN", 1.01)
     peak, late = long_record(*worst_case())
     assert not (np.isfinite(peak) and late < 1e-4 * peak)
 
@@ -140,13 +148,13 @@ def test_runs_that_do_not_fit_in_memory_are_refused_before_allocating(layered, s
     vp = layered.values
     prop = engine(layered, small_survey, subsample=1)
     observed = prop.forward(vp)
-    tape = prop._stored_bytes() / 2**20
-    monkeypatch.setattr(propagator_module, "available_memory", lambda: 2**20)
+    tape = prop._storage.stored_bytes / 2**20
+    monkeypatch.setattr(memory, "available_memory", lambda: 2**20)
     with pytest.raises(MemoryError, match=rf"2 new tape\(s\) of {prop.stored_levels} levels "
                        rf"\(every 1 of {prop.nt - 2} steps\) {2 * tape:.1f} MiB.* 1.0 MiB"):
         prop.misfit_gradient(vp, observed)
     assert prop._stored == []  # nothing was allocated
-    monkeypatch.setattr(propagator_module, "available_memory", lambda: 2**10)
+    monkeypatch.setattr(memory, "available_memory", lambda: 2**10)
     with pytest.raises(MemoryError, match="simulation traces .* MiB"):
         engine(layered, small_survey)
 
@@ -181,7 +189,7 @@ def test_subsampled_gradient_is_within_tolerance_and_descends(layered, low_frequ
     f0, g1 = exact.misfit_gradient(vp, observed)
     f_auto, gk = engine(layered, survey, subsample=auto.subsample).misfit_gradient(vp, observed)
     assert f_auto == f0  # the forward is untouched
-    assert relative_error(gk, g1) < propagator_module.SUBSAMPLED_GRADIENT_TOLERANCE
+    assert relative_error(gk, g1) < SUBSAMPLED_GRADIENT_TOLERANCE
     assert np.sum(gk * g1) > 0.999 * np.linalg.norm(gk) * np.linalg.norm(g1)
     # Taylor-type check along the approximate steepest descent: the predicted decrease
     # e <gk, d> matches the true one to first order, and the misfit goes down.

@@ -1,0 +1,38 @@
+"""The host's memory: what is free, and a refusal before allocating what would not fit."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+
+def available_memory() -> int:
+    """Bytes the system can still give this process: ``MemAvailable``, else free pages."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def require_memory(what: str, sizes: dict[str, int], hint: str = "") -> None:
+    """Raise ``MemoryError`` naming ``sizes`` (bytes) when their sum exceeds free memory."""
+    need = sum(sizes.values())
+    free = available_memory()
+    if need > free:
+        parts = ", ".join(f"{name} {_mib(n)}" for name, n in sizes.items())
+        raise MemoryError(f"{what} needs {_mib(need)} ({parts}) but only {_mib(free)} of "
+                          f"memory is available; nothing was allocated{hint}")
+
+
+def _mib(n: int) -> str:
+    return f"{n / 2**20:.1f} MiB"
+
+
+def wavefield_bytes(shape: tuple[int, ...], dtype) -> int:
+    """Bytes of one wavefield time level of ``shape`` (with halo) and ``dtype``."""
+    return int(np.prod(shape)) * np.dtype(dtype).itemsize
