@@ -281,7 +281,9 @@ def test_tracker_in_a_solve(op24, model24, survey24):
 
 
 # -- command line and notebook ---------------------------------------------------------------
+@pytest.mark.smoke
 def test_cli_ntk(tmp_path, model24, capsys):
+    """Smoke: ``devito-crfwi ntk`` runs, prints its table and writes the figure."""
     from devito_crfwi import write_segy
     from devito_crfwi.cli import main
 
@@ -295,7 +297,9 @@ def test_cli_ntk(tmp_path, model24, capsys):
     assert "wave" in out and "pixel" in out and "mean log10" in out
 
 
+@pytest.mark.smoke
 def test_spectra_notebook_runs_small(tmp_path, monkeypatch):
+    """Smoke: every cell runs without error, draws and writes the spectra file."""
     from tests.helpers import run_notebook
 
     monkeypatch.setenv("DEVITO_CRFWI_SMALL", "1")
