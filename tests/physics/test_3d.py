@@ -16,15 +16,6 @@ NBL = 10  # a thin C-PML keeps the 3-D grids (and their compile and run times) s
 
 
 @pytest.fixture(scope="module")
-def model3d():
-    """A 24 x 20 x 16 model at 20 m: two layers and a smooth lens (m/s)."""
-    x, y, z = np.meshgrid(np.arange(24), np.arange(20), np.arange(16), indexing="ij")
-    vp = np.where(z < 7, 2000.0, 2300.0)
-    vp += 200.0 * np.exp(-((x - 12) ** 2 + (y - 10) ** 2 + (z - 10) ** 2) / 10.0)
-    return model_dataarray(vp, 20.0)
-
-
-@pytest.fixture(scope="module")
 def survey3d(model3d):
     return Survey.surface(model3d, 2, (4, 3), f0=8.0, t_max=0.5)
 
