@@ -16,6 +16,9 @@ distributed = pytest.importorskip("distributed", reason="needs the dask extra (d
 dask = pytest.importorskip("dask")
 
 SETTINGS = dict(vmax=3000.0, boundary_width=20)
+# Dask against serial, float32: measured 0 (one 1.5e-16): the workers run the same kernels on
+# one thread, as the serial run on this small grid does, so the results agree bit for bit.
+SAME = 1e-12
 
 
 @pytest.fixture(scope="module")
@@ -69,16 +72,16 @@ def test_forward_and_gradient_match_serial(serial_op, dask_op, layered, observed
     vp0 = layered.values
     loss_s, grad_s = loss_and_grad(serial_op, vp0, observed)
     loss_d, grad_d = loss_and_grad(dask_op, vp0, observed)
-    assert loss_d == pytest.approx(loss_s, rel=1e-6)
-    assert rel(grad_d, grad_s) <= 1e-6
+    assert loss_d == pytest.approx(loss_s, rel=SAME)
+    assert rel(grad_d, grad_s) <= SAME
     with torch.no_grad():
         data_s, data_d = serial_op(torch.tensor(vp0)), dask_op(torch.tensor(vp0))
     assert data_d.shape == (4, serial_op.survey.nt, 15)
-    assert rel(data_d, data_s) <= 1e-6
+    assert rel(data_d, data_s) <= SAME
     # a subset of shots, in a given order
     _, grad_sub_s = loss_and_grad(serial_op, vp0, observed, shots=(3, 1))
     _, grad_sub_d = loss_and_grad(dask_op, vp0, observed, shots=(3, 1))
-    assert rel(grad_sub_d, grad_sub_s) <= 1e-6
+    assert rel(grad_sub_d, grad_sub_s) <= SAME
 
 
 def test_workers_build_their_engine_once(dask_op, layered, observed, client):
@@ -99,8 +102,8 @@ def test_jvp_is_born_on_dask(serial_op, dask_op, layered):
     dvp = torch.tensor(smooth_perturbation(vp.shape, np.random.default_rng(5)))
     data_s, tangent_s = torch.func.jvp(lambda v: serial_op(v), (vp,), (dvp,))
     data_d, tangent_d = torch.func.jvp(lambda v: dask_op(v), (vp,), (dvp,))
-    assert rel(data_d, data_s) <= 1e-6
-    assert rel(tangent_d, tangent_s) <= 1e-6
+    assert rel(data_d, data_s) <= SAME
+    assert rel(tangent_d, tangent_s) <= SAME
 
 
 def test_batched_tangents_and_cotangents_on_dask(serial_op, dask_op, layered):
@@ -116,14 +119,14 @@ def test_batched_tangents_and_cotangents_on_dask(serial_op, dask_op, layered):
         for_each[name] = born, torch.func.vmap(pullback)(cotangents)[0]
     for serial, parallel in zip(for_each["serial"], for_each["dask"], strict=True):
         assert parallel.shape == serial.shape
-        assert rel(parallel, serial) <= 1e-6
+        assert rel(parallel, serial) <= SAME
 
 
 def test_simulate_with_client(layered, survey4, client):
     serial = simulate(layered, survey4, progress=False, **SETTINGS)
     parallel = simulate(layered, survey4, client=client, **SETTINGS)
     assert parallel.dims == serial.dims and parallel.shape == serial.shape
-    assert rel(parallel.values, serial.values) <= 1e-6
+    assert rel(parallel.values, serial.values) <= SAME
     np.testing.assert_array_equal(parallel["source_x"], serial["source_x"])
 
 
@@ -171,7 +174,7 @@ def test_killed_worker_is_retried_and_gradient_is_unchanged(serial_op, dask_op, 
     finally:
         client.unregister_worker_plugin("kill-once")
     assert flag.exists(), "no worker was killed: the test did not exercise a retry"
-    assert rel(vp.grad.numpy(), grad_s) <= 1e-6
+    assert rel(vp.grad.numpy(), grad_s) <= SAME
     client.wait_for_workers(2, timeout=120)  # the nanny restarts the killed worker
 
 
