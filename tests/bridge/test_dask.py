@@ -98,8 +98,10 @@ def test_workers_build_their_engine_once(dask_op, layered, observed, client):
 
 
 def test_jvp_is_born_on_dask(serial_op, dask_op, layered):
-    vp = torch.tensor(layered.values, dtype=torch.float64)
-    dvp = torch.tensor(smooth_perturbation(vp.shape, np.random.default_rng(5)))
+    # float32 like the other tests here: each worker builds one precision's kernels only
+    vp = torch.tensor(layered.values)
+    dvp = torch.tensor(smooth_perturbation(vp.shape, np.random.default_rng(5)),
+                       dtype=torch.float32)
     data_s, tangent_s = torch.func.jvp(lambda v: serial_op(v), (vp,), (dvp,))
     data_d, tangent_d = torch.func.jvp(lambda v: dask_op(v), (vp,), (dvp,))
     assert rel(data_d, data_s) <= SAME
@@ -108,10 +110,12 @@ def test_jvp_is_born_on_dask(serial_op, dask_op, layered):
 
 def test_batched_tangents_and_cotangents_on_dask(serial_op, dask_op, layered):
     """vmap of jvp / vjp: the batch rides in one Dask call per worker batch of shots."""
-    vp = torch.tensor(layered.values, dtype=torch.float64)
+    vp = torch.tensor(layered.values)  # float32, as above
     rng = np.random.default_rng(6)
-    tangents = torch.stack([torch.tensor(smooth_perturbation(vp.shape, rng)) for _ in range(2)])
-    cotangents = torch.tensor(rng.standard_normal((2, 4, serial_op.survey.nt, 15)))
+    tangents = torch.stack([torch.tensor(smooth_perturbation(vp.shape, rng), dtype=vp.dtype)
+                            for _ in range(2)])
+    cotangents = torch.tensor(rng.standard_normal((2, 4, serial_op.survey.nt, 15)),
+                              dtype=vp.dtype)
     for_each = {}
     for name, op in (("serial", serial_op), ("dask", dask_op)):
         born = torch.func.vmap(lambda t, op=op: torch.func.jvp(op, (vp,), (t,))[1])(tangents)
@@ -133,6 +137,19 @@ def test_simulate_with_client(layered, survey4, client):
 def test_client_must_be_a_dask_client(layered, survey4):
     with pytest.raises(TypeError, match="dask.distributed.Client"):
         WaveOperator(survey4, layered, client="tcp://127.0.0.1:8786", **SETTINGS)
+
+
+def test_problem_accepts_a_client(client, layered):
+    """CRFWIProblem passes client= to its WaveOperator; the client stays out of the attrs."""
+    from devito_crfwi import CRFWIProblem, Survey, simulate, smooth
+
+    survey = Survey.surface(layered, n_shots=2, n_receivers=15, f0=15.0, t_max=0.3)
+    observed = simulate(layered, survey, boundary_width=20)
+    problem = CRFWIProblem(observed, survey, smooth(layered, 30.0), "pixel",
+                           boundary_width=20, client=client)
+    assert problem.operator.client is client
+    result = problem.solve(1, progress=False)
+    assert "client" not in result.attrs["engine_options"]
 
 
 class KillOnce(distributed.WorkerPlugin):
@@ -157,6 +174,7 @@ class KillOnce(distributed.WorkerPlugin):
 
 def test_killed_worker_is_retried_and_gradient_is_unchanged(serial_op, dask_op, layered,
                                                             observed, client, tmp_path):
+    """Last in the module: the nanny's new worker would build its kernels again."""
     vp0 = layered.values
     _, grad_s = loss_and_grad(serial_op, vp0, observed)
     vp = torch.tensor(vp0, requires_grad=True)
@@ -176,16 +194,3 @@ def test_killed_worker_is_retried_and_gradient_is_unchanged(serial_op, dask_op, 
     assert flag.exists(), "no worker was killed: the test did not exercise a retry"
     assert rel(vp.grad.numpy(), grad_s) <= SAME
     client.wait_for_workers(2, timeout=120)  # the nanny restarts the killed worker
-
-
-def test_problem_accepts_a_client(client, layered):
-    """CRFWIProblem passes client= to its WaveOperator; the client stays out of the attrs."""
-    from devito_crfwi import CRFWIProblem, Survey, simulate, smooth
-
-    survey = Survey.surface(layered, n_shots=2, n_receivers=15, f0=15.0, t_max=0.3)
-    observed = simulate(layered, survey, boundary_width=20)
-    problem = CRFWIProblem(observed, survey, smooth(layered, 30.0), "pixel",
-                           boundary_width=20, client=client)
-    assert problem.operator.client is client
-    result = problem.solve(1, progress=False)
-    assert "client" not in result.attrs["engine_options"]
