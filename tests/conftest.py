@@ -19,6 +19,20 @@ def layered():
 
 
 @pytest.fixture(scope="session")
+def model3d():
+    """A 24 x 20 x 16 model at 20 m: two layers and a smooth lens (m/s).
+
+    The 3-D tests of the engine and of the bridge share it, with a 10-cell C-PML: Devito
+    builds each kernel once per geometry (~6-12 s of CPU each in 3-D), so a common geometry
+    is built once for all of them.
+    """
+    x, y, z = np.meshgrid(np.arange(24), np.arange(20), np.arange(16), indexing="ij")
+    vp = np.where(z < 7, 2000.0, 2300.0)
+    vp += 200.0 * np.exp(-((x - 12) ** 2 + (y - 10) ** 2 + (z - 10) ** 2) / 10.0)
+    return model_dataarray(vp, 20.0)
+
+
+@pytest.fixture(scope="session")
 def small_survey(layered):
     from devito_crfwi import Survey
 

@@ -228,14 +228,15 @@ def resume_problem(vp: xr.DataArray, observed):
 
 
 def dot_test(prop, vp: np.ndarray, seed: int = 1) -> tuple[float, float]:
-    """Both sides of <J dvp, dd> = <dvp, Jᵀ dd> for random dvp (m/s) and dd on ``prop``'s shots.
+    """Both sides of <J dvp, dd> = <dvp, Jᵀ dd> for white dvp (m/s) and white dd (in
+    ``prop``'s precision) on ``prop``'s shots.
 
     Also checks the shapes: Born data (shot, time, receiver), Jᵀ dd like ``vp``.
     """
     survey = prop.survey
     rng = np.random.default_rng(seed)
     dvp = rng.standard_normal(vp.shape) * 20.0
-    dd = rng.standard_normal((survey.n_shots, survey.nt, survey.n_receivers)).astype(np.float32)
+    dd = rng.standard_normal((survey.n_shots, survey.nt, survey.n_receivers)).astype(prop.dtype)
     j_dvp = prop.born(vp, dvp)
     assert j_dvp.shape == dd.shape
     _, tapes = prop.record(vp)

@@ -13,7 +13,10 @@ NOTEBOOK = NOTEBOOKS / "04_3d.ipynb"
 
 
 @pytest.mark.slow
+@pytest.mark.smoke
 def test_3d_notebook_runs_small(tmp_path, monkeypatch):
+    """Smoke: every cell runs without error and prints and draws what it should (the
+    inversions' quality is measured by tests/inversion/test_3d.py, not here)."""
     monkeypatch.setenv("DEVITO_CRFWI_SMALL", "1")
     _, text, images = run_notebook(NOTEBOOK, tmp_path, monkeypatch, stored_outputs=True)
     assert images == 7  # true model, shot, true + initial, 2 losses, 2 x (true, initial, inverted)

@@ -18,7 +18,9 @@ def test_notebook_is_stored_without_outputs():
     assert code and all(not c.outputs and c.execution_count is None for c in code)
 
 
+@pytest.mark.smoke
 def test_quickstart_runs_small(tmp_path, monkeypatch):
+    """Smoke: every cell runs without error, draws its figures and writes its SEG-Y files."""
     monkeypatch.setenv("DEVITO_CRFWI_SMALL", "1")
     monkeypatch.setenv("DEVITO_CRFWI_OUT", str(tmp_path / "out"))
     _, text, images = run_notebook(NOTEBOOK, tmp_path, monkeypatch)

@@ -10,7 +10,7 @@ import pytest
 
 from tests.helpers import ROOT
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.smoke]
 
 
 def _run(cmd: list, **kwargs) -> subprocess.CompletedProcess:
@@ -20,6 +20,7 @@ def _run(cmd: list, **kwargs) -> subprocess.CompletedProcess:
 
 
 def test_wheel_installs_outside_the_checkout_and_runs_the_demo(tmp_path):
+    """Smoke: the wheel installs into a fresh venv, imports from there and runs the demo."""
     wheels = tmp_path / "wheels"
     _run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
           "-w", str(wheels), str(ROOT)])

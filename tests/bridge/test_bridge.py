@@ -38,7 +38,7 @@ def test_backward_matches_central_differences_of_a_non_l2_loss(op, layered):
             minus = ncc_loss(op(vp0 - eps * dvp), observed)
         fd = float(plus - minus) / (2 * eps)
         analytic = float((vp.grad * dvp).sum())
-        assert analytic == pytest.approx(fd, rel=1e-4)
+        assert analytic == pytest.approx(fd, rel=1e-5)  # measured 3.7e-7, 2.4e-10
 
 
 def test_jvp_is_born_and_matches_finite_differences(op, layered):
@@ -49,7 +49,7 @@ def test_jvp_is_born_and_matches_finite_differences(op, layered):
     with torch.no_grad():
         fd = (op(vp + eps * dvp) - op(vp - eps * dvp)) / (2 * eps)
     assert torch.allclose(data, op(vp))
-    assert float((tangent - fd).norm() / fd.norm()) < 1e-5
+    assert float((tangent - fd).norm() / fd.norm()) < 1e-5  # measured 2.4e-7 (O(eps²))
     # forward-mode AD through a loss also runs Born
     import torch.autograd.forward_ad as fwAD
 
@@ -69,7 +69,8 @@ def test_shot_subsets_and_dtypes(op, layered):
     vp64 = torch.tensor(layered.values, dtype=torch.float64, requires_grad=True)
     (op(vp64, shots=[1]) ** 2).sum().backward()
     assert vp64.grad.dtype == torch.float64
-    assert float((g32.double() - vp64.grad).norm() / vp64.grad.norm()) < 1e-3
+    # float32 against float64: measured 4.0e-6
+    assert float((g32.double() - vp64.grad).norm() / vp64.grad.norm()) < 1e-4
 
 
 def test_gradient_equals_direct_engine_call(op, layered):
@@ -81,6 +82,7 @@ def test_gradient_equals_direct_engine_call(op, layered):
     vp = torch.tensor(vp0, requires_grad=True)
     loss = 0.5 * ((op(vp) - torch.from_numpy(observed)) ** 2).sum()
     loss.backward()
+    # float32 residuals in torch, float64 ones in the engine: measured 2.4e-8 and 6.0e-7
     assert float(loss.detach()) == pytest.approx(loss_direct, rel=1e-5)
     assert float((vp.grad.double() - torch.from_numpy(grad_direct)).norm()
                  / np.linalg.norm(grad_direct)) < 1e-5

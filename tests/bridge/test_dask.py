@@ -16,6 +16,9 @@ distributed = pytest.importorskip("distributed", reason="needs the dask extra (d
 dask = pytest.importorskip("dask")
 
 SETTINGS = dict(vmax=3000.0, boundary_width=20)
+# Dask against serial, float32: measured 0 (one 1.5e-16): the workers run the same kernels on
+# one thread, as the serial run on this small grid does, so the results agree bit for bit.
+SAME = 1e-12
 
 
 @pytest.fixture(scope="module")
@@ -69,16 +72,16 @@ def test_forward_and_gradient_match_serial(serial_op, dask_op, layered, observed
     vp0 = layered.values
     loss_s, grad_s = loss_and_grad(serial_op, vp0, observed)
     loss_d, grad_d = loss_and_grad(dask_op, vp0, observed)
-    assert loss_d == pytest.approx(loss_s, rel=1e-6)
-    assert rel(grad_d, grad_s) <= 1e-6
+    assert loss_d == pytest.approx(loss_s, rel=SAME)
+    assert rel(grad_d, grad_s) <= SAME
     with torch.no_grad():
         data_s, data_d = serial_op(torch.tensor(vp0)), dask_op(torch.tensor(vp0))
     assert data_d.shape == (4, serial_op.survey.nt, 15)
-    assert rel(data_d, data_s) <= 1e-6
+    assert rel(data_d, data_s) <= SAME
     # a subset of shots, in a given order
     _, grad_sub_s = loss_and_grad(serial_op, vp0, observed, shots=(3, 1))
     _, grad_sub_d = loss_and_grad(dask_op, vp0, observed, shots=(3, 1))
-    assert rel(grad_sub_d, grad_sub_s) <= 1e-6
+    assert rel(grad_sub_d, grad_sub_s) <= SAME
 
 
 def test_workers_build_their_engine_once(dask_op, layered, observed, client):
@@ -95,20 +98,24 @@ def test_workers_build_their_engine_once(dask_op, layered, observed, client):
 
 
 def test_jvp_is_born_on_dask(serial_op, dask_op, layered):
-    vp = torch.tensor(layered.values, dtype=torch.float64)
-    dvp = torch.tensor(smooth_perturbation(vp.shape, np.random.default_rng(5)))
+    # float32 like the other tests here: each worker builds one precision's kernels only
+    vp = torch.tensor(layered.values)
+    dvp = torch.tensor(smooth_perturbation(vp.shape, np.random.default_rng(5)),
+                       dtype=torch.float32)
     data_s, tangent_s = torch.func.jvp(lambda v: serial_op(v), (vp,), (dvp,))
     data_d, tangent_d = torch.func.jvp(lambda v: dask_op(v), (vp,), (dvp,))
-    assert rel(data_d, data_s) <= 1e-6
-    assert rel(tangent_d, tangent_s) <= 1e-6
+    assert rel(data_d, data_s) <= SAME
+    assert rel(tangent_d, tangent_s) <= SAME
 
 
 def test_batched_tangents_and_cotangents_on_dask(serial_op, dask_op, layered):
     """vmap of jvp / vjp: the batch rides in one Dask call per worker batch of shots."""
-    vp = torch.tensor(layered.values, dtype=torch.float64)
+    vp = torch.tensor(layered.values)  # float32, as above
     rng = np.random.default_rng(6)
-    tangents = torch.stack([torch.tensor(smooth_perturbation(vp.shape, rng)) for _ in range(2)])
-    cotangents = torch.tensor(rng.standard_normal((2, 4, serial_op.survey.nt, 15)))
+    tangents = torch.stack([torch.tensor(smooth_perturbation(vp.shape, rng), dtype=vp.dtype)
+                            for _ in range(2)])
+    cotangents = torch.tensor(rng.standard_normal((2, 4, serial_op.survey.nt, 15)),
+                              dtype=vp.dtype)
     for_each = {}
     for name, op in (("serial", serial_op), ("dask", dask_op)):
         born = torch.func.vmap(lambda t, op=op: torch.func.jvp(op, (vp,), (t,))[1])(tangents)
@@ -116,20 +123,33 @@ def test_batched_tangents_and_cotangents_on_dask(serial_op, dask_op, layered):
         for_each[name] = born, torch.func.vmap(pullback)(cotangents)[0]
     for serial, parallel in zip(for_each["serial"], for_each["dask"], strict=True):
         assert parallel.shape == serial.shape
-        assert rel(parallel, serial) <= 1e-6
+        assert rel(parallel, serial) <= SAME
 
 
 def test_simulate_with_client(layered, survey4, client):
     serial = simulate(layered, survey4, progress=False, **SETTINGS)
     parallel = simulate(layered, survey4, client=client, **SETTINGS)
     assert parallel.dims == serial.dims and parallel.shape == serial.shape
-    assert rel(parallel.values, serial.values) <= 1e-6
+    assert rel(parallel.values, serial.values) <= SAME
     np.testing.assert_array_equal(parallel["source_x"], serial["source_x"])
 
 
 def test_client_must_be_a_dask_client(layered, survey4):
     with pytest.raises(TypeError, match="dask.distributed.Client"):
         WaveOperator(survey4, layered, client="tcp://127.0.0.1:8786", **SETTINGS)
+
+
+def test_problem_accepts_a_client(client, layered):
+    """CRFWIProblem passes client= to its WaveOperator; the client stays out of the attrs."""
+    from devito_crfwi import CRFWIProblem, Survey, simulate, smooth
+
+    survey = Survey.surface(layered, n_shots=2, n_receivers=15, f0=15.0, t_max=0.3)
+    observed = simulate(layered, survey, boundary_width=20)
+    problem = CRFWIProblem(observed, survey, smooth(layered, 30.0), "pixel",
+                           boundary_width=20, client=client)
+    assert problem.operator.client is client
+    result = problem.solve(1, progress=False)
+    assert "client" not in result.attrs["engine_options"]
 
 
 class KillOnce(distributed.WorkerPlugin):
@@ -154,6 +174,7 @@ class KillOnce(distributed.WorkerPlugin):
 
 def test_killed_worker_is_retried_and_gradient_is_unchanged(serial_op, dask_op, layered,
                                                             observed, client, tmp_path):
+    """Last in the module: the nanny's new worker would build its kernels again."""
     vp0 = layered.values
     _, grad_s = loss_and_grad(serial_op, vp0, observed)
     vp = torch.tensor(vp0, requires_grad=True)
@@ -171,18 +192,5 @@ def test_killed_worker_is_retried_and_gradient_is_unchanged(serial_op, dask_op, 
     finally:
         client.unregister_worker_plugin("kill-once")
     assert flag.exists(), "no worker was killed: the test did not exercise a retry"
-    assert rel(vp.grad.numpy(), grad_s) <= 1e-6
+    assert rel(vp.grad.numpy(), grad_s) <= SAME
     client.wait_for_workers(2, timeout=120)  # the nanny restarts the killed worker
-
-
-def test_problem_accepts_a_client(client, layered):
-    """CRFWIProblem passes client= to its WaveOperator; the client stays out of the attrs."""
-    from devito_crfwi import CRFWIProblem, Survey, simulate, smooth
-
-    survey = Survey.surface(layered, n_shots=2, n_receivers=15, f0=15.0, t_max=0.3)
-    observed = simulate(layered, survey, boundary_width=20)
-    problem = CRFWIProblem(observed, survey, smooth(layered, 30.0), "pixel",
-                           boundary_width=20, client=client)
-    assert problem.operator.client is client
-    result = problem.solve(1, progress=False)
-    assert "client" not in result.attrs["engine_options"]

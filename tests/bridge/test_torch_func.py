@@ -18,6 +18,9 @@ from devito_crfwi.representations import make_representation
 from tests.helpers import model_dataarray, smooth_perturbation
 
 NX, NZ = 20, 16
+# float64 products by two routes (batched and looped, jvp and vjp, dense and matrix-free):
+# measured 0 (the same kernels, bit for bit) to 4.4e-15; they agree to round-off.
+ROUNDOFF = 1e-13
 
 
 def rel(a: torch.Tensor, b: torch.Tensor) -> float:
@@ -77,7 +80,7 @@ def test_jacfwd_is_one_batched_born_call_equal_to_jvp_columns(op, vp0, jacobian_
     calls = CallCounter(monkeypatch, op.executor(np.float64), "born")
     jac = jacfwd(flat(op))(vp0)
     assert jac.shape == jacobian_columns.shape and jac.dtype == torch.float64
-    assert rel(jac, jacobian_columns) <= 1e-10
+    assert rel(jac, jacobian_columns) <= ROUNDOFF
     assert calls.shapes == [(NX * NZ, NX, NZ)]  # every tangent in one executor call
 
 
@@ -87,7 +90,7 @@ def test_jacrev_is_one_batched_adjoint_call_equal_to_vjp_rows(op, vp0, jacobian_
     jac = jacrev(flat(op))(vp0)
     assert len(calls.shapes) == 1 and calls.shapes[0][0] == len(jac)
     # J from adjoints equals J from Born (jvp) to round-off: the engine's adjoints are exact
-    assert rel(jac, jacobian_columns) <= 1e-10
+    assert rel(jac, jacobian_columns) <= ROUNDOFF
     live = np.flatnonzero(jacobian_columns.reshape(len(jac), -1).norm(dim=1) > 0)
     rows = np.random.default_rng(0).choice(live, size=6, replace=False)
     for row in rows:  # each row from its own vjp (a fresh forward and one adjoint)
@@ -95,14 +98,14 @@ def test_jacrev_is_one_batched_adjoint_call_equal_to_vjp_rows(op, vp0, jacobian_
         cotangent = torch.zeros_like(out)
         cotangent[row] = 1.0
         (reference,) = pullback(cotangent)
-        assert rel(jac[row], reference) <= 1e-10
+        assert rel(jac[row], reference) <= ROUNDOFF
 
 
 def test_autograd_functional_jacobian_vectorized_equals_the_loop(op, vp0, jacobian_columns):
     for strategy in ("reverse-mode", "forward-mode"):
         jac = torch.autograd.functional.jacobian(flat(op), vp0, vectorize=True,
                                                  strategy=strategy)
-        assert rel(jac, jacobian_columns) <= 1e-10, strategy
+        assert rel(jac, jacobian_columns) <= ROUNDOFF, strategy
 
 
 def test_vmap_of_jvp_and_vjp_equal_single_calls(op, vp0):
@@ -110,12 +113,12 @@ def test_vmap_of_jvp_and_vjp_equal_single_calls(op, vp0):
     tangents = torch.stack([torch.tensor(smooth_perturbation((NX, NZ), rng)) for _ in range(3)])
     batched = vmap(lambda t: jvp(op, (vp0,), (t,))[1])(tangents)
     for t, b in zip(tangents, batched, strict=True):
-        assert rel(b, jvp(op, (vp0,), (t,))[1]) <= 1e-10
+        assert rel(b, jvp(op, (vp0,), (t,))[1]) <= ROUNDOFF
     out, pullback = vjp(op, vp0)
     cotangents = torch.tensor(rng.standard_normal((3, *out.shape)))
     (grads,) = vmap(pullback)(cotangents)
     for c, g in zip(cotangents, grads, strict=True):
-        assert rel(g, vjp(op, vp0)[1](c)[0]) <= 1e-10
+        assert rel(g, vjp(op, vp0)[1](c)[0]) <= ROUNDOFF
 
 
 def test_vmap_over_models_loops_forward_and_gradient(op, vp0):
@@ -127,7 +130,7 @@ def test_vmap_over_models_loops_forward_and_gradient(op, vp0):
         out = op(v)
         (0.5 * (out**2).sum()).backward()
         assert torch.equal(d, out.detach())
-        assert rel(g, v.grad) <= 1e-12
+        assert rel(g, v.grad) <= ROUNDOFF
 
 
 def test_per_shot_gradients_with_vmap_equal_separate_backward_calls(op, vp0, monkeypatch):
@@ -143,7 +146,7 @@ def test_per_shot_gradients_with_vmap_equal_separate_backward_calls(op, vp0, mon
     for shot in range(n_shots):
         v = vp0.clone().requires_grad_(True)
         (0.5 * ((op(v, shots=[shot]) - observed[shot]) ** 2).sum()).backward()
-        assert rel(per_shot[shot], v.grad) <= 1e-10
+        assert rel(per_shot[shot], v.grad) <= ROUNDOFF
 
 
 def small_siren(model, seed: int) -> torch.nn.Module:
@@ -174,7 +177,7 @@ def test_ntk_with_torch_func_equals_the_package_kernel(op, representation):
     r = rng.standard_normal((2, ntk.shape[0]))
     for probe in r:
         reference = torch.from_numpy(kernel.data_product(probe))
-        assert rel(ntk @ torch.from_numpy(probe), reference) <= 1e-10
+        assert rel(ntk @ torch.from_numpy(probe), reference) <= ROUNDOFF
     # the same products matrix-free: vmap of (jvp after vjp) over the probes
     _, pullback = vjp(data_of, params)
 
@@ -183,7 +186,7 @@ def test_ntk_with_torch_func_equals_the_package_kernel(op, representation):
         return jvp(data_of, (params,), (theta,))[1]
 
     products = vmap(ntk_product)(torch.from_numpy(r))
-    assert rel(products, (ntk @ torch.from_numpy(r).T).T) <= 1e-10
+    assert rel(products, (ntk @ torch.from_numpy(r).T).T) <= ROUNDOFF
 
 
 def loss_of(op, rep) -> torch.Tensor:
@@ -209,7 +212,7 @@ def reference_gradient(op, model):
 
     fd = (shifted(1.0) - shifted(-1.0)) / (2 * eps)
     analytic = float(sum((grads[k] * direction[k]).sum() for k in grads))
-    assert analytic == pytest.approx(fd, rel=1e-6)
+    assert analytic == pytest.approx(fd, rel=1e-7)  # measured 1.3e-9 (eps 1e-6: rounding)
     return grads
 
 
@@ -229,7 +232,9 @@ def test_representation_on_its_device_keeps_device_and_dtype(op, model, referenc
     assert data.device.type == device and data.dtype == dtype
     (0.5 * (data**2).sum()).backward()
     assert len(copies) == 2  # the model in forward, the cotangent in backward: once each
-    tol = 1e-3 if dtype == torch.float32 else 1e-8
+    # measured on the CPU: 2.9e-6 to 7.9e-6 (float32), 0 (float64); CUDA's float32 sin and
+    # matmuls round differently (not measured here), so it keeps 1e-3
+    tol = (1e-4 if device == "cpu" else 1e-3) if dtype == torch.float32 else ROUNDOFF
     for name, p in rep.named_parameters():
         assert p.grad.device.type == device and p.grad.dtype == dtype
         assert rel(p.grad.cpu().double(), reference_gradient[name]) <= tol, name

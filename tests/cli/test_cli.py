@@ -40,7 +40,9 @@ def test_every_subcommand_has_a_handler():
         assert callable(subparser.get_default("func")), name
 
 
+@pytest.mark.smoke
 def test_console_script_runs():
+    """Smoke: the installed console script starts and prints a subcommand's help."""
     script = Path(sys.executable).with_name("devito-crfwi")
     if not script.exists():
         pytest.skip("package not installed with its console script")
@@ -55,7 +57,10 @@ def test_usage_error_exits_2(capsys):
     assert info.value.code == 2
 
 
+@pytest.mark.smoke
 def test_simulate(tmp_path, layered, capsys):
+    """Smoke: ``simulate`` writes gathers of the asked shape and refuses to overwrite them
+    (the modelling itself is measured in tests/physics)."""
     model = dc.write_segy(layered, tmp_path / "model.sgy")
     shots = tmp_path / "shots.sgy"
     argv = ["simulate", str(model), "-o", str(shots), "--shots", "2", "--receivers", "14",
@@ -97,7 +102,10 @@ space_order = 8
 """
 
 
+@pytest.mark.smoke
 def test_invert_from_toml(invert_case, layered, capsys):
+    """Smoke: ``invert`` from a TOML file runs its schedule and writes the model, history,
+    figure and checkpoint (the inversion's progress is measured in tests/inversion)."""
     config = invert_case / "run.toml"
     config.write_text(CONFIG)
     assert main(["invert", str(config), "--no-progress"]) == 0
@@ -138,7 +146,9 @@ def test_invert_bad_configs_fail_clearly(invert_case, text, match, capsys):
     assert err.startswith("devito-crfwi invert: error:") and match in err
 
 
+@pytest.mark.smoke
 def test_demo_runs_small(tmp_path, layered, capsys):
+    """Smoke: ``demo`` runs on a given model and writes the inverted model and summary."""
     model = dc.write_segy(layered, tmp_path / "tiny.sgy")
     argv = ["demo", "--model", str(model), "--coarsen", "1", "--shots", "2", "--f0", "15",
             "--t-max", "0.3", "--sigma", "40", "--iterations", "2", "--no-progress",

@@ -310,7 +310,9 @@ def test_shared_models_resample_to_the_benchmark_grid():
         assert water.all()  # the water layer is kept in the initial model
 
 
+@pytest.mark.smoke
 def test_notebook_runs_on_the_tiny_results(tiny_run, tmp_path, monkeypatch):
+    """Smoke: notebooks/03_benchmark.ipynb runs on finished results and draws its figures."""
     from tests.helpers import run_notebook
 
     bench, _ = tiny_run

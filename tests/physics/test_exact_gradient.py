@@ -65,7 +65,9 @@ def test_default_gradient_equals_every_step_stored(layered, survey8, problem, da
     loss, grad = auto.misfit_gradient(vp0, observed)
     loss_exact, grad_exact = engine(layered, survey8, subsample=1).misfit_gradient(vp0, observed)
     assert loss == loss_exact  # the forward is untouched
-    assert relative_error(grad, grad_exact) <= SUBSAMPLED_GRADIENT_TOLERANCE
+    # measured 1.4e-4 (clean: partly the subsampled tape) and 0 (noisy: every step stored)
+    assert relative_error(grad, grad_exact) <= (
+        SUBSAMPLED_GRADIENT_TOLERANCE if data == "clean" else 1e-12)
     # the noisy residual is broadband: every shot was recorded again, once (the clean one
     # has mostly left through the C-PML by t_max, and may keep the subsampled tape)
     if data == "8sigma0":
@@ -95,6 +97,7 @@ def test_band_limited_adjoint_sources_keep_the_subsampled_tape(layered, survey8,
     grad = auto.jacobian_adjoint(vp, tapes, pulse)
     assert auto.exact_recordings == 0
     _, exact_tapes = exact.record(vp)
+    # measured 8.0e-6: the subsampled tape's error for a band-limited source
     assert relative_error(grad, exact.jacobian_adjoint(vp, exact_tapes, pulse)) <= 1e-4
 
 
@@ -113,7 +116,7 @@ def test_a_batch_mixes_both_tapes_and_records_each_shot_once(layered, survey8, p
     grads = auto.jacobian_adjoint(vp, tapes, sources)
     assert auto.exact_recordings == survey8.n_shots
     _, exact_tapes = exact.record(vp)
-    for b in range(3):
+    for b in range(3):  # measured 1.6e-5 (the pulse, subsampled) and 0 (white, exact)
         assert relative_error(grads[b], exact.jacobian_adjoint(vp, exact_tapes, sources[b])) \
             <= (1e-4 if b == 0 else 1e-10)
 
@@ -129,4 +132,5 @@ def test_dot_product_with_a_white_adjoint_source(layered, survey8, problem, chec
     _, tapes = prop.record(vp)
     lhs = float(np.sum(prop.born(vp, dvp) * white))
     rhs = float(np.sum(dvp * prop.jacobian_adjoint(vp, tapes, white)))
-    assert abs(lhs - rhs) <= 1e-6 * max(abs(lhs), abs(rhs)), (lhs, rhs)
+    # measured 3.1e-14, full storage and revolve alike
+    assert abs(lhs - rhs) <= 1e-12 * max(abs(lhs), abs(rhs)), (lhs, rhs)
