@@ -20,9 +20,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(VENV)/bin/devito-crfwi demo
 
+# The tests' kernels are small and run on one thread each: two threads meet at barriers every
+# time step, and a core taken away (another process, a busy host) stalls them for a whole time
+# slice each (bench/RESULTS.md, 'two runs side by side'); results do not depend on the thread
+# count (tests/physics/test_thread_bands.py runs 1 and several in their own processes).
 test: $(STAMP) mpi
 	$(VENV)/bin/ruff check .
-	$(PY) -m pytest -q -ra
+	OMP_NUM_THREADS=1 $(PY) -m pytest -ra
 
 # Devito MPI for tests/physics/test_mpi.py: Open MPI (apt, needs root) and mpi4py. Best effort (~1 min):
 # when it fails, the MPI test is skipped with the reason.
