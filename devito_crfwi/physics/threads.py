@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-__all__ = ["busy_elsewhere", "kernel_threads"]
+__all__ = ["busy_elsewhere", "kernel_threads", "usable_cpus"]
 
 _LOADAVG = Path("/proc/loadavg")
 _OWN_TASKS = Path("/proc/self/task")
@@ -55,5 +55,14 @@ def kernel_threads(requested: int) -> int:
     others = busy_elsewhere()
     if others is None:
         return requested
-    free = (os.cpu_count() or requested) - others
+    free = usable_cpus(requested) - others
     return max(1, min(requested, free))
+
+
+def usable_cpus(default: int) -> int:
+    """CPUs this process may run on (its affinity mask, which a container or ``taskset`` may
+    narrow below the machine's count); ``default`` where the system does not say."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not Linux
+        return os.cpu_count() or default

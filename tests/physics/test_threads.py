@@ -23,7 +23,7 @@ def test_threads_from_the_runnable_count(monkeypatch, tmp_path, running, cpus, e
     loadavg.write_text(f"1.00 0.80 0.50 {running} 12345\n")
     monkeypatch.setattr(threads, "_LOADAVG", loadavg)
     monkeypatch.setattr(threads, "_own_runnable", lambda: 1)
-    monkeypatch.setattr(os, "cpu_count", lambda: cpus)
+    monkeypatch.setattr(threads, "usable_cpus", lambda default: cpus)
     assert threads.kernel_threads(2) == expected
 
 
@@ -33,9 +33,21 @@ def test_no_proc_means_the_requested_threads(monkeypatch, tmp_path):
     assert threads.kernel_threads(3) == 3
 
 
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="needs Linux")
+def test_usable_cpus_follow_the_affinity_mask():
+    """A container or ``taskset`` narrows the CPUs below the machine's count."""
+    mask = os.sched_getaffinity(0)
+    assert threads.usable_cpus(7) == len(mask) <= (os.cpu_count() or len(mask))
+    code = (f"import os; os.sched_setaffinity(0, {{{min(mask)}}}); "
+            "from devito_crfwi.physics import threads; print(threads.usable_cpus(7))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout
+    assert out.strip() == "1"
+
+
 @pytest.mark.skipif(not os.path.exists("/proc/loadavg"), reason="needs Linux /proc")
 def test_busy_processes_are_seen():
-    n = os.cpu_count() or 1
+    n = threads.usable_cpus(1)
     spin = "import time\nt = time.time()\nwhile time.time() - t < 20: pass\n"
     procs = [subprocess.Popen([sys.executable, "-c", spin]) for _ in range(n)]
     try:
