@@ -137,6 +137,12 @@ def memory_names(grid: ModelGrid, field: str) -> tuple[str, ...]:
     return tuple(f"{kind}_{field}_{names[i]}" for i in pml_axes(grid) for kind in ("psi", "zeta"))
 
 
+def pml_profile_name(coefficient: str, axis: int) -> str:
+    """The name that binds a C-PML profile (``coefficient`` "a" or "b") of ``axis`` between
+    the operators and the arrays a propagator fills."""
+    return f"pml_{coefficient}_{'xyz'[axis]}"
+
+
 def profile_function(name: str, grid: Grid, axis: int, space_order: int) -> Function:
     """A 1-D coefficient along ``axis`` of the padded grid (C-PML ``a``/``b`` profiles); its
     halo (zero) is as wide as the stencil's, which reads it at neighbours."""
@@ -194,9 +200,8 @@ class _Boundary:
         # vanish at the strips' inner edge and damp what they touch.
         self.pml_order = min(space_order, PML_SPACE_ORDER)
         self.axes = pml_axes(model_grid)
-        dims = self.grid.dimensions
         self.a, self.b = (
-            {i: profile_function(f"pml_{c}_{dims[i].name}", self.grid, i, self.so)
+            {i: profile_function(pml_profile_name(c, i), self.grid, i, self.so)
              for i in self.axes} for c in "ab")
         # Where each axis's memory variables are updated: its strips (widened by the
         # stencil's reach for the terms that read D psi), except along depth, the innermost
@@ -308,19 +313,21 @@ def _build(key: OperatorKey) -> Operator:
     m = model_function("m", grid, so)
     src = sparse_points("src", grid, 1, 3)
     rec = sparse_points("rec", grid, 1, 3)
-    # A positive source sample raises the pressure next to it (m u_tt - lap u = f).
-    source = boundary.surface_mask(src * dt**2 / m)
+
+    def injected(points):
+        # A positive source sample raises the pressure next to it (m u_tt - lap u = f).
+        return boundary.surface_mask(points * dt**2 / m)
 
     if key.kind == "forward":
         u = wavefield("u", grid, so)
         eqs = boundary.forward(u, m)
-        eqs += src.inject(field=u.forward, expr=source)
+        eqs += src.inject(field=u.forward, expr=injected(src))
         eqs += rec.interpolate(expr=u)
     elif key.kind == "forward_stored":
         u = wavefield("u", grid, so)
         usave = stored_wavefield(grid, 3)
         eqs = boundary.forward(u, m)
-        eqs += src.inject(field=u.forward, expr=source)
+        eqs += src.inject(field=u.forward, expr=injected(src))
         eqs += rec.interpolate(expr=u)
         eqs += [Eq(usave, u)]  # level t at t % factor == 0
     elif key.kind == "jacobian_adjoint":
@@ -328,7 +335,7 @@ def _build(key: OperatorKey) -> Operator:
         v = wavefield("v", grid, so)
         grad = model_function("grad", grid, so)
         eqs = boundary.adjoint(v, m)
-        eqs += rec.inject(field=v.backward, expr=boundary.surface_mask(rec * dt**2 / m))
+        eqs += rec.inject(field=v.backward, expr=injected(rec))
         # -sum_t u * v_tt equals -sum_t u_tt * v (summation by parts, zero end states): the
         # adjoint of the Born source -dm * u_tt, summed over the stored steps only, each
         # standing for factor steps.
@@ -339,7 +346,7 @@ def _build(key: OperatorKey) -> Operator:
         du = wavefield("du", grid, so)
         dm = model_function("dm", grid, so)
         eqs = boundary.forward(u, m)
-        eqs += src.inject(field=u.forward, expr=source)
+        eqs += src.inject(field=u.forward, expr=injected(src))
         # The scattered field sees the background's u_tt after this step's injection.
         eqs += boundary.forward(du, m, rhs=-dm * u.dt2, field="du")
         eqs += rec.interpolate(expr=du)

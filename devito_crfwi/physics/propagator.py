@@ -35,6 +35,7 @@ from .operators import (
     memory_names,
     model_function,
     pml_axes,
+    pml_profile_name,
     profile_function,
     storage_factor_argument,
     stored_wavefield,
@@ -196,7 +197,7 @@ class Propagator:
         coefficients = cpml_coefficients(self.grid, self.vmax, self.survey.f0, self.dt)
         for axis in pml_axes(self.grid):
             for name, values in zip("ab", coefficients[axis], strict=True):
-                f = profile_function(f"pml_{name}_{'xyz'[axis]}", self._dgrid, axis,
+                f = profile_function(pml_profile_name(name, axis), self._dgrid, axis,
                                      self.space_order)
                 f.data[:] = values
                 profiles[f.name] = f
