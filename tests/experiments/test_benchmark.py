@@ -229,28 +229,35 @@ def test_ablation_configs_change_only_the_methods_of_the_protocol(name, changed)
         assert spec["options"].get("preset") == base["options"].get("preset"), method
 
 
-@pytest.mark.parametrize("name", ["oneshot", "protocol_v2"])
-def test_corrected_engine_configs_keep_the_protocol_but_geometry_and_reading(name):
-    """oneshot.toml and protocol_v2.toml: protocol.toml's cells, rates and survey, the source and
-    receivers one cell deeper (the paper's positions below this engine's top-row surface)."""
-    protocol = bm.Benchmark(ROOT / "bench" / "protocol" / "protocol.toml")
+@pytest.mark.parametrize("name, base_name, model, epochs_shots", [
+    ("oneshot", "protocol", "marmousi", [("smooth", 500, 13), ("constant", 1500, 13),
+                                         ("sparse", 500, 5)]),
+    ("protocol_v2", "protocol", "marmousi", None),
+    ("oneshot_overthrust", "overthrust", "overthrust", [("smooth", 500, 20),
+                                                        ("constant", 1500, 20)]),
+])
+def test_corrected_engine_configs_keep_the_protocol_but_geometry_and_reading(
+        name, base_name, model, epochs_shots):
+    """oneshot*.toml and protocol_v2.toml: their protocol's cells, rates and survey, the source
+    and receivers one cell deeper (the paper's positions below this engine's top-row
+    surface); the one-shot configs read an epoch as one Adam step per shot."""
+    protocol = bm.Benchmark(ROOT / "bench" / "protocol" / f"{base_name}.toml")
     bench = bm.Benchmark(ROOT / "bench" / "protocol" / f"{name}.toml")
-    spec, base = bench.config["models"]["marmousi"], protocol.config["models"]["marmousi"]
+    spec, base = bench.config["models"][model], protocol.config["models"][model]
     moved = {"source_depth": 30.0, "receiver_depth": 45.0}
     assert spec == base | moved
     assert {k: base[k] for k in moved} == {"source_depth": 15.0, "receiver_depth": 30.0}
     for method in bench.bench["methods"]:
         assert bench.config["methods"][method] == protocol.config["methods"][method]
     assert bench.bench["engine"] == protocol.bench["engine"]
-    if name == "protocol_v2":
+    if epochs_shots is None:  # the full-batch control
         assert bench.cells() == [c for c in protocol.cells() if c[1] == "smooth"]
         assert bench.bench["iterations"] == protocol.bench["iterations"]
         return
     assert sorted(bench.cells()) == sorted(protocol.cells())
     assert bench.bench["shot_order"] == "epoch" and bench.bench["shots_per_iteration"] == 1
     # 500 epochs of single-shot steps (1500 from the constant start), over each cell's shots.
-    for scenario, epochs, shots in [("smooth", 500, 13), ("constant", 1500, 13),
-                                    ("sparse", 500, 5)]:
+    for scenario, epochs, shots in epochs_shots:
         assert bench._iterations(scenario, shots, 1) == epochs * shots
         assert protocol.config["scenarios"][scenario].get("iterations", 500) == epochs
         table = {k: v for k, v in bench.config["scenarios"][scenario].items() if k != "epochs"}
