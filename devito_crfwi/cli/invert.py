@@ -25,7 +25,7 @@ The TOML configuration (paths are relative to the file):
   [inversion]                   # all optional; see devito_crfwi.CRFWIProblem
   representation = "ig"         # pixel | inr | fourier | grid | ig | lowrank
   iterations = 100
-  loss = "l2"                   # l2 | l2_tracenorm | l1 | ncc
+  loss = "l2"                   # l2 | l2_tracenorm | l1 | ncc | huber | envelope | wasserstein
   optimizer = "adam"            # adam | adamw | sgd | rmsprop | lbfgs
   lr = 1e-3                     # default: the representation's default rate
   shots_per_iteration = 4       # default: all shots

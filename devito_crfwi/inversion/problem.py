@@ -53,8 +53,10 @@ class CRFWIProblem:
     representation : str or nn.Module
         "pixel", "inr", "fourier", "grid", "ig" (IG-FWI, default), "lowrank", or a module
         whose ``forward()`` returns vp (nx, nz) in m/s inside ``bounds``.
-    loss : {"l2", "l2_tracenorm", "l1", "ncc"} or callable
-        Data misfit: relative L2, relative L1, normalised cross-correlation per trace (see
+    loss : {"l2", "l2_tracenorm", "l1", "ncc", "huber", "envelope", "wasserstein"} or callable
+        Data misfit: relative L2 (of the traces, or of each trace over its peak), relative L1,
+        normalised cross-correlation per trace, relative Huber, L2 of squared envelopes, or
+        the traces' 1-D Wasserstein distance (see
         :data:`~devito_crfwi.inversion.losses.LOSSES`), or
         ``callable(pred, obs) -> scalar Tensor`` on (shot, time, receiver).
     optimizer : {"adam", "adamw", "sgd", "rmsprop", "lbfgs"} or callable

@@ -162,6 +162,15 @@ def test_custom_module_loss_and_lbfgs(layered, initial, crosswell_survey, crossw
     assert result.attrs["representation"] == "pixel" and result.attrs["loss"] == "<lambda>"
 
 
+@pytest.mark.parametrize("loss", ["huber", "envelope", "wasserstein"])
+def test_robust_misfits_drive_an_inversion(initial, crosswell_survey, crosswell_observed, loss):
+    """The field-data misfits through the bridge: finite, and the first step lowers them."""
+    problem = CRFWIProblem(crosswell_observed, crosswell_survey, initial, "pixel", loss=loss,
+                           optimizer="lbfgs")
+    values = problem.solve(2, progress=False)["loss"].values
+    assert np.isfinite(values).all() and values[1] < values[0], values
+
+
 # -- losses and filter ------------------------------------------------------------------------
 def test_losses_and_lowpass():
     gen = torch.Generator().manual_seed(0)
