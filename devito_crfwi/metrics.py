@@ -14,7 +14,6 @@ import math
 from typing import Any, Literal
 
 import numpy as np
-import xarray as xr
 
 from .io.schema import check_same_grid
 
@@ -29,7 +28,7 @@ def _pair(estimate: Any, true: Any) -> tuple[np.ndarray, np.ndarray]:
     (:func:`~devito_crfwi.io.schema.check_same_grid`): equal values on shifted cells are
     not a perfect estimate.
     """
-    if isinstance(estimate, xr.DataArray) and isinstance(true, xr.DataArray):
+    if all(hasattr(model, "dims") and hasattr(model, "coords") for model in (estimate, true)):
         if estimate.dims != true.dims and set(estimate.dims) == set(true.dims):
             estimate = estimate.transpose(*true.dims)
         check_same_grid(estimate, true, "estimate", model_name="true")
