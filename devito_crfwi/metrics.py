@@ -4,7 +4,8 @@ Inputs are numpy arrays or xarray DataArrays of velocity in m/s, dims (x, z) or 
 metric covers all cells (SSIM with cubic 7 x 7 x 7 windows in 3-D). MSE and RMSE are reported in
 (m/s)² and m/s, or in (km/s)² and km/s with ``units="km/s"`` as in the CR-FWI paper
 (arXiv 2603.22362). PSNR and SSIM are unit-free; both use the true model's range
-``max(true) - min(true)`` as the data range.
+``max(true) - min(true)`` as the data range. Two DataArrays must lie on one grid (same dims,
+coords equal to 1e-4 of the spacing): a ValueError names the first differing coordinate.
 """
 
 from __future__ import annotations
@@ -14,21 +15,23 @@ from typing import Any, Literal
 
 import numpy as np
 
+from .io.schema import check_same_grid
+
 Units = Literal["m/s", "km/s"]
 _SCALE = {"m/s": 1.0, "km/s": 1e-3}
 
 
 def _pair(estimate: Any, true: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Float64 copies of two models of one shape; DataArrays are aligned on the true dims."""
-    true_dims = getattr(true, "dims", None)
-    estimate_dims = getattr(estimate, "dims", None)
-    if (
-        true_dims is not None
-        and estimate_dims is not None
-        and tuple(estimate_dims) != tuple(true_dims)
-        and set(estimate_dims) == set(true_dims)
-    ):
-        estimate = estimate.transpose(*true_dims)
+    """Float64 copies of two models of one shape; two DataArrays must share one grid.
+
+    The estimate is transposed to the true model's dims, then its coords must match
+    (:func:`~devito_crfwi.io.schema.check_same_grid`): equal values on shifted cells are
+    not a perfect estimate.
+    """
+    if all(hasattr(model, "dims") and hasattr(model, "coords") for model in (estimate, true)):
+        if estimate.dims != true.dims and set(estimate.dims) == set(true.dims):
+            estimate = estimate.transpose(*true.dims)
+        check_same_grid(estimate, true, "estimate", model_name="true")
     est = np.array(estimate, dtype=np.float64)
     ref = np.array(true, dtype=np.float64)
     if est.shape != ref.shape:

@@ -128,3 +128,28 @@ def test_metrics_import_neither_torch_nor_devito():
     names = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
     names |= {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
     assert not {name.split(".")[0] for name in names} & {"torch", "devito", "xarray"}
+
+
+def _on_grid(values: np.ndarray, x0: float = 0.0, dz: float = 10.0) -> xr.DataArray:
+    nx, nz = values.shape
+    return xr.DataArray(values, dims=("x", "z"),
+                        coords={"x": x0 + 10.0 * np.arange(nx), "z": dz * np.arange(nz)})
+
+
+@pytest.mark.parametrize(("estimate", "match"), [
+    (_on_grid(ramp(), x0=20.0), r"along 'x' coordinate 0 is 20 m, true's 0 m \(estimate: "
+                                r"x0=20 m, dx=10 m; true: x0=0 m, dx=10 m\)"),
+    (_on_grid(ramp(), dz=12.5), r"along 'z' coordinate 1 is 12.5 m, true's 10 m"),
+    (_on_grid(ramp(), x0=20.0).transpose("z", "x"), r"along 'x' coordinate 0 is 20 m"),
+])
+@pytest.mark.parametrize("metric", [mse, psnr, ssim, all_metrics])
+def test_models_on_other_grids_are_refused(metric, estimate, match):
+    # Identical values on shifted or stretched coords used to score a perfect 0 error.
+    with pytest.raises(ValueError, match=r"estimate is not on true's grid: " + match):
+        metric(estimate, _on_grid(ramp()))
+
+
+def test_models_on_one_grid_are_compared():
+    true = _on_grid(ramp())
+    assert mse(_on_grid(ramp() + 30.0).transpose("z", "x"), true) == pytest.approx(900.0)
+    assert mse(ramp() + 30.0, true) == pytest.approx(900.0)  # a plain array: by shape

@@ -45,7 +45,8 @@ def simulate(vp: xr.DataArray, survey: Survey, *, shots=None, progress: bool | N
         Checked with :func:`~devito_crfwi.io.schema.check_model`.
     survey : Survey
     shots : sequence of int, optional
-        A subset of shot indices (default all).
+        A subset of shot indices (default all): Python or numpy integers, no bools or floats
+        (see :meth:`~devito_crfwi.physics.Survey.shot_indices`).
     progress : bool, optional
         A progress bar over shots (default: when there are more than 4 shots; serial only).
     client : dask.distributed.Client, optional
@@ -63,11 +64,7 @@ def simulate(vp: xr.DataArray, survey: Survey, *, shots=None, progress: bool | N
         attrs f0 (Hz), dt (s), units.
     """
     values = check_model(vp, where="simulate").values
-    idx = np.arange(survey.n_shots) if shots is None else np.asarray(shots).reshape(-1)
-    if idx.size == 0:
-        raise ValueError("shots is empty: give shot indices, or None for all shots")
-    if idx.dtype.kind not in "iu":
-        raise TypeError(f"shots must be integer indices, got {np.asarray(shots).tolist()!r}")
+    idx = survey.shot_indices(shots, where="simulate")
     settings = EngineSettings.create(**engine_options)
     propagator = Propagator.from_model(vp, survey, settings)
     if client is not None:

@@ -101,7 +101,8 @@ class WaveOperator(torch.nn.Module):
         return self.survey.time
 
     def forward(self, vp: torch.Tensor, shots: Sequence[int] | None = None) -> torch.Tensor:
-        """Data (shot, time, receiver) for ``vp`` (x, [y,] z) in m/s; ``shots`` selects some."""
+        """Data (shot, time, receiver) for ``vp`` (x, [y,] z) in m/s; ``shots`` selects some
+        (integer indices, see :meth:`~devito_crfwi.physics.Survey.shot_indices`)."""
         if not isinstance(vp, torch.Tensor):
             raise TypeError(f"vp must be a torch.Tensor (x, [y,] z) in m/s, got "
                             f"{type(vp).__name__}")
@@ -114,6 +115,6 @@ class WaveOperator(torch.nn.Module):
                 f"vp must have the model's shape {propagator.grid.shape}, got {tuple(vp.shape)}"
             )
         if shots is not None:
-            shots = tuple(int(s) for s in np.atleast_1d(np.asarray(shots)))
+            shots = tuple(self.survey.shot_indices(shots, where="WaveOperator").tolist())
         recording = Recording() if torch.is_grad_enabled() and vp.requires_grad else None
         return WaveFunction.apply(vp, self.executor(dtype), shots, recording)

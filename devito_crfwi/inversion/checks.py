@@ -12,7 +12,7 @@ import numpy as np
 import torch
 import xarray as xr
 
-from ..io.schema import SHOT_DIMS, check_finite, check_shots, locate_sample
+from ..io.schema import SHOT_DIMS, check_finite, check_same_grid, check_shots, locate_sample
 from ..physics import Survey
 
 _POSITION_TOL = 1e-3  # m: SEG-Y stores coordinates to 0.1 mm
@@ -88,23 +88,13 @@ def _largest_difference(a: np.ndarray, b: np.ndarray) -> str:
         return "n/a: shapes differ"
 
 
-def check_same_grid(da, initial: xr.DataArray, name: str) -> np.ndarray:
-    values = np.asarray(da)
-    if values.shape != initial.shape:
-        raise ValueError(
-            f"{name} must have the initial model's shape {initial.dims} = {initial.shape}, "
-            f"got {values.shape}"
-        )
-    if isinstance(da, xr.DataArray) and da.dims != initial.dims:
-        raise ValueError(f"{name} must have dims {initial.dims}, got {tuple(da.dims)}")
-    return values
-
-
 def check_water_mask(water_mask, initial: xr.DataArray) -> np.ndarray | None:
     """The cells (bool, the initial model's shape) held at ``initial``; None: no mask.
 
     ``True`` detects the water layer (1500 m/s) with
-    :func:`~devito_crfwi.initial_models.water_mask`.
+    :func:`~devito_crfwi.initial_models.water_mask`. A DataArray must lie on ``initial``'s
+    grid (dims and coords, :func:`~devito_crfwi.io.schema.check_same_grid`); a plain array
+    must have its exact shape.
     """
     if water_mask is None or water_mask is False:
         return None
@@ -112,7 +102,8 @@ def check_water_mask(water_mask, initial: xr.DataArray) -> np.ndarray | None:
         from ..initial_models import water_mask as detect
 
         return np.asarray(detect(initial))
-    return check_same_grid(water_mask, initial, "water_mask").astype(bool)
+    return check_same_grid(water_mask, initial, "water_mask", model_name="initial",
+                           where="CRFWIProblem").astype(bool)
 
 
 def jsonable(value: Any) -> Any:

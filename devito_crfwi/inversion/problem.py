@@ -26,11 +26,11 @@ from tqdm.auto import tqdm
 
 from .. import metrics as _metrics
 from ..bridge import WaveOperator
-from ..io.schema import check_model
+from ..io.schema import check_model, check_same_grid
 from ..physics import Survey
 from ..representations import make_representation
 from .checkpoint import checkpoint_path, fingerprint_of, load_state, save_state
-from .checks import check_observed, check_same_grid, check_water_mask, jsonable
+from .checks import check_observed, check_water_mask, jsonable
 from .filters import butterworth
 from .settings import OPTIMIZERS, InversionSettings
 
@@ -85,9 +85,11 @@ class CRFWIProblem:
         The operator's time step is stable up to ``vmax``.
     water_mask : array-like of bool (x, z) or True, optional
         Cells held at the initial model (the water layer); True detects it with
-        :func:`~devito_crfwi.water_mask` (1500 m/s) on ``initial``.
+        :func:`~devito_crfwi.water_mask` (1500 m/s) on ``initial``. A DataArray must lie on
+        ``initial``'s grid (same dims and coords); a plain array must have its shape.
     true_model : xr.DataArray (x, z), m/s, optional
-        Enables metrics (MSE, RMSE, PSNR, SSIM) after every iteration.
+        Enables metrics (MSE, RMSE, PSNR, SSIM) after every iteration. On ``initial``'s
+        grid (same dims and coords; a plain array: the same shape).
     seed : int
         Seed of the representation's initialisation and of the shot mini-batches.
     representation_options : dict, optional
@@ -154,7 +156,8 @@ class CRFWIProblem:
         self._observed = torch.from_numpy(check_observed(observed, survey))
         self.true_model = None
         if true_model is not None:
-            check_same_grid(true_model, initial, "true_model")
+            check_same_grid(true_model, initial, "true_model", model_name="initial",
+                            where="CRFWIProblem")
             self.true_model = xr.DataArray(
                 np.asarray(true_model), dims=initial.dims, coords=initial.coords
             )

@@ -31,6 +31,7 @@ __all__ = [
     "CheckedModel",
     "check_finite",
     "check_model",
+    "check_same_grid",
     "check_shots",
     "check_velocities",
     "locate_sample",
@@ -54,6 +55,9 @@ _POSITION_DIMS = {
 #: The position coords gathers of a 3-D survey have as well (both or neither).
 _POSITION_DIMS_3D = {"source_y": (("shot",),), "receiver_y": (("receiver",), ("shot", "receiver"))}
 _DT_RTOL = 1e-9
+# Coordinates agree when within this fraction of the spacing: float32 coords of a 10 km
+# model are still accepted, a grid shifted by a 10-thousandth of a cell is not.
+_GRID_RTOL = 1e-4
 
 
 class CheckedModel(NamedTuple):
@@ -321,3 +325,62 @@ def check_shots(shots, name: str = "shots", *, where: str | None = None,
                              f"{' or '.join(map(str, allowed))}, got {dims}")
         check_finite(shots[coord].values, f"coordinate {coord!r}", where=where)
     return dt
+
+
+def _axis_words(coord: np.ndarray, dim: str) -> str:
+    step = f"d{dim}={coord[1] - coord[0]:g} m" if coord.size > 1 else "a single point"
+    return f"{dim}0={coord[0]:g} m, {step}"
+
+
+def check_same_grid(da, model: xr.DataArray, name: str, *, model_name: str = "vp",
+                    where: str | None = None) -> np.ndarray:
+    """Raise unless ``da`` lies on ``model``'s grid; return its values (not copied).
+
+    A DataArray must have ``model``'s dims in its order and, along every dim where both
+    have a coordinate, the same coordinate values (to 1e-4 of the spacing, in m); a dim
+    without a coordinate in either is compared by length only, as is a plain array
+    (numpy, list), which must have exactly ``model``'s shape.
+
+    Parameters
+    ----------
+    da : xr.DataArray or array-like
+        The array that must share ``model``'s grid (a mask, a true model...).
+    model : xr.DataArray
+        The reference (x, [y,] z), coords in m.
+    name, model_name : str
+        The arguments' names, for messages.
+    where : str, optional
+        The public function or class that was called, for messages.
+
+    Raises
+    ------
+    ValueError
+        Other dims, shape or coordinates: naming the dim, the first differing coordinate
+        and both origins and spacings.
+    """
+    prefix = _prefix(where)
+    if isinstance(da, xr.DataArray) and da.dims != model.dims:
+        raise ValueError(f"{prefix}{name} must have dims {model.dims} like {model_name}, got "
+                         f"{da.dims}")
+    values = np.asarray(da)
+    if values.shape != model.shape:
+        raise ValueError(f"{prefix}{name} must have {model_name}'s shape {model.dims} = "
+                         f"{model.shape}, got {values.shape}")
+    if not isinstance(da, xr.DataArray):
+        return values
+    for dim in model.dims:
+        if dim not in da.coords or dim not in model.coords:
+            continue
+        got = np.asarray(da[dim].values, dtype=np.float64)
+        want = np.asarray(model[dim].values, dtype=np.float64)
+        step = abs(want[-1] - want[0]) / (want.size - 1) if want.size > 1 else 1.0
+        differ = ~np.isclose(got, want, rtol=0.0, atol=_GRID_RTOL * step)
+        if differ.any():
+            i = int(np.argmax(differ))
+            raise ValueError(
+                f"{prefix}{name} is not on {model_name}'s grid: along {dim!r} coordinate {i} is "
+                f"{got[i]:g} m, {model_name}'s {want[i]:g} m ({name}: {_axis_words(got, dim)}; "
+                f"{model_name}: {_axis_words(want, dim)}); resample it onto that grid, e.g. "
+                f"{name}.interp_like({model_name}, method='nearest')"
+            )
+    return values

@@ -51,17 +51,25 @@ from .headers import text_from_segyio
 from .warn import warn
 
 __all__ = [
+    "INTERVAL_MAX",
     "SAMPLE_FORMATS",
     "SampleFormat",
     "SegyLayout",
     "create_segy",
     "open_segy",
+    "trace_sample_count",
 ]
 
 TEXT_BYTES = 3200
 BINARY_BYTES = 400
 TRACE_HEADER_BYTES = 240
 FILE_HEADER_BYTES = TEXT_BYTES + BINARY_BYTES
+#: Largest sample interval written (µs or mm): segyio reads the 2-byte field as signed, so
+#: a larger one would come back negative from ``f.bin`` and give segyio's default samples.
+INTERVAL_MAX = 32767
+# Largest sample count of the 2-byte fields (binary bytes 3221-3222, trace bytes 115-116);
+# beyond it only the rev 2 extended count (bytes 3269-3272) holds it.
+_SHORT_COUNT_MAX = 65535
 
 
 @dataclass(frozen=True)
@@ -394,10 +402,17 @@ def create_segy(path: Path, *, text: str, n_traces: int, n_samples: int, interva
     """Write a SEG-Y rev 1 file of 4-byte IEEE floats, big-endian, atomically.
 
     Yields the open segyio file with its textual header ``text`` (3200 characters) and a
-    binary header holding ``n_samples``, the sample ``interval`` (as stored: µs or mm),
-    format 5, metres and rev 1, updated with ``binary`` (segyio ``BinField`` -> value); the
-    caller writes the trace headers and traces. ``path`` appears only once it is complete.
+    binary header holding ``n_samples``, the sample ``interval`` (as stored: µs or mm,
+    0 to :data:`INTERVAL_MAX`), format 5, metres and rev 1, updated with ``binary``
+    (segyio ``BinField`` -> value); the caller writes the trace headers (their sample
+    count as :func:`trace_sample_count` gives it) and traces. Over 65 535 samples per
+    trace the file is rev 2: bytes 3221-3222 hold 0 and the extended count (bytes
+    3269-3272) the number, which segyio and :func:`open_segy` read. ``path`` appears only
+    once it is complete.
     """
+    if not 0 <= interval <= INTERVAL_MAX:  # the callers refuse or zero it; never wrap
+        raise ValueError(f"sample interval {interval} is outside 0..{INTERVAL_MAX}")
+    short = n_samples <= _SHORT_COUNT_MAX
     spec = segyio.spec()
     spec.format = 5
     spec.samples = np.arange(n_samples)
@@ -410,9 +425,21 @@ def create_segy(path: Path, *, text: str, n_traces: int, n_samples: int, interva
             out.bin.update({
                 fields.JobID: 1, fields.LineNumber: 1, fields.ReelNumber: 1,
                 fields.Interval: interval, fields.IntervalOriginal: interval,
-                fields.Samples: n_samples, fields.SamplesOriginal: n_samples,
+                fields.Samples: trace_sample_count(n_samples),
+                fields.SamplesOriginal: trace_sample_count(n_samples),
+                fields.ExtSamples: 0 if short else n_samples,
+                fields.ExtSamplesOriginal: 0 if short else n_samples,
                 fields.Format: 5, fields.MeasurementSystem: 1,
-                fields.SEGYRevision: 1, fields.SEGYRevisionMinor: 0,
+                fields.SEGYRevision: 1 if short else 2, fields.SEGYRevisionMinor: 0,
                 **binary,
             })
             yield out
+
+
+def trace_sample_count(n_samples: int) -> int:
+    """The value of a 2-byte sample-count field: ``n_samples``, or 0 over 65 535.
+
+    A count that does not fit is written as 0 (the extended count holds it) rather than
+    wrapped modulo 65 536, which readers would take for a different trace length.
+    """
+    return n_samples if n_samples <= _SHORT_COUNT_MAX else 0

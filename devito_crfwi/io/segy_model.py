@@ -22,7 +22,9 @@ Header convention (what :func:`write_segy` writes and :func:`read_segy` reads)
   and the trace sequence numbers count traces from 1; INLINE_3D = y index + 1 (1 for
   a line) and CROSSLINE_3D = x index + 1. Cubes are inline-sorted (inline by inline,
   crosslines increasing), which segyio opens as a structured 3-D file.
-* samples: 4-byte IEEE float, big-endian.
+* samples: 4-byte IEEE float, big-endian. Over 65 535 samples per trace the file is
+  SEG-Y rev 2: the 2-byte sample counts hold 0 and the binary header's extended count
+  (bytes 3269-3272) the number, as segyio reads it.
 """
 
 from __future__ import annotations
@@ -51,14 +53,13 @@ from .headers import (
 )
 from .model_geometry import GeometryError, depth_coords, lateral_coords, select_traces
 from .schema import MODEL_DIMS, MODEL_DIMS_3D, check_model
-from .segy_file import create_segy, open_segy
+from .segy_file import INTERVAL_MAX, create_segy, open_segy, trace_sample_count
 from .units import VELOCITY_UNITS, check_units, velocity_to_si
 
 __all__ = ["read_segy", "write_segy"]
 
 _TF = segyio.TraceField
 _BF = segyio.BinField
-_INTERVAL_MAX = 32767  # segyio reads the 2-byte interval field as signed
 
 
 def _optional_spacing(value: float | None, name: str) -> float | None:
@@ -278,7 +279,7 @@ def write_segy(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: boo
     scalar, _ = choose_scalar(np.concatenate([x, y]))  # inexact only beyond 0.1 mm
     x_int, y_int = scale_to_int(x, scalar), scale_to_int(y, scalar)
     interval = round(dz * 1000.0)
-    if not 1 <= interval <= _INTERVAL_MAX:
+    if not 1 <= interval <= INTERVAL_MAX:
         interval = 0
     if model.y is None:
         head = [
@@ -324,7 +325,7 @@ def write_segy(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: boo
                     _TF.CDP_X: int(x_int[i]),
                     _TF.CDP_Y: int(y_int[j]),
                     _TF.CoordinateUnits: 1,
-                    _TF.TRACE_SAMPLE_COUNT: nz,
+                    _TF.TRACE_SAMPLE_COUNT: trace_sample_count(nz),
                     _TF.TRACE_SAMPLE_INTERVAL: interval,
                     _TF.INLINE_3D: j + 1,
                     _TF.CROSSLINE_3D: i + 1,

@@ -22,7 +22,9 @@ Header convention (what :func:`write_shots` writes and :func:`read_shots` reads)
   read back they give attrs "units", "f0" and "dt" (``dt=`` wins over the
   microsecond field, which it must agree with to 0.5 µs); ``survey=3-D`` for a 3-D
   survey, so that one whose y is constant still reads back with y coords;
-* samples: 4-byte IEEE float, big-endian. Other attrs are not stored.
+* samples: 4-byte IEEE float, big-endian. Over 65 535 samples per trace the file is
+  SEG-Y rev 2: the 2-byte sample counts hold 0 and the binary header's extended count
+  (bytes 3269-3272) the number, as segyio reads it. Other attrs are not stored.
 """
 
 from __future__ import annotations
@@ -51,14 +53,13 @@ from .headers import (
     text_title,
 )
 from .schema import SHOT_DIMS, check_shots
-from .segy_file import create_segy, open_segy
+from .segy_file import INTERVAL_MAX, create_segy, open_segy, trace_sample_count
 from .warn import warn
 
 __all__ = ["read_shots", "write_shots"]
 
 _TF = segyio.TraceField
 _BF = segyio.BinField
-_INTERVAL_MAX = 65535  # µs, the 2-byte unsigned sample-interval field
 _DEFAULT_UNITS = "a.u."
 
 
@@ -74,10 +75,11 @@ def _check_text_token(value: str, name: str) -> str:
 def _dt_microseconds(dt: float) -> int:
     micro = dt * 1e6
     rounded = round(micro)
-    if abs(micro - rounded) > 1e-9 * max(micro, 1.0) or not 1 <= rounded <= _INTERVAL_MAX:
+    if abs(micro - rounded) > 1e-9 * max(micro, 1.0) or not 1 <= rounded <= INTERVAL_MAX:
         raise ValueError(
-            f"dt = {dt!r} s is not a whole number of microseconds between 1 and {_INTERVAL_MAX}; "
-            "SEG-Y stores the sample interval in µs: resample the gathers first"
+            f"dt = {dt!r} s is not a whole number of microseconds between 1 and {INTERVAL_MAX}; "
+            "SEG-Y stores the sample interval in a 2-byte µs field (segyio reads it as signed): "
+            "resample the gathers first"
         )
     return int(rounded)
 
@@ -93,7 +95,7 @@ def write_shots(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: bo
     ----------
     da : xarray.DataArray, dims ("shot", "time", "receiver")
         Gathers as returned by ``devito_crfwi.simulate`` (2-D or 3-D): coords "time" (s, from 0,
-        regular, dt a whole number of µs up to 65 535), "source_x", "source_z"
+        regular, dt a whole number of µs up to 32 767), "source_x", "source_z"
         (("shot",), m), "receiver_x", "receiver_z" (("receiver",) or
         ("shot", "receiver"), m), for a 3-D survey also "source_y" and "receiver_y"
         (m, same dims as their x); attrs "dt" (s, optional, must match the time
@@ -201,7 +203,7 @@ def write_shots(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: bo
                     _TF.GroupX: int(gx[s, r]),
                     _TF.GroupY: int(gy[s, r]),
                     _TF.CoordinateUnits: 1,
-                    _TF.TRACE_SAMPLE_COUNT: nt,
+                    _TF.TRACE_SAMPLE_COUNT: trace_sample_count(nt),
                     _TF.TRACE_SAMPLE_INTERVAL: dt_us,
                 }
                 out.trace[i] = gather[r]

@@ -61,19 +61,6 @@ def model_values(vp, shape: tuple[int, ...], name: str = "vp") -> np.ndarray:
     return values.copy()
 
 
-def shot_indices(shots: Sequence[int] | None, n_shots: int) -> tuple[int, ...]:
-    """Validated shot indices (all ``n_shots`` when ``shots`` is None)."""
-    if shots is None:
-        return tuple(range(n_shots))
-    idx = tuple(int(s) for s in np.atleast_1d(np.asarray(shots, dtype=int)))
-    bad = [s for s in idx if not 0 <= s < n_shots]
-    if not idx or bad:
-        raise ValueError(
-            f"shots must be non-empty indices in 0..{n_shots - 1}, got {list(np.atleast_1d(shots))}"
-        )
-    return idx
-
-
 class ModelJacobian:
     """``J = ∂d/∂vp`` of ``op`` at ``vp``: Born (``J·``) and adjoint (``Jᵀ·``) products.
 
@@ -102,7 +89,7 @@ class ModelJacobian:
         self.vp = model_values(vp, self.propagator.grid.shape)
         self.propagator.set_model(self.vp)  # validates bounds and vmax now
         survey = self.propagator.survey
-        self.shots = shot_indices(shots, survey.n_shots)
+        self.shots = tuple(survey.shot_indices(shots, where=type(self).__name__).tolist())
         self.data_shape = (len(self.shots), survey.nt, survey.n_receivers)
         self.model_shape = self.propagator.grid.shape
         self.n_model = int(np.prod(self.model_shape))

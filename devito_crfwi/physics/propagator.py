@@ -219,13 +219,7 @@ class Propagator:
         return units.time_to_devito(self.dt)
 
     def _shots(self, shots: Sequence[int] | None) -> np.ndarray:
-        if shots is None:
-            return np.arange(self.survey.n_shots)
-        idx = np.asarray(shots, dtype=int).reshape(-1)
-        bad = idx[(idx < 0) | (idx >= self.survey.n_shots)]
-        if bad.size:
-            raise ValueError(f"shot index {bad[0]} out of range 0..{self.survey.n_shots - 1}")
-        return idx
+        return self.survey.shot_indices(shots)
 
     def set_model(self, vp: np.ndarray) -> None:
         """Load a velocity model (x, [y,] z) in m/s, after checking it."""

@@ -213,9 +213,40 @@ class Survey:
         top = np.nonzero(spectrum >= TOP_LEVEL * spectrum.max())[0][-1]
         return float(np.fft.rfftfreq(n, self.dt)[top])
 
+    def shot_indices(self, shots: int | Sequence[int] | np.ndarray | None, *,
+                     where: str | None = None) -> np.ndarray:
+        """Checked shot indices, int64 (n,); all shots when ``shots`` is None.
+
+        Every entry must be a Python or numpy integer in ``0..n_shots-1``: a bool, a float
+        (even 1.0) or anything else is refused rather than truncated to a shot number.
+
+        Raises
+        ------
+        TypeError
+            An entry that is not an integer, naming it and its position.
+        ValueError
+            No entries, or an index out of range.
+        """
+        prefix = f"{where}: " if where else ""
+        if shots is None:
+            return np.arange(self.n_shots)
+        # Object dtype keeps each entry's own type: np.asarray([1, True]) would give [1, 1].
+        entries = np.asarray(shots, dtype=object).reshape(-1)
+        if entries.size == 0:
+            raise ValueError(f"{prefix}shots is empty: give shot indices, or None for all shots")
+        for k, entry in enumerate(entries):
+            if isinstance(entry, bool | np.bool_) or not isinstance(entry, int | np.integer):
+                raise TypeError(f"{prefix}shots must be integer indices, got shots[{k}] = "
+                                f"{entry!r} ({type(entry).__name__})")
+        idx = entries.astype(np.int64)
+        bad = idx[(idx < 0) | (idx >= self.n_shots)]
+        if bad.size:
+            raise ValueError(f"{prefix}shot index {bad[0]} out of range 0..{self.n_shots - 1}")
+        return idx
+
     def subset(self, shots: Sequence[int]) -> Survey:
-        """The same survey restricted to the given shot indices."""
-        idx = np.asarray(shots, dtype=int)
+        """The same survey restricted to the given shot indices (see :meth:`shot_indices`)."""
+        idx = self.shot_indices(shots, where="Survey.subset")
         return Survey(
             self.source_positions[idx],
             self.receiver_positions[idx],

@@ -47,3 +47,37 @@ def test_observed_without_coords_is_compared_by_shape(layered, crosswell_survey,
     with raises_at("CRFWIProblem", ValueError, r"1 NaN or Inf values \(first at shot 1, time "
                                                r"index 5, receiver 2\)"):
         dc.CRFWIProblem(values, crosswell_survey, layered, "pixel")
+
+
+def _shifted(model, **shifts):
+    return model.assign_coords({dim: model[dim] + shift for dim, shift in shifts.items()})
+
+
+@pytest.mark.parametrize(("argument", "make", "match"), [
+    pytest.param("true_model", lambda m: _shifted(m, x=5.0),
+                 r"true_model is not on initial's grid: along 'x' coordinate 0 is 5 m, "
+                 r"initial's 0 m \(true_model: x0=5 m, dx=10 m; initial: x0=0 m, dx=10 m\)",
+                 id="true-model-shifted"),
+    pytest.param("true_model", lambda m: m.assign_coords(z=m.z * 1.5),
+                 r"along 'z' coordinate 1 is 15 m, initial's 10 m .*dz=15 m.*dz=10 m",
+                 id="true-model-other-spacing"),
+    pytest.param("water_mask", lambda m: _shifted(m, z=-10.0) < 2050.0,
+                 r"water_mask is not on initial's grid: along 'z' coordinate 0 is -10 m",
+                 id="mask-shifted"),
+    pytest.param("water_mask", lambda m: (m < 2050.0).transpose("z", "x"),
+                 r"water_mask must have dims \('x', 'z'\)", id="mask-transposed"),
+    pytest.param("water_mask", lambda m: (m < 2050.0).values.T, r"shape", id="array-other-shape"),
+])
+def test_arrays_on_another_grid_are_refused(layered, crosswell_survey, crosswell_observed,
+                                           argument, make, match):
+    # Same shape, other coords: these used to be taken cell by cell.
+    with raises_at("CRFWIProblem", ValueError, match):
+        dc.CRFWIProblem(crosswell_observed, crosswell_survey, layered, "pixel",
+                        **{argument: make(layered)})
+
+
+def test_arrays_on_the_grid_are_accepted(layered, crosswell_survey, crosswell_observed):
+    nudged = _shifted(layered, x=1e-6)  # far below 1e-4 of the 10 m spacing
+    problem = dc.CRFWIProblem(crosswell_observed, crosswell_survey, layered, "pixel",
+                              true_model=nudged, water_mask=(layered < 2050.0).values)
+    assert problem.water_mask.sum() == int((layered < 2050.0).sum())

@@ -337,7 +337,7 @@ def test_bad_models_fail_clearly(layered, initial, crosswell_survey, crosswell_o
     with pytest.raises(TypeError, match="DataArray"):
         CRFWIProblem(crosswell_observed, crosswell_survey, initial.values)
     other = model_dataarray(np.full((20, 30), 2000.0), 10.0)
-    with pytest.raises(ValueError, match="true_model must have the initial model's shape"):
+    with pytest.raises(ValueError, match="true_model must have initial.s shape"):
         CRFWIProblem(crosswell_observed, crosswell_survey, initial, true_model=other)
 
 

@@ -359,3 +359,15 @@ def test_failed_write_leaves_old_file_and_no_temp(tmp_path, monkeypatch):
 def test_missing_output_folder(tmp_path):
     with pytest.raises(FileNotFoundError, match="does not exist"):
         write_segy(make_model(), tmp_path / "nope" / "m.sgy")
+
+
+def test_over_65535_depth_samples_round_trip_through_segyio_and_read_segy(tmp_path):
+    # The 2-byte sample count used to wrap (70 000 -> 4 464): neither reader opened the file.
+    model = make_model(nx=2, nz=70_000, dz=0.5)
+    model = model.copy(data=1500.0 + model.values % 3000.0)
+    path = write_segy(model, tmp_path / "deep.sgy")
+    xr.testing.assert_equal(read_segy(path), model)  # values, dims and coords
+    with segyio.open(path, ignore_geometry=True) as f:
+        assert f.samples.size == 70_000 and f.bin[segyio.BinField.ExtSamples] == 70_000
+        assert set(f.attributes(segyio.TraceField.TRACE_SAMPLE_COUNT)[:]) == {0}
+        np.testing.assert_array_equal(f.trace.raw[:], model.values)

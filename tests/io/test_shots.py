@@ -181,3 +181,32 @@ def test_unrepresentable_coordinates_warn(tmp_path):
     np.testing.assert_allclose(
         read_shots(tmp_path / "w.sgy").source_x.values, [1 / 3, 2, 3], atol=1e-4
     )
+
+
+def test_over_65535_samples_round_trip_through_segyio_and_read_shots(tmp_path):
+    # 2-byte sample counts used to wrap (70 000 -> 4 464): neither reader opened the file.
+    gathers = make_gathers(n_shots=1, nt=70_000, n_rec=2, dt=0.0005)
+    path = write_shots(gathers, tmp_path / "long.sgy")
+    back = read_shots(path)
+    xr.testing.assert_identical(back, gathers)
+    with segyio.open(path, ignore_geometry=True) as f:
+        assert f.samples.size == 70_000
+        assert f.bin[BF.ExtSamples] == 70_000 and f.bin[BF.SEGYRevision] == 2
+        np.testing.assert_array_equal(f.trace.raw[:], gathers.values[0].T)
+        np.testing.assert_allclose(f.samples, gathers.time.values * 1000.0)  # ms
+
+
+@pytest.mark.parametrize("dt", [0.032768, 0.04, 0.065535, 0.07])
+def test_write_shots_refuses_intervals_segyio_reads_as_negative(tmp_path, dt):
+    # 32 768 to 65 535 µs were written, and plain segyio read them as negative intervals.
+    with pytest.raises(ValueError, match=rf"dt = {dt!r} s .* between 1 and 32767"):
+        write_shots(make_gathers(dt=dt, nt=4), tmp_path / "coarse.sgy")
+    assert not (tmp_path / "coarse.sgy").exists()
+
+
+def test_write_shots_keeps_the_largest_interval_segyio_reads(tmp_path):
+    gathers = make_gathers(dt=0.032767, nt=4)
+    path = write_shots(gathers, tmp_path / "coarse.sgy")
+    xr.testing.assert_identical(read_shots(path), gathers)
+    with segyio.open(path, ignore_geometry=True) as f:
+        assert segyio.tools.dt(f) == 32767.0
