@@ -16,7 +16,10 @@ default, or at any time after, therefore wins too.
 from __future__ import annotations
 
 import os
+import time
+import warnings
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 import devito
@@ -30,6 +33,9 @@ __all__ = [
     "PACKAGE_SETTINGS",
     "FindNodes",
     "Iteration",
+    "STALE_COMPILE_LOCK_S",
+    "clear_stale_compile_lock",
+    "compile_lock",
     "compiled_function",
     "configure_devito",
     "devito_default",
@@ -84,6 +90,7 @@ def compiled_function(op: Operator) -> Callable[[Mapping[str, Any]], int]:
     Private: ``Operator.cfunction`` takes the arguments' values in the order of
     ``Operator.parameters``, by their names.
     """
+    clear_stale_compile_lock(op)
     function = op.cfunction
     names = [parameter.name for parameter in op.parameters]
 
@@ -91,6 +98,44 @@ def compiled_function(op: Operator) -> Callable[[Mapping[str, Any]], int]:
         return function(*[args[name] for name in names])
 
     return call
+
+
+STALE_COMPILE_LOCK_S = 300.0
+"""Age (s) past which a compile lock is taken for a dead process's: a compile takes seconds."""
+
+
+def compile_lock(op: Operator) -> Path:
+    """The file that codepy holds while it compiles or loads ``op``'s library.
+
+    Private: Devito compiles through codepy's ``compile_from_string`` in the cache folder
+    ``<codepy dir>/<first 7 characters of op._soname>``, whose ``lock`` file codepy creates
+    (``O_EXCL``) for every compile *and* every load from the cache, and removes afterwards.
+    """
+    return Path(devito.configuration["compiler"].get_codepy_dir()) / op._soname[:7] / "lock"
+
+
+def clear_stale_compile_lock(op: Operator, stale_s: float = STALE_COMPILE_LOCK_S,
+                              poll_s: float = 0.5) -> None:
+    """Wait for ``op``'s compile lock to go; remove it, with a warning, once it is older
+    than ``stale_s``.
+
+    A process killed while it held the lock (SIGKILL, a killed Dask worker or batch job)
+    leaves the file behind, and codepy then waits for it forever, silently (Devito hides
+    codepy's warning): every later run that builds the same operator hangs. The lock holds
+    no pid, so its age is the only sign that its holder is gone.
+    """
+    lock = compile_lock(op)
+    while True:
+        try:
+            age = time.time() - lock.stat().st_mtime
+        except FileNotFoundError:
+            return
+        if age > stale_s:
+            lock.unlink(missing_ok=True)
+            warnings.warn(f"removed a compile lock {age:.0f} s old, left by a process that "
+                          f"was killed while compiling: {lock}", stacklevel=4)
+            return
+        time.sleep(poll_s)
 
 
 def subsampling_factor_argument(dim: ConditionalDimension, factor: int) -> dict[str, int]:

@@ -37,7 +37,13 @@ from devito import (
     configuration,
 )
 
-from ._devito import FindNodes, Iteration, compiled_function, subsampling_factor_argument
+from ._devito import (
+    FindNodes,
+    Iteration,
+    clear_stale_compile_lock,
+    compiled_function,
+    subsampling_factor_argument,
+)
 from .boundary import mirror_correction
 from .grid import ModelGrid
 from .threads import kernel_threads
@@ -422,6 +428,7 @@ class BoundOperator:
             # spinning OpenMP threads degrade badly when the cores are shared.
             threads = {"nthreads": 1, "nthreads_nonaffine": 1}
         if self.mpi:
+            clear_stale_compile_lock(op)  # compiled_function does it otherwise
             self.kwargs = {**kwargs, **threads}
             return
         self.args = op.arguments(**kwargs)

@@ -10,6 +10,8 @@ import os
 import subprocess
 import sys
 import textwrap
+import threading
+import time
 
 import devito
 import numpy as np
@@ -18,8 +20,11 @@ from devito import ConditionalDimension, Eq, Grid, Operator, TimeFunction
 
 from devito_crfwi.physics._devito import (
     PACKAGE_SETTINGS,
+    STALE_COMPILE_LOCK_S,
     FindNodes,
     Iteration,
+    clear_stale_compile_lock,
+    compile_lock,
     compiled_function,
     configure_devito,
     devito_default,
@@ -150,3 +155,49 @@ def test_the_adapter_is_the_only_module_that_imports_devitos_internals():
                     "devito.ir", "devito.types", "devito.operator", "configuration._defaults",
                     ".cfunction"))]
     assert internal == []
+
+
+# -- a compile lock left by a killed process ------------------------------------------------
+def _fresh_operator(name: str) -> Operator:
+    """An operator whose code was never built before (a constant of this run's clock in it):
+    Devito loads a library it has, and only compiles, under codepy's lock, one it has not."""
+    grid = Grid(shape=(5, 4))
+    u = TimeFunction(name=name, grid=grid)
+    return Operator(Eq(u.forward, u + (time.time_ns() % 1_000_003)), opt="noop")
+
+
+def test_compile_lock_is_where_codepy_takes_it(monkeypatch):
+    """The lock path of the adapter is the one codepy creates while it compiles."""
+    import codepy.jit
+
+    op = _fresh_operator("ulockpath")
+    seen = []
+    original = codepy.jit.CacheLockManager.__init__
+
+    def spy(self, cleanup_m, cache_dir, *args, **kwargs):
+        seen.append(os.path.join(str(cache_dir), "lock"))
+        original(self, cleanup_m, cache_dir, *args, **kwargs)
+
+    monkeypatch.setattr(codepy.jit.CacheLockManager, "__init__", spy)
+    assert callable(op.cfunction)
+    assert seen == [str(compile_lock(op))]
+
+
+def test_a_stale_compile_lock_is_removed_and_a_live_one_waited_for():
+    op = _fresh_operator("ustale")
+    lock = compile_lock(op)
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    lock.touch()
+    old = time.time() - STALE_COMPILE_LOCK_S - 5
+    os.utime(lock, (old, old))  # as a compile SIGKILLed long ago leaves it
+    with pytest.warns(UserWarning, match="removed a compile lock .* killed while compiling"):
+        call = compiled_function(op)  # codepy alone would wait for it forever
+    assert not lock.exists() and callable(call)
+
+    lock.touch()  # held by a live compile: waited for, not removed
+    timer = threading.Timer(0.6, lock.unlink)
+    timer.start()
+    start = time.monotonic()
+    clear_stale_compile_lock(op, poll_s=0.05)
+    assert 0.5 < time.monotonic() - start < 5 and not lock.exists()
+    timer.join()
