@@ -239,9 +239,11 @@ class Survey:
                 raise TypeError(f"{prefix}shots must be integer indices, got shots[{k}] = "
                                 f"{entry!r} ({type(entry).__name__})")
         idx = entries.astype(np.int64)
-        bad = idx[(idx < 0) | (idx >= self.n_shots)]
+        bad = np.flatnonzero((idx < 0) | (idx >= self.n_shots))
         if bad.size:
-            raise ValueError(f"{prefix}shot index {bad[0]} out of range 0..{self.n_shots - 1}")
+            k = int(bad[0])
+            raise ValueError(f"{prefix}shots[{k}] = {idx[k]} is out of range 0..{self.n_shots - 1}"
+                             f" (the survey has {self.n_shots} shots)")
         return idx
 
     def subset(self, shots: Sequence[int]) -> Survey:

@@ -28,7 +28,7 @@ BAD_SHOT_INDICES = [
     pytest.param([0, 1.0], TypeError, r"shots\[1\] = 1.0 \(float\)", id="integral-float"),
     pytest.param(np.array([False, True]), TypeError, r"shots\[0\] = (np\.)?False", id="bool-array"),
     pytest.param(["1"], TypeError, r"shots\[0\] = '1' \(str\)", id="str"),
-    pytest.param([2], ValueError, r"shot index 2 out of range 0..1", id="out-of-range"),
+    pytest.param([2], ValueError, r"shots\[0\] = 2 is out of range 0..1", id="out-of-range"),
     pytest.param([], ValueError, "shots is empty", id="empty"),
 ]
 
