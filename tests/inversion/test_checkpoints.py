@@ -137,7 +137,9 @@ def test_resume_refuses_other_data_initial_model_or_water_mask(tmp_path, layered
     start = smooth(layered, 80.0)
 
     def problem(observed=crosswell_observed, initial=start, **kw):
-        return CRFWIProblem(observed, crosswell_survey, initial, "pixel", **kw)
+        # Fixed bounds: the default ones follow the initial model and would tell it apart.
+        return CRFWIProblem(observed, crosswell_survey, initial, "pixel",
+                            bounds=(1500.0, 3000.0), **kw)
 
     problem().solve(1, checkpoint_dir=tmp_path, progress=False)
     before = (tmp_path / CHECKPOINT_NAME).read_bytes()
