@@ -170,11 +170,12 @@ def load_state(
     try:
         representation.load_state_dict(state["representation"])
         optimizer.load_state_dict(state["optimizer"])
-    except (RuntimeError, ValueError, KeyError) as err:
-        # Same fingerprint, other module (e.g. a user module changed its parameters).
+    except (RuntimeError, ValueError, KeyError):
+        # Same fingerprint, other module (e.g. a user module changed its parameters); torch's
+        # own message is a page of parameter names.
         raise ValueError(
             f"{path} does not fit this problem's representation or optimizer although its "
-            f"settings match ({type(err).__name__}: {str(err).splitlines()[0]}); use another "
+            "settings match (the saved parameters differ in names or shapes); use another "
             "checkpoint_dir"
         ) from None
     rng.bit_generator.state = json.loads(state["numpy_rng"])

@@ -224,3 +224,15 @@ def test_only_the_packages_own_stale_temporary_files_are_swept(tmp_path, problem
     other_host.write_text("")  # its writer may be alive on that host
     problem().solve(1, checkpoint_dir=tmp_path, progress=False)
     assert users.read_text() == "mine" and other_host.exists() and not ours.exists()
+
+
+def test_a_state_that_does_not_fit_is_refused_without_torchs_raw_error(tmp_path, problem):
+    # Same fingerprint, other module state (as a user module whose parameters changed).
+    problem().solve(1, checkpoint_dir=tmp_path, progress=False)
+    path = tmp_path / CHECKPOINT_NAME
+    state = torch.load(path, weights_only=True)
+    torch.save(state | {"representation": {"unexpected": torch.zeros(1)}}, path)
+    with pytest.raises(ValueError, match="does not fit this problem's representation") as info:
+        problem().solve(2, checkpoint_dir=tmp_path, resume=True, progress=False)
+    assert "state_dict" not in str(info.value)
+    assert info.value.__cause__ is None
