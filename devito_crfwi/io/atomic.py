@@ -136,11 +136,11 @@ def _remove_stale(path: Path) -> None:
     for leftover in path.parent.iterdir():
         match = ours.fullmatch(leftover.name)
         # Only a plain file of this host's dead writer: a pid of another host says nothing.
-        if (match is None or match["host"] != _HOST or _alive(int(match["pid"]))
-                or not stat.S_ISREG(leftover.lstat().st_mode)):
+        if match is None or match["host"] != _HOST or _alive(int(match["pid"])):
             continue
-        with contextlib.suppress(FileNotFoundError):
-            leftover.unlink()
+        with contextlib.suppress(FileNotFoundError):  # another writer swept it first
+            if stat.S_ISREG(leftover.lstat().st_mode):
+                leftover.unlink()
 
 
 def check_writable_folder(path: str | os.PathLike[str], what: str) -> Path:
