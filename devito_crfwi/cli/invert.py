@@ -6,10 +6,11 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ..io.atomic import check_target, check_writable_folder
 from ..io.config import FULL_BAND, check_table, read_toml
 from ..physics import EngineSettings
 from .errors import CLIError
-from .outputs import report, write_outputs
+from .outputs import OUTPUT_NAMES, report, write_outputs
 
 INVERT_HELP = """\
 The TOML configuration (paths are relative to the file):
@@ -41,7 +42,8 @@ The TOML configuration (paths are relative to the file):
                                 # memory_limit, subsample (devito_crfwi.physics.EngineSettings)
 
 Writes inverted.sgy, history.csv (iteration, loss, time and metrics) and summary.png into the
-output folder.
+output folder; if one of them exists already, the run is refused before the inversion unless
+--overwrite is given. A checkpoint_dir of an earlier run needs resume = true.
 """
 
 # The keys of each table and their kinds (devito_crfwi.io.config.KINDS).
@@ -68,6 +70,7 @@ def add_invert_parser(subparsers) -> argparse.ArgumentParser:
                              "invert_output next to it)")
     parser.add_argument("--iterations", type=int, default=None,
                         help="override [inversion] iterations")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
     parser.set_defaults(func=run_invert)
     return parser
@@ -117,6 +120,12 @@ def run_invert(args: argparse.Namespace) -> int:
     if args.iterations is not None and args.iterations < 1:  # 0 is an answer, not "unset"
         raise CLIError(f"--iterations must be >= 1, got {args.iterations}")
     config = load_config(args.config)
+    out = Path(args.output_dir or config.get("output_dir")
+               or args.config.resolve().parent / "invert_output")
+    # Fail on an unwritable or earlier run's output before the inversion, not after it.
+    check_writable_folder(out, "output_dir")
+    for name in OUTPUT_NAMES:
+        check_target(out / name, overwrite=args.overwrite)
     inversion = dict(config["inversion"])
     observed = io.read_shots(config["observed"])
     survey = Survey.from_shots(observed, config.get("f0"))
@@ -146,7 +155,5 @@ def run_invert(args: argparse.Namespace) -> int:
     result = problem.solve(iterations, progress=not args.no_progress, **solve_options)
     print(f"loss {result['loss'].values[0]:.4g} -> {result['loss'].values[-1]:.4g}")
     report(result)
-    out = args.output_dir or config.get("output_dir") or args.config.resolve().parent / (
-        "invert_output")
-    write_outputs(result, Path(out), true, initial)
+    write_outputs(result, out, true, initial)
     return 0

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import numpy as np
 
+OUTPUT_NAMES = ("inverted.sgy", "history.csv", "summary.png")
+"""The files :func:`write_outputs` writes into its folder."""
+
 
 def metrics_line(label: str, scores: dict[str, float]) -> str:
     return (f"{label:>9}: MSE {scores['mse']:.4g} (m/s)^2, RMSE {scores['rmse']:.1f} m/s, "
@@ -26,11 +29,12 @@ def write_outputs(result, out: Path, true, initial) -> None:
     from ..io import write_segy
     from ..plot import save_summary_figure
 
+    segy, history, figure = (out / name for name in OUTPUT_NAMES)
     out.mkdir(parents=True, exist_ok=True)
-    write_segy(result["vp"], out / "inverted.sgy", overwrite=True)
-    _write_history(result, out / "history.csv")
-    save_summary_figure(out / "summary.png", true, initial, result)
-    print(f"wrote {out / 'inverted.sgy'}, {out / 'history.csv'} and {out / 'summary.png'}")
+    write_segy(result["vp"], segy, overwrite=True)
+    _write_history(result, history)
+    save_summary_figure(figure, true, initial, result)
+    print(f"wrote {segy}, {history} and {figure}")
 
 
 def report(result) -> None:

@@ -42,7 +42,6 @@ scenario's relative L2 misfit, whatever its loss.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import platform
@@ -61,7 +60,7 @@ from .. import initial_models as _models
 from .. import metrics as _metrics
 from ..inversion.filters import butterworth
 from ..inversion.losses import LOSSES
-from ..io.atomic import write_atomic
+from ..io.atomic import release_lock, try_lock, write_atomic
 from ..io.config import FULL_BAND
 from ..representations import REGISTRY, default_bounds
 from .config import load_config
@@ -92,26 +91,6 @@ def code_version() -> str:
     except (OSError, subprocess.SubprocessError):
         return __version__
     return f"{__version__}+g{commit.stdout.strip()}"
-
-
-def _claim(lock: Path) -> int | None:
-    """Claim a cell: an exclusive ``flock`` on ``lock``, held until :func:`_release`.
-
-    Returns the open descriptor, or None when another process holds the cell. The kernel
-    drops the lock when its process dies, so a killed worker's cell is free again at once.
-    """
-    fd = os.open(lock, os.O_CREAT | os.O_RDWR, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        return None
-    return fd
-
-
-def _release(lock: Path, fd: int) -> None:
-    lock.unlink(missing_ok=True)
-    os.close(fd)
 
 
 class Benchmark:
@@ -336,7 +315,7 @@ class Benchmark:
             self.runs_dir.mkdir(parents=True, exist_ok=True)
             for cell in todo:
                 lock = self.runs_dir / f".{run_id(*cell)}.lock"
-                fd = None if self.is_done(cell) else _claim(lock)
+                fd = None if self.is_done(cell) else try_lock(lock)
                 if fd is None:  # finished, or another process runs it
                     continue
                 try:
@@ -349,7 +328,7 @@ class Benchmark:
                     except FloatingPointError as err:  # a diverged run is a result too
                         out.append(self._failed(cell, err))
                 finally:
-                    _release(lock, fd)
+                    release_lock(lock, fd)
                 bar.n = sum(self.is_done(c) for c in cells)  # other workers' runs count too
                 bar.refresh()
                 if report:

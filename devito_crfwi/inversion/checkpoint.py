@@ -8,13 +8,21 @@ with ``weights_only=True``) of a dict with the keys "format" (:data:`CHECKPOINT_
 "history" (lists by name) and "callbacks" (their state dicts, None for those without).
 Each save first keeps the current file as ``*.prev.pt``, then replaces it atomically: a kill
 at any moment leaves at least one complete checkpoint.
+
+The fingerprint is what defines the problem: the :data:`FINGERPRINT_KEYS` settings, the grid
+shape and content hashes (:func:`content_hash`) of the :data:`HASHED` arrays. Resuming
+compares it before any state is loaded and refuses a difference, listing each field. A
+checkpoint written before a field joined the fingerprint (e.g. the hashes) is resumed with a
+warning naming the fields it cannot check: refusing would strand the long runs it holds.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import shutil
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,13 +30,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from ..io.atomic import atomic_output
+from ..io.atomic import atomic_output, check_writable_folder
 
-__all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_NAME", "FINGERPRINT_KEYS", "checkpoint_path",
-           "fingerprint_of", "load_state", "previous_path", "read_checkpoint", "save_state",
-           "write_checkpoint"]
+__all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_NAME", "FINGERPRINT_KEYS", "HASHED", "LOCK_NAME",
+           "check_fingerprint", "checkpoint_path", "content_hash", "fingerprint_of",
+           "load_state", "previous_path", "read_checkpoint", "save_state", "write_checkpoint"]
 
 CHECKPOINT_NAME = "crfwi_checkpoint.pt"
+LOCK_NAME = ".crfwi_checkpoint.lock"
+"""Held in the checkpoint folder by a running ``solve``: one run per folder."""
 CHECKPOINT_FORMAT = 1
 
 FINGERPRINT_KEYS = ("representation", "representation_options", "loss", "optimizer", "lr",
@@ -36,14 +46,27 @@ FINGERPRINT_KEYS = ("representation", "representation_options", "loss", "optimiz
                     "n_shots", "dt", "engine_options")
 """The keys of ``CRFWIProblem.settings()`` a checkpoint must agree on to be resumed."""
 
+HASHED = ("observed_data", "initial_model", "water_mask", "survey")
+"""The fingerprint's fields that are content hashes of arrays (reported as 'differs')."""
+
+
+def content_hash(*parts: Any) -> str:
+    """A short hash of arrays (values, dtype, shape) and plain values, in order."""
+    digest = hashlib.blake2b(digest_size=16)
+    for part in parts:
+        if part is None or isinstance(part, str | int | float):
+            digest.update(repr(part).encode())
+            continue
+        array = np.ascontiguousarray(part)
+        digest.update(f"{array.dtype.str}{array.shape}".encode())
+        digest.update(array.tobytes())
+    return digest.hexdigest()
+
 
 def checkpoint_path(checkpoint_dir: str | os.PathLike[str]) -> Path:
-    """The checkpoint file in ``checkpoint_dir`` (created if missing; a file there is refused)."""
-    folder = Path(checkpoint_dir)
-    if folder.exists() and not folder.is_dir():
-        raise NotADirectoryError(f"checkpoint_dir {folder} is a file; give a folder")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / CHECKPOINT_NAME
+    """The checkpoint file in ``checkpoint_dir``, created if missing and checked writable
+    (a file there, or a folder that cannot be written, is refused naming the path)."""
+    return check_writable_folder(checkpoint_dir, "checkpoint_dir") / CHECKPOINT_NAME
 
 
 def previous_path(path: Path) -> Path:
@@ -85,9 +108,13 @@ def _corrupt(path: Path, err: Exception) -> str:
     return f"{path} is corrupt or truncated ({type(err).__name__}: {err}){keep}"
 
 
-def fingerprint_of(settings: Mapping[str, Any], shape: Sequence[int]) -> dict[str, Any]:
-    """What identifies a problem's run: its :data:`FINGERPRINT_KEYS` settings and grid shape."""
-    return {k: settings[k] for k in FINGERPRINT_KEYS} | {"shape": list(shape)}
+def fingerprint_of(settings: Mapping[str, Any], shape: Sequence[int],
+                   hashes: Mapping[str, str]) -> dict[str, Any]:
+    """What identifies a problem's run: its :data:`FINGERPRINT_KEYS` settings, grid shape and
+    the :data:`HASHED` content hashes."""
+    if sorted(hashes) != sorted(HASHED):
+        raise ValueError(f"hashes must have the keys {HASHED}, got {sorted(hashes)}")
+    return {k: settings[k] for k in FINGERPRINT_KEYS} | {"shape": list(shape)} | dict(hashes)
 
 
 def save_state(
@@ -134,24 +161,45 @@ def load_state(
 
     ``representation``, ``optimizer``, ``rng``, torch's global RNG and the ``callbacks`` that
     have ``load_state_dict`` are restored in place; returns (iteration, history). A
-    checkpoint of another problem is refused with a ``ValueError`` listing the differences.
+    checkpoint of another problem is refused, before anything is restored, with a
+    ``ValueError`` listing the differences; one that predates some fingerprint fields is
+    resumed with a warning naming them (see the module's docstring).
     """
     state = read_checkpoint(path)
-    saved = json.loads(state["fingerprint"])
-    # A checkpoint written before a key joined the fingerprint is compared on its own keys.
-    differ = sorted(k for k in saved.keys() if fingerprint.get(k) != saved.get(k))
-    if differ:
-        details = "; ".join(f"{k}: checkpoint {saved.get(k)!r}, now {fingerprint.get(k)!r}"
-                            for k in differ)
+    check_fingerprint(path, json.loads(state["fingerprint"]), fingerprint)
+    try:
+        representation.load_state_dict(state["representation"])
+        optimizer.load_state_dict(state["optimizer"])
+    except (RuntimeError, ValueError, KeyError):
+        # Same fingerprint, other module (e.g. a user module changed its parameters); torch's
+        # own message is a page of parameter names.
         raise ValueError(
-            f"{path} was written by a different problem ({details}); use another "
-            "checkpoint_dir or resume=False"
-        )
-    representation.load_state_dict(state["representation"])
-    optimizer.load_state_dict(state["optimizer"])
+            f"{path} does not fit this problem's representation or optimizer although its "
+            "settings match (the saved parameters differ in names or shapes); use another "
+            "checkpoint_dir"
+        ) from None
     rng.bit_generator.state = json.loads(state["numpy_rng"])
     torch.set_rng_state(state["torch_rng"])
     for cb, cb_state in zip(callbacks, state.get("callbacks", []), strict=False):
         if cb_state is not None and hasattr(cb, "load_state_dict"):
             cb.load_state_dict(cb_state)
     return int(state["iteration"]), {k: list(v) for k, v in state["history"].items()}
+
+
+def check_fingerprint(path: Path, saved: Mapping[str, Any], now: Mapping[str, Any]) -> None:
+    """Refuse the checkpoint ``path`` of fingerprint ``saved`` for the problem ``now``."""
+    differ = sorted(k for k in saved if k in now and now[k] != saved[k])
+    if differ:
+        details = "; ".join(f"{k}: differs (hash)" if k in HASHED
+                            else f"{k}: checkpoint {saved[k]!r}, now {now[k]!r}" for k in differ)
+        raise ValueError(
+            f"{path} was written by a different problem ({details}); give another "
+            "checkpoint_dir, or the problem that wrote it"
+        )
+    unchecked = sorted(k for k in now if k not in saved)
+    if unchecked:
+        warnings.warn(
+            f"{path} predates the checks of {', '.join(unchecked)}: resuming it without "
+            "checking them (make sure it was written with the same data and options)",
+            stacklevel=4,
+        )

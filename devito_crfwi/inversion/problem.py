@@ -10,6 +10,7 @@ arXiv 2603.22362).
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import json
 import math
@@ -26,10 +27,18 @@ from tqdm.auto import tqdm
 
 from .. import metrics as _metrics
 from ..bridge import WaveOperator
+from ..io.atomic import locked
 from ..io.schema import check_model, check_same_grid
 from ..physics import Survey
 from ..representations import make_representation
-from .checkpoint import checkpoint_path, fingerprint_of, load_state, save_state
+from .checkpoint import (
+    LOCK_NAME,
+    checkpoint_path,
+    content_hash,
+    fingerprint_of,
+    load_state,
+    save_state,
+)
 from .checks import check_observed, check_water_mask, jsonable
 from .filters import butterworth
 from .settings import OPTIMIZERS, InversionSettings
@@ -190,6 +199,7 @@ class CRFWIProblem:
         self._rng = np.random.default_rng(self.seed)
         self.iteration = 0
         self._written: set[Path] = set()  # checkpoints this problem wrote (may overwrite)
+        self._hashes: dict[str, str] | None = None  # of the data, once a checkpoint needs them
         self._history: dict[str, list[float]] = {"loss": [], "time": []}
         if self.frequency_schedule:
             self._history["cutoff"] = []
@@ -318,10 +328,27 @@ class CRFWIProblem:
         return self.__dict__ | {"_compiled": None}
 
     # -- checkpoints -------------------------------------------------------------------------
+    def _content_hashes(self) -> dict[str, str]:
+        """Hashes of the arrays that define the problem (checkpoint.HASHED), computed once."""
+        if self._hashes is None:
+            survey, initial = self.survey, self.initial
+            self._hashes = {
+                "observed_data": content_hash(self._observed.numpy()),
+                "initial_model": content_hash(
+                    np.asarray(initial), *initial.dims,
+                    *(np.asarray(initial[d]) for d in initial.dims if d in initial.coords)),
+                "water_mask": content_hash(self.water_mask),
+                "survey": content_hash(
+                    survey.source_positions, survey.receiver_positions,
+                    survey.source_wavelet(survey.time), survey.f0, survey.t_max, survey.dt),
+            }
+        return self._hashes
+
     def _checkpointed(self, callbacks: Sequence) -> dict[str, Any]:
         """What a checkpoint of this problem holds besides the iteration and history."""
         return {
-            "fingerprint": fingerprint_of(self.settings(), self.initial.shape),
+            "fingerprint": fingerprint_of(self.settings(), self.initial.shape,
+                                          self._content_hashes()),
             "representation": self.representation, "optimizer": self.optimizer,
             "rng": self._rng, "callbacks": callbacks,
         }
@@ -334,7 +361,11 @@ class CRFWIProblem:
         return path
 
     def load_checkpoint(self, path: str | os.PathLike, callbacks: Sequence = ()) -> None:
-        """Restore a state written by :meth:`save_checkpoint` for this same problem."""
+        """Restore a state written by :meth:`save_checkpoint` for this same problem.
+
+        A checkpoint of another problem (settings, observed data, survey, initial model,
+        water mask) is refused with a ``ValueError`` listing the differing fields.
+        """
         self.iteration, self._history = load_state(path, **self._checkpointed(callbacks))
 
     # -- the loop ----------------------------------------------------------------------------
@@ -400,11 +431,15 @@ class CRFWIProblem:
         checkpoint_dir : path, optional
             Folder for ``crfwi_checkpoint.pt``, written atomically every
             ``checkpoint_every`` iterations, at the end, and before a non-finite loss is
-            reported.
+            reported. It is created and checked writable before the first iteration, and
+            locked while ``solve`` runs: a second ``solve`` into it is refused at once.
         checkpoint_every : int
             Iterations between checkpoints.
         resume : bool
-            Continue from the checkpoint in ``checkpoint_dir`` (if there is one).
+            Continue from the checkpoint in ``checkpoint_dir`` (if there is one). It must
+            have been written by the same problem: other settings, observed data, survey,
+            initial model or water mask are refused, listing the differences; a checkpoint
+            older than these checks is resumed with a warning naming what it cannot check.
         progress : bool
             A tqdm bar with the loss (and SSIM with a true model).
 
@@ -422,6 +457,10 @@ class CRFWIProblem:
         FloatingPointError
             When the loss or gradient becomes NaN/Inf; the problem (and the checkpoint)
             keep the last good state.
+        FileExistsError
+            ``checkpoint_dir`` holds another run's checkpoint and ``resume`` is False.
+        devito_crfwi.io.atomic.FolderInUseError
+            Another ``solve`` holds ``checkpoint_dir`` (its pid is named).
         """
         if isinstance(iterations, bool) or int(iterations) != iterations or iterations < 1:
             raise ValueError(f"iterations must be an integer >= 1, got {iterations!r}")
@@ -437,6 +476,13 @@ class CRFWIProblem:
         if not isinstance(resume, bool):
             raise TypeError(f"resume must be True or False, got {resume!r}")
         path = None if checkpoint_dir is None else checkpoint_path(checkpoint_dir)
+        lock = contextlib.nullcontext() if path is None else locked(
+            path.parent / LOCK_NAME, f"checkpoint_dir {path.parent}")
+        with lock:
+            return self._solve(iterations, callbacks, path, checkpoint_every, resume, progress)
+
+    def _solve(self, iterations: int, callbacks: list, path: Path | None,
+               checkpoint_every: int, resume: bool, progress: bool) -> xr.Dataset:
         if resume:
             if path is None:
                 raise ValueError("resume=True needs checkpoint_dir")

@@ -78,3 +78,20 @@ def test_an_f0_that_contradicts_the_shot_file_is_refused(layered):
     assert dc.Survey.from_shots(observed, 15.0).f0 == 15.0
     with pytest.raises(ValueError, match="f0 = 10 Hz contradicts the shot file's f0 = 15 Hz"):
         dc.Survey.from_shots(observed, 10.0)
+
+
+def test_invert_checks_its_outputs_before_inverting(tmp_path, capsys):
+    """An earlier run's outputs need --overwrite; an output_dir that is a file is refused;
+    both before the data are even read (here they are missing: reading them fails later)."""
+    config = tmp_path / "run.toml"
+    config.write_text('observed = "shots.sgy"\ninitial = "initial.sgy"\noutput_dir = "out"\n')
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "history.csv").write_text("an earlier run's history\n")
+    assert main(["invert", str(config), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'out' / 'history.csv'} already exists" in err
+    assert main(["invert", str(config), "--no-progress", "--overwrite"]) == 1
+    assert "shots.sgy" in capsys.readouterr().err  # checked, then on to the data
+    assert main(["invert", str(config), "--no-progress", "--output-dir", str(config)]) == 1
+    assert f"output_dir {config} is a file" in capsys.readouterr().err
+    assert (tmp_path / "out" / "history.csv").read_text() == "an earlier run's history\n"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import signal
 import subprocess
 import sys
@@ -13,8 +15,9 @@ import pytest
 import torch
 
 from devito_crfwi.initial_models import smooth
-from devito_crfwi.inversion.checkpoint import CHECKPOINT_NAME, previous_path
+from devito_crfwi.inversion.checkpoint import CHECKPOINT_NAME, HASHED, LOCK_NAME, previous_path
 from devito_crfwi.inversion.problem import CRFWIProblem
+from devito_crfwi.io.atomic import _HOST, FolderInUseError
 from tests.helpers import ROOT
 
 
@@ -125,3 +128,111 @@ def test_a_checkpoint_of_other_engine_settings_is_refused(tmp_path):
     other = CRFWIProblem(observed, survey, start, "pixel", boundary_width=12)
     with pytest.raises(ValueError, match="engine_options"):
         other.solve(2, checkpoint_dir=tmp_path, resume=True, progress=False)
+
+
+# -- issue 28: resume resumes the same problem; one run per folder; writable folders ----------
+def test_resume_refuses_other_data_initial_model_or_water_mask(tmp_path, layered,
+                                                               crosswell_survey,
+                                                               crosswell_observed):
+    start = smooth(layered, 80.0)
+
+    def problem(observed=crosswell_observed, initial=start, **kw):
+        # Fixed bounds: the default ones follow the initial model and would tell it apart.
+        return CRFWIProblem(observed, crosswell_survey, initial, "pixel",
+                            bounds=(1500.0, 3000.0), **kw)
+
+    problem().solve(1, checkpoint_dir=tmp_path, progress=False)
+    before = (tmp_path / CHECKPOINT_NAME).read_bytes()
+    cases = {
+        "observed_data: differs (hash)": problem(observed=crosswell_observed * 1.01),
+        "initial_model: differs (hash)": problem(initial=smooth(layered, 120.0)),
+        # Once torch's raw load_state_dict error (the mask is a buffer of the module).
+        "water_mask: differs (hash)": problem(water_mask=np.arange(30)[None, :] < 4
+                                              + np.zeros((40, 1), bool)),
+        "lr: checkpoint": problem(lr=0.5),
+    }
+    for match, other in cases.items():
+        with pytest.raises(ValueError, match="different problem") as info:
+            other.solve(2, checkpoint_dir=tmp_path, resume=True, progress=False)
+        assert match in str(info.value) and "state_dict" not in str(info.value)
+        assert other.iteration == 0
+    assert (tmp_path / CHECKPOINT_NAME).read_bytes() == before
+    problem().solve(2, checkpoint_dir=tmp_path, resume=True, progress=False)  # the same: resumes
+
+
+def test_a_checkpoint_older_than_the_data_checks_resumes_with_a_warning(tmp_path, problem):
+    problem().solve(1, checkpoint_dir=tmp_path, progress=False)
+    path = tmp_path / CHECKPOINT_NAME
+    state = torch.load(path, weights_only=True)
+    old = {k: v for k, v in json.loads(state["fingerprint"]).items() if k not in HASHED}
+    torch.save(state | {"fingerprint": json.dumps(old)}, path)
+    p = problem()
+    with pytest.warns(UserWarning, match="predates the checks of initial_model, observed_data, "
+                                         "survey, water_mask"):
+        p.solve(2, checkpoint_dir=tmp_path, resume=True, progress=False)
+    assert p.iteration == 2
+
+
+_HOLDER = """
+import fcntl, os, sys, time
+fd = os.open(sys.argv[1], os.O_CREAT | os.O_RDWR)
+fcntl.flock(fd, fcntl.LOCK_EX)
+os.write(fd, f"{os.getpid()} otherhost".encode())
+print("locked", flush=True)
+time.sleep(60)
+"""
+
+
+def test_a_second_solve_into_a_busy_folder_is_refused(tmp_path, problem):
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(tmp_path / LOCK_NAME)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "locked"
+        p = problem()
+        with pytest.raises(FolderInUseError, match=f"in use by pid {holder.pid} on otherhost"):
+            p.solve(1, checkpoint_dir=tmp_path, progress=False)
+        assert p.iteration == 0 and not (tmp_path / CHECKPOINT_NAME).exists()
+    finally:
+        holder.kill()
+        holder.wait()
+    # The holder died holding it: the kernel freed the lock, its file is taken over.
+    with pytest.warns(UserWarning, match=f"left by pid {holder.pid} on otherhost"):
+        problem().solve(1, checkpoint_dir=tmp_path, progress=False)
+    assert not (tmp_path / LOCK_NAME).exists()  # released at the end
+
+
+def test_an_unwritable_checkpoint_dir_is_refused_before_the_first_iteration(tmp_path, problem):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(0o555)
+    try:
+        if os.access(folder, os.W_OK):
+            pytest.skip("this user writes in read-only folders (root)")
+        with pytest.raises(PermissionError, match=f"checkpoint_dir {folder} is not writable"):
+            problem().solve(1, checkpoint_dir=folder, progress=False)
+    finally:
+        folder.chmod(0o755)
+
+
+def test_only_the_packages_own_stale_temporary_files_are_swept(tmp_path, problem):
+    dead = 2**22 + 12345  # above Linux's largest pid: no such process
+    users = tmp_path / f".{CHECKPOINT_NAME}.{dead}.notes.tmp"  # merely looks like one
+    users.write_text("mine")
+    ours = tmp_path / f".{CHECKPOINT_NAME}.crfwi-tmp-{_HOST}-{dead}.k3j_x.tmp"
+    ours.write_text("")
+    other_host = tmp_path / f".{CHECKPOINT_NAME}.crfwi-tmp-elsewhere-{dead}.k3j_x.tmp"
+    other_host.write_text("")  # its writer may be alive on that host
+    problem().solve(1, checkpoint_dir=tmp_path, progress=False)
+    assert users.read_text() == "mine" and other_host.exists() and not ours.exists()
+
+
+def test_a_state_that_does_not_fit_is_refused_without_torchs_raw_error(tmp_path, problem):
+    # Same fingerprint, other module state (as a user module whose parameters changed).
+    problem().solve(1, checkpoint_dir=tmp_path, progress=False)
+    path = tmp_path / CHECKPOINT_NAME
+    state = torch.load(path, weights_only=True)
+    torch.save(state | {"representation": {"unexpected": torch.zeros(1)}}, path)
+    with pytest.raises(ValueError, match="does not fit this problem's representation") as info:
+        problem().solve(2, checkpoint_dir=tmp_path, resume=True, progress=False)
+    assert "state_dict" not in str(info.value)
+    assert info.value.__cause__ is None
