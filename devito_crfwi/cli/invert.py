@@ -38,18 +38,23 @@ The TOML configuration (paths are relative to the file):
   resume = false
 
   [representation_options]      # keyword arguments of the representation, e.g. alpha = 0.5
+  [regularization]              # optional model terms: kind = weight, or a table
+  tv = 1e-2                     # tv | tikhonov1 | tikhonov2
+  tikhonov2 = { weight = 1e-3 } # tv also takes epsilon (default 0.01)
   [engine]                      # space_order, boundary_width, free_surface, dt, checkpoints,
                                 # memory_limit, subsample (devito_crfwi.physics.EngineSettings)
 
-Writes inverted.sgy, history.csv (iteration, loss, time and metrics) and summary.png into the
-output folder; if one of them exists already, the run is refused before the inversion unless
---overwrite is given. A checkpoint_dir of an earlier run needs resume = true.
+Writes inverted.sgy, history.csv (iteration, loss, time, cutoff, misfit and regularisation
+terms, metrics) and summary.png into the output folder; if one of them exists already, the
+run is refused before the inversion unless --overwrite is given. A checkpoint_dir of an
+earlier run needs resume = true.
 """
 
 # The keys of each table and their kinds (devito_crfwi.io.config.KINDS).
 _TOP_SCHEMA = {"observed": "str", "initial": "str", "true_model": "str", "output_dir": "str",
                "f0": "number", "initial_smooth": "number", "water_velocity": "number",
-               "inversion": "table", "representation_options": "table", "engine": "table"}
+               "inversion": "table", "representation_options": "table",
+               "regularization": "table", "engine": "table"}
 _INVERSION_SCHEMA = {"representation": "str", "iterations": "int", "loss": "str",
                      "optimizer": "str", "lr": "number", "shots_per_iteration": "int",
                      "frequency_schedule": "schedule", "bounds": "number_pair", "seed": "int",
@@ -89,6 +94,13 @@ def load_config(path: Path) -> dict[str, Any]:
     if "vmax" in engine:
         raise CLIError(f"{path} [engine]: unknown key(s) ['vmax']: the highest velocity is "
                        "[inversion] bounds[1]")
+    if "regularization" in config:  # its own checks: kinds, weights and options
+        from ..inversion.regularization import parse_regularization
+
+        try:
+            parse_regularization(config["regularization"])
+        except (TypeError, ValueError) as err:
+            raise CLIError(f"{path} [regularization]: {err}") from None
     try:  # the engine's own checks: names and types of its fields
         EngineSettings.create(**engine)
     except (TypeError, ValueError) as err:
@@ -147,6 +159,7 @@ def run_invert(args: argparse.Namespace) -> int:
         observed, survey, initial, inversion.pop("representation", "ig"),
         water_mask=mask, true_model=true,
         representation_options=config.get("representation_options") or None,
+        regularization=config.get("regularization"),
         **inversion, **config.get("engine", {}),
     )
     print(f"inverting {config['observed'].name}: {survey.n_shots} shots, "

@@ -17,7 +17,9 @@ def metrics_line(label: str, scores: dict[str, float]) -> str:
 
 
 def _write_history(result, path: Path) -> None:
-    names = [n for n in ("loss", "time", "cutoff", "mse", "rmse", "psnr", "ssim") if n in result]
+    terms = sorted(n for n in result.data_vars if str(n).startswith("reg_"))
+    names = [n for n in ("loss", "time", "cutoff", "misfit", *terms, "mse", "rmse", "psnr",
+                         "ssim") if n in result]
     with open(path, "w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["iteration", *names])

@@ -14,6 +14,8 @@ shape and content hashes (:func:`content_hash`) of the :data:`HASHED` arrays. Re
 compares it before any state is loaded and refuses a difference, listing each field. A
 checkpoint written before a field joined the fingerprint (e.g. the hashes) is resumed with a
 warning naming the fields it cannot check: refusing would strand the long runs it holds.
+A field with a value known from before it existed (:data:`FINGERPRINT_DEFAULTS`) is checked
+against that value instead.
 """
 
 from __future__ import annotations
@@ -32,19 +34,25 @@ import torch
 
 from ..io.atomic import atomic_output, check_writable_folder
 
-__all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_NAME", "FINGERPRINT_KEYS", "HASHED", "LOCK_NAME",
-           "check_fingerprint", "checkpoint_path", "content_hash", "fingerprint_of",
-           "load_state", "previous_path", "read_checkpoint", "save_state", "write_checkpoint"]
+__all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_NAME", "FINGERPRINT_DEFAULTS", "FINGERPRINT_KEYS",
+           "HASHED", "LOCK_NAME", "check_fingerprint", "checkpoint_path", "content_hash",
+           "fingerprint_of", "load_state", "previous_path", "read_checkpoint", "save_state",
+           "write_checkpoint"]
 
 CHECKPOINT_NAME = "crfwi_checkpoint.pt"
 LOCK_NAME = ".crfwi_checkpoint.lock"
 """Held in the checkpoint folder by a running ``solve``: one run per folder."""
 CHECKPOINT_FORMAT = 1
 
-FINGERPRINT_KEYS = ("representation", "representation_options", "loss", "optimizer", "lr",
-                    "shots_per_iteration", "shot_order", "frequency_schedule", "bounds", "seed",
-                    "n_shots", "dt", "engine_options")
+FINGERPRINT_KEYS = ("representation", "representation_options", "loss", "regularization",
+                    "optimizer", "lr", "shots_per_iteration", "shot_order", "frequency_schedule",
+                    "bounds", "seed", "n_shots", "dt", "engine_options")
 """The keys of ``CRFWIProblem.settings()`` a checkpoint must agree on to be resumed."""
+
+FINGERPRINT_DEFAULTS = {"regularization": "{}"}
+"""Settings that joined the fingerprint with an option, and their value before the option
+existed: a checkpoint without the field was written with this value (no regularisation), so
+it is checked, not merely warned about."""
 
 HASHED = ("observed_data", "initial_model", "water_mask", "survey")
 """The fingerprint's fields that are content hashes of arrays (reported as 'differs')."""
@@ -166,7 +174,7 @@ def load_state(
     resumed with a warning naming them (see the module's docstring).
     """
     state = read_checkpoint(path)
-    check_fingerprint(path, json.loads(state["fingerprint"]), fingerprint)
+    check_fingerprint(path, FINGERPRINT_DEFAULTS | json.loads(state["fingerprint"]), fingerprint)
     try:
         representation.load_state_dict(state["representation"])
         optimizer.load_state_dict(state["optimizer"])

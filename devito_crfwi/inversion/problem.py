@@ -41,6 +41,7 @@ from .checkpoint import (
 )
 from .checks import check_observed, check_water_mask, jsonable
 from .filters import butterworth
+from .regularization import Regularizer
 from .settings import OPTIMIZERS, InversionSettings
 
 __all__ = ["CRFWIProblem", "OPTIMIZERS"]
@@ -68,6 +69,15 @@ class CRFWIProblem:
         the traces' 1-D Wasserstein distance (see
         :data:`~devito_crfwi.inversion.losses.LOSSES`), or
         ``callable(pred, obs) -> scalar Tensor`` on (shot, time, receiver).
+    regularization : dict, optional
+        Model terms added to the data misfit: ``{kind: weight}`` or ``{kind: {"weight": w,
+        option: value}}`` with kinds "tv" (isotropic total variation, option ``epsilon``,
+        default 0.01), "tikhonov1" (squared gradient) and "tikhonov2" (squared Hessian), e.g.
+        ``{"tv": 1e-2}``. The loss is ``misfit + Σ weight × term``; each term is dimensionless
+        (of ``vp / mean(initial)`` with lengths over the model's size, see
+        :mod:`~devito_crfwi.inversion.regularization`), of the order of the model's
+        relative variation, so weights compare with the relative misfits. Differences
+        touching the ``water_mask`` are not penalised (the sea floor's jump is known).
     optimizer : {"adam", "adamw", "sgd", "rmsprop", "lbfgs"} or callable
         A name of :data:`~devito_crfwi.inversion.settings.OPTIMIZERS` or
         ``callable(params, lr=...) -> torch.optim.Optimizer``.
@@ -144,6 +154,7 @@ class CRFWIProblem:
         representation: str | torch.nn.Module = "ig",
         *,
         loss: str | Callable = "l2",
+        regularization: dict[str, Any] | None = None,
         optimizer: str | Callable = "adam",
         lr: float | None = None,
         shots_per_iteration: int | None = None,
@@ -159,7 +170,7 @@ class CRFWIProblem:
     ) -> None:
         if not isinstance(survey, Survey):
             raise TypeError(f"survey must be a devito_crfwi.Survey, got {type(survey).__name__}")
-        check_model(initial, "initial", where="CRFWIProblem")
+        grid = check_model(initial, "initial", where="CRFWIProblem")
         self.survey = survey
         self.initial = initial.copy()
         self._observed = torch.from_numpy(check_observed(observed, survey))
@@ -171,7 +182,8 @@ class CRFWIProblem:
                 np.asarray(true_model), dims=initial.dims, coords=initial.coords
             )
         self._settings = InversionSettings.resolve(
-            survey, self.initial, representation, loss=loss, optimizer=optimizer, lr=lr,
+            survey, self.initial, representation, loss=loss, regularization=regularization,
+            optimizer=optimizer, lr=lr,
             shots_per_iteration=shots_per_iteration, shot_order=shot_order,
             frequency_schedule=frequency_schedule, bounds=bounds, seed=seed,
             representation_options=representation_options, compile=compile,
@@ -188,6 +200,13 @@ class CRFWIProblem:
             **self.representation_options,
         )
         self._compiled: torch.nn.Module | None = None
+        self._regularizer = None
+        if self._settings.regularization:
+            self._regularizer = Regularizer(
+                self._settings.regularization, grid.spacing, grid.shape,
+                float(np.mean(grid.values, dtype=np.float64)),
+                free=None if self.water_mask is None else ~self.water_mask,
+            )
 
         # Physics: vmax = the upper bound keeps the time step stable for any model.
         self.operator = WaveOperator(survey, initial, vmax=self.bounds[1], **self.engine_options)
@@ -203,6 +222,10 @@ class CRFWIProblem:
         self._history: dict[str, list[float]] = {"loss": [], "time": []}
         if self.frequency_schedule:
             self._history["cutoff"] = []
+        if self._regularizer is not None:  # "loss" is then the misfit plus these, weighted
+            self._history["misfit"] = []
+            for term in self._regularizer.terms:
+                self._history[f"reg_{term.kind}"] = []
         self._initial_metrics = self._metrics_of(np.asarray(initial))
 
     # -- the resolved options, read-only -------------------------------------------------------
@@ -217,6 +240,11 @@ class CRFWIProblem:
     @property
     def loss_name(self) -> str:
         return self._settings.loss_name
+
+    @property
+    def regularization(self) -> dict[str, dict[str, float]]:
+        """``{kind: {"weight": w, option: value}}``, defaults filled in; empty: none."""
+        return {t.kind: t.as_dict() for t in self._settings.regularization}
 
     @property
     def optimizer_name(self) -> str:
@@ -304,6 +332,7 @@ class CRFWIProblem:
             "representation": self.representation_name,
             "representation_options": json.dumps(jsonable(self.representation_options)),
             "loss": self.loss_name,
+            "regularization": json.dumps(self.regularization, sort_keys=True),
             "optimizer": self.optimizer_name,
             "lr": self.lr,
             "shots_per_iteration": self.shots_per_iteration or self.survey.n_shots,
@@ -369,7 +398,9 @@ class CRFWIProblem:
         self.iteration, self._history = load_state(path, **self._checkpointed(callbacks))
 
     # -- the loop ----------------------------------------------------------------------------
-    def _step(self, shots: list[int] | None, cutoff: float | None) -> float:
+    def _step(self, shots: list[int] | None, cutoff: float | None) -> dict[str, float]:
+        """One optimiser step; the loss it started from ("loss") and, with a
+        regularisation, its parts ("misfit" and "reg_<kind>", unweighted)."""
         observed = self._observed_at(cutoff)
         if shots is not None:
             observed = observed[shots]
@@ -378,6 +409,7 @@ class CRFWIProblem:
         if self.compile and self._compiled is None:
             self._compiled = torch.compile(self.representation)
         forward = self.representation if self._compiled is None else self._compiled
+        parts: dict[str, float] = {}  # of the first evaluation (L-BFGS makes several)
 
         def closure() -> torch.Tensor:
             self.optimizer.zero_grad(set_to_none=True)
@@ -392,6 +424,12 @@ class CRFWIProblem:
                 raise FloatingPointError(
                     f"the loss is {float(loss.detach())} at iteration {iteration}"
                 )
+            if self._regularizer is not None:
+                terms = self._regularizer(vp)
+                if not parts:
+                    parts["misfit"] = float(loss.detach())
+                    parts.update((f"reg_{k}", float(v.detach())) for k, v in terms.items())
+                loss = loss + sum(t.weight * terms[t.kind] for t in self._regularizer.terms)
             loss.backward()
             for p in self.representation.parameters():
                 if p.grad is not None and not torch.isfinite(p.grad).all():
@@ -401,7 +439,7 @@ class CRFWIProblem:
                     )
             return loss
 
-        return float(self.optimizer.step(closure).detach())
+        return {"loss": float(self.optimizer.step(closure).detach())} | parts
 
     def solve(
         self,
@@ -424,7 +462,7 @@ class CRFWIProblem:
             Total number of iterations, >= 1.
         callback : callable or list of callables, optional
             ``callback(problem, iteration, loss) -> None`` after each optimiser step
-            (``iteration`` 0-based, ``loss`` the misfit that step started from); the model
+            (``iteration`` 0-based, ``loss`` the loss that step started from); the model
             is then ``problem.current_model()``. A callback with a ``dataset()`` method
             returning an ``xr.Dataset`` has it merged into the result; one with
             ``state_dict()`` / ``load_state_dict()`` is checkpointed with the problem.
@@ -447,7 +485,9 @@ class CRFWIProblem:
         -------
         xr.Dataset
             "vp" (x, z) m/s, the final model; "vp_initial" (x, z); "loss" (iteration), the
-            misfit each iteration started from; "time" (iteration), wall seconds; with a true
+            misfit each iteration started from (with a regularisation: the misfit plus the
+            weighted terms, and apart "misfit" and each term unweighted "reg_<kind>", e.g.
+            "reg_tv"); "time" (iteration), wall seconds; with a true
             model "mse", "rmse", "psnr", "ssim" (iteration) after each step; with a
             schedule "cutoff" (iteration), Hz (NaN: full band). Attrs: :meth:`settings`,
             "iterations", and "initial_<metric>" with a true model.
@@ -530,7 +570,8 @@ class CRFWIProblem:
         shots = self._draw_shots()
         cutoff = self.cutoff(it)
         try:
-            loss = self._step(shots, cutoff)
+            parts = self._step(shots, cutoff)
+            loss = parts.pop("loss")
             if not math.isfinite(loss):
                 raise FloatingPointError(f"the loss is {loss} at iteration {it}")
         except (FloatingPointError, KeyboardInterrupt) as err:
@@ -552,6 +593,8 @@ class CRFWIProblem:
         self._history["time"].append(time.perf_counter() - start)
         if "cutoff" in self._history:
             self._history["cutoff"].append(math.nan if cutoff is None else cutoff)
+        for name, value in parts.items():
+            self._history[name].append(value)
         for name, value in scores.items():
             self._history.setdefault(name, []).append(value)
         postfix = {"loss": f"{loss:.4g}"}
@@ -571,8 +614,9 @@ class CRFWIProblem:
                 coords=self.initial.coords, attrs={"units": "m/s"},
             ),
         }
-        units = {"loss": "1", "time": "s", "cutoff": "Hz", "mse": "(m/s)^2", "rmse": "m/s",
-                 "psnr": "dB", "ssim": "1"}
+        units = {"loss": "1", "misfit": "1", "time": "s", "cutoff": "Hz", "mse": "(m/s)^2",
+                 "rmse": "m/s", "psnr": "dB", "ssim": "1"}
+        units |= {name: "1" for name in self._history if name.startswith("reg_")}
         for name, values in self._history.items():
             data[name] = xr.DataArray(
                 np.asarray(values, dtype=np.float64), dims=("iteration",),

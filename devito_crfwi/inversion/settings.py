@@ -19,6 +19,7 @@ import xarray as xr
 from ..physics import EngineSettings, Survey
 from ..representations import Representation, default_bounds
 from .losses import LOSSES
+from .regularization import Term, parse_regularization
 
 __all__ = ["ENGINE_OPTIONS", "OPTIMIZERS", "SHOT_ORDERS", "InversionSettings"]
 
@@ -58,6 +59,8 @@ class InversionSettings:
     loss_name: str
     loss_function: Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
     """``(pred, obs) -> scalar Tensor`` on (shot, time, receiver)."""
+    regularization: tuple[Term, ...]
+    """The model terms added to the loss (:func:`.regularization.parse_regularization`)."""
     optimizer_name: str
     optimizer_factory: Callable[..., torch.optim.Optimizer]
     """``factory(params, lr=..., ...)``: a class of :data:`OPTIMIZERS` or the user's callable."""
@@ -86,6 +89,7 @@ class InversionSettings:
         representation: str | torch.nn.Module,
         *,
         loss: str | Callable,
+        regularization: dict[str, Any] | None,
         optimizer: str | Callable,
         lr: float | None,
         shots_per_iteration: int | None,
@@ -111,6 +115,7 @@ class InversionSettings:
             representation_options=dict(representation_options or {}),
             loss_name=loss_name,
             loss_function=loss_function,
+            regularization=parse_regularization(regularization),
             optimizer_name=optimizer_name,
             optimizer_factory=optimizer_factory,
             lr=_lr(lr, optimizer_name, representation),

@@ -97,6 +97,9 @@ bounds = [1500.0, 3000.0]
 checkpoint_dir = "ckpt"
 checkpoint_every = 2
 
+[regularization]
+tv = 0.01
+
 [engine]
 space_order = 8
 """
@@ -104,8 +107,9 @@ space_order = 8
 
 @pytest.mark.smoke
 def test_invert_from_toml(invert_case, layered, capsys):
-    """Smoke: ``invert`` from a TOML file runs its schedule and writes the model, history,
-    figure and checkpoint (the inversion's progress is measured in tests/inversion)."""
+    """Smoke: ``invert`` from a TOML file runs its schedule and regularisation and writes the
+    model, history, figure and checkpoint (the inversion's progress is measured in
+    tests/inversion)."""
     config = invert_case / "run.toml"
     config.write_text(CONFIG)
     assert main(["invert", str(config), "--no-progress"]) == 0
@@ -118,7 +122,7 @@ def test_invert_from_toml(invert_case, layered, capsys):
         rows = list(csv.DictReader(handle))
     assert [int(r["iteration"]) for r in rows] == [0, 1, 2]
     assert rows[0]["cutoff"] == "10.0" and rows[2]["cutoff"] == "nan"
-    assert {"loss", "time", "ssim", "mse"} <= set(rows[0])
+    assert {"loss", "time", "misfit", "reg_tv", "ssim", "mse"} <= set(rows[0])
     assert (out / "summary.png").stat().st_size > 0
     assert (invert_case / "ckpt" / "crfwi_checkpoint.pt").exists()
     printed = capsys.readouterr().out

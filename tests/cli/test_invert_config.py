@@ -28,6 +28,11 @@ HEAD = 'observed = "shots.sgy"\ninitial = "initial.sgy"\n'
             "[engine]: free_surface must be True or False, got 'no'",
         ),
         (HEAD + "inversion = 3\n", "inversion must be a table, got 3"),
+        (HEAD + "regularization = 0.1\n", "regularization must be a table, got 0.1"),
+        (HEAD + "[regularization]\ntvv = 0.1\n", "[regularization]: regularization: unknown kind"),
+        (HEAD + "[regularization]\ntv = -0.1\n", "['tv'] weight must be >= 0, got -0.1"),
+        (HEAD + "[regularization]\ntv = { weight = 0.1, eps = 1 }\n",
+         "unknown option(s) ['eps']; tv takes ['weight', 'epsilon']"),
     ],
 )
 def test_wrong_types_name_the_key(tmp_path, text, match):
@@ -44,6 +49,12 @@ def test_full_band_spelling_and_paths(tmp_path):
     config = load_config(path)
     assert config["inversion"]["frequency_schedule"] == [(3.0, 10), (None, 5)]
     assert config["observed"] == tmp_path.resolve() / "shots.sgy"
+
+
+def test_a_regularization_table_reaches_the_problem_as_given(tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_text(HEAD + "[regularization]\ntv = 0.01\ntikhonov2 = { weight = 1e-3 }\n")
+    assert load_config(path)["regularization"] == {"tv": 0.01, "tikhonov2": {"weight": 1e-3}}
 
 
 def test_iterations_zero_on_the_command_line_is_refused(tmp_path, capsys):
