@@ -18,11 +18,12 @@ known, and no penalty should pull the sediments towards water velocity).
 with lengths in units of ``L = |Ω|^(1/d)`` (the geometric mean of the grid's extents
 ``n_i h_i``, m). Each term is then a number of the order of the model's relative variation
 whatever the grid spacing, the grid size or the velocities: a straight interface across a
-square model with a jump of 10 % of ``v_ref`` has a TV of 0.1, and a linear increase of 50 %
-over a square model a first-order Tikhonov of 0.25. A weight therefore compares directly with
-the relative data misfits of :mod:`.losses` (about 1 for a start far from the data), and
-keeps its meaning when the grid is refined. ε is in those units too: the default 0.01 is a
-relative variation of 1 % over ``L``, far below the jumps of a blocky model.
+square model with a jump of 10 % of ``v_ref`` has a TV of 0.1 (plus about ε), and a linear
+increase by 50 % of ``v_ref`` across a square model a first-order Tikhonov of about 0.25.
+A weight therefore compares directly with the relative data misfits of :mod:`.losses`
+(about 1 for a start far from the data), and keeps its meaning when the grid is refined.
+ε is in those units too: the default 0.01 is a relative variation of 1 % over ``L``, far
+below the jumps of a blocky model.
 """
 
 from __future__ import annotations
