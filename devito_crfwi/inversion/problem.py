@@ -30,6 +30,7 @@ from ..bridge import WaveOperator
 from ..io.atomic import locked
 from ..io.schema import check_model, check_same_grid
 from ..physics import Survey
+from ..physics.gathers import check_gathers
 from ..representations import make_representation
 from .checkpoint import (
     LOCK_NAME,
@@ -39,7 +40,7 @@ from .checkpoint import (
     load_state,
     save_state,
 )
-from .checks import check_observed, check_water_mask, jsonable
+from .checks import check_water_mask, jsonable
 from .filters import butterworth
 from .settings import OPTIMIZERS, InversionSettings
 
@@ -162,7 +163,7 @@ class CRFWIProblem:
         check_model(initial, "initial", where="CRFWIProblem")
         self.survey = survey
         self.initial = initial.copy()
-        self._observed = torch.from_numpy(check_observed(observed, survey))
+        self._observed = torch.from_numpy(check_gathers(observed, survey, where="CRFWIProblem"))
         self.true_model = None
         if true_model is not None:
             check_same_grid(true_model, initial, "true_model", model_name="initial",
