@@ -43,7 +43,7 @@ CHECKPOINT_FORMAT = 1
 
 FINGERPRINT_KEYS = ("representation", "representation_options", "loss", "optimizer", "lr",
                     "shots_per_iteration", "shot_order", "frequency_schedule", "bounds", "seed",
-                    "n_shots", "dt", "engine_options")
+                    "n_shots", "dt", "engine_options", "wavelet", "wavelet_every")
 """The keys of ``CRFWIProblem.settings()`` a checkpoint must agree on to be resumed."""
 
 HASHED = ("observed_data", "initial_model", "water_mask", "survey")

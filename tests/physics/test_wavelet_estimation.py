@@ -11,7 +11,7 @@ import scipy.signal
 import devito_crfwi as dc
 from devito_crfwi.physics import ricker
 from devito_crfwi.physics.wavelet_estimation import least_squares_wavelet
-from tests.helpers import raises_at
+from tests.helpers import raises_at, rotated_ricker
 
 F0 = 15.0
 
@@ -22,14 +22,6 @@ def relative_error(estimate: np.ndarray, truth: np.ndarray) -> float:
 
 def correlation(estimate: np.ndarray, truth: np.ndarray) -> float:
     return float(estimate @ truth / np.linalg.norm(estimate) / np.linalg.norm(truth))
-
-
-def rotated_ricker(t: np.ndarray, degrees: float) -> np.ndarray:
-    """A Ricker of F0 at 0.1 s with its phase rotated (scipy's analytic signal, padded so
-    that its circular wrap stays off the trace)."""
-    w = ricker(F0, t, t0=0.1)
-    analytic = scipy.signal.hilbert(w, 8 * len(w))[: len(w)]
-    return np.real(np.exp(-1j * np.deg2rad(degrees)) * analytic)
 
 
 def minimum_phase_wavelet(t: np.ndarray) -> np.ndarray:
@@ -49,7 +41,7 @@ def survey(layered):
 def sources(layered, survey):
     """name -> (true wavelet (time,), its gathers in ``layered``)."""
     out = {}
-    for name, make in (("rotated-75", lambda t: rotated_ricker(t, 75.0)),
+    for name, make in (("rotated-75", lambda t: rotated_ricker(t, 75.0, F0)),
                        ("minimum-phase", minimum_phase_wavelet)):
         wavelet = make(survey.time)
         out[name] = wavelet, dc.simulate(layered, dataclasses.replace(survey, wavelet=wavelet),
@@ -63,7 +55,7 @@ def test_least_squares_wavelet_inverts_numpy_convolutions():
     rng = np.random.default_rng(0)
     nt, dt = 300, 0.004
     t = np.arange(nt) * dt
-    truth = rotated_ricker(t, 60.0)
+    truth = rotated_ricker(t, 60.0, F0)
     reference = ricker(20.0, t)
     responses = rng.standard_normal((3, 80, 7)) * np.exp(-np.arange(80) / 15.0)[:, None]
     conv = np.vectorize(lambda g, w: np.convolve(g, w)[:nt], signature="(k),(n)->(n)")
