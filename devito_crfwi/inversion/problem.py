@@ -222,7 +222,7 @@ class CRFWIProblem:
         self.iteration = 0
         self._written: set[Path] = set()  # checkpoints this problem wrote (may overwrite)
         self._hashes: dict[str, str] | None = None  # of the data, once a checkpoint needs them
-        self._history: dict[str, list[float]] = {"loss": [], "time": []}
+        self._history: dict[str, list] = {"loss": [], "time": []}  # floats; wavelets: lists
         if self.frequency_schedule:
             self._history["cutoff"] = []
         if self.wavelet == "estimate":

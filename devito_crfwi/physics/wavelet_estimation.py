@@ -22,8 +22,8 @@ Both the observed and the reference data went through the same linear chain (the
 resampled from the recording axis to the engine's step, the receivers' traces back), so
 the chain cancels in the ratio; the time origin is the recording axis' 0 for both. The
 traces stop at ``t_max``: transforms are zero-padded to at least twice the trace length,
-and what the truncation leaves is measured in the tests (relative L2 error ~2e-4 on a
-Ricker and a minimum-phase wavelet with the true model).
+and what the truncation leaves is measured in the tests (relative L2 error 2e-4 for a
+minimum-phase wavelet and 2e-3 for phase-rotated Rickers, with the true model).
 """
 
 from __future__ import annotations
@@ -101,8 +101,8 @@ def estimate_wavelet(observed, vp, survey: Survey, *, per_shot: bool = False,
     The engine models the survey's shots in ``vp`` with a reference wavelet; the frequency
     domain ratio of the observed to those traces, summed over traces, is the signature
     (Pratt 1999; see :mod:`devito_crfwi.physics.wavelet_estimation`). It is only as good as
-    the model: on the true model it recovers the source to ~2e-4 (relative L2); on a
-    smoothed one its shape (correlation > 0.99 in the tests) more than its amplitude.
+    the model: on the true model it recovers the source to 2e-4 to 2e-3 (relative L2); on a
+    smoothed one its shape (correlation 0.996 in the tests) more than its amplitude.
 
     Parameters
     ----------
