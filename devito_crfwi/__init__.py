@@ -3,9 +3,10 @@
 The public API is SI (m, s, Hz, m/s); models are ``(x, z)`` with depth along z and shot
 gathers ``(shot, time, receiver)``.
 
-Importing the package costs only what is used: SEG-Y I/O, the survey, ``simulate`` and the
-initial-model helpers load numpy, segyio, xarray and Devito; torch (the bridge, the
-representations, ``CRFWIProblem``, the NTK) and matplotlib (``plot``) load on first use.
+Importing the package costs only what is used: SEG-Y I/O, the survey, ``simulate``,
+``estimate_wavelet`` and the initial-model helpers load numpy, segyio, xarray and Devito;
+torch (the bridge, the representations, ``CRFWIProblem``, the NTK) and matplotlib
+(``plot``) load on first use.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from .io import (
     write_segy,
     write_shots,
 )
-from .physics import Survey
+from .physics import Survey, estimate_wavelet
 
 # Public names whose modules import torch or matplotlib: "name": "module" (relative).
 _LAZY = {
@@ -57,6 +58,7 @@ __all__ = [
     "WaveOperator",
     "constant",
     "convert_binary",
+    "estimate_wavelet",
     "linear_gradient",
     "list_models",
     "load_model",

@@ -155,6 +155,20 @@ def crosswell(f0: float = 15.0, t_max: float = 0.4):
     return Survey(sources, receivers, f0=f0, t_max=t_max)
 
 
+def rotated_ricker(t: np.ndarray, degrees: float, f0: float = 15.0,
+                   t0: float = 0.1) -> np.ndarray:
+    """A Ricker of ``f0`` (Hz) peaked at ``t0`` (s) on times ``t`` (s), its phase rotated by
+    ``degrees``: a non-Ricker source for the wavelet-estimation tests (scipy's analytic
+    signal, padded so that its circular wrap stays off the trace)."""
+    import scipy.signal
+
+    from devito_crfwi.physics import ricker
+
+    w = ricker(f0, t, t0=t0)
+    analytic = scipy.signal.hilbert(w, 8 * len(w))[: len(w)]
+    return np.real(np.exp(-1j * np.deg2rad(degrees)) * analytic)
+
+
 def notebook_kernel_name(tmp_path: Path, monkeypatch) -> str:
     """"python3" when it runs this interpreter, else a temporary kernelspec that does."""
     import json

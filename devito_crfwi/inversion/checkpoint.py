@@ -46,13 +46,14 @@ CHECKPOINT_FORMAT = 1
 
 FINGERPRINT_KEYS = ("representation", "representation_options", "loss", "regularization",
                     "optimizer", "lr", "shots_per_iteration", "shot_order", "frequency_schedule",
-                    "bounds", "seed", "n_shots", "dt", "engine_options")
+                    "bounds", "seed", "n_shots", "dt", "engine_options", "wavelet",
+                    "wavelet_every")
 """The keys of ``CRFWIProblem.settings()`` a checkpoint must agree on to be resumed."""
 
-FINGERPRINT_DEFAULTS = {"regularization": "{}"}
+FINGERPRINT_DEFAULTS = {"regularization": "{}", "wavelet": "survey", "wavelet_every": 0}
 """Settings that joined the fingerprint with an option, and their value before the option
-existed: a checkpoint without the field was written with this value (no regularisation), so
-it is checked, not merely warned about."""
+existed: a checkpoint without the field was written with this value (no regularisation, the
+survey's wavelet), so it is checked, not merely warned about."""
 
 HASHED = ("observed_data", "initial_model", "water_mask", "survey")
 """The fingerprint's fields that are content hashes of arrays (reported as 'differs')."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import dataclasses
 import json
 import math
 import os
@@ -29,7 +30,8 @@ from .. import metrics as _metrics
 from ..bridge import WaveOperator
 from ..io.atomic import locked
 from ..io.schema import check_model, check_same_grid
-from ..physics import Survey
+from ..physics import Survey, estimate_wavelet
+from ..physics.gathers import check_gathers
 from ..representations import make_representation
 from .checkpoint import (
     LOCK_NAME,
@@ -39,12 +41,16 @@ from .checkpoint import (
     load_state,
     save_state,
 )
-from .checks import check_observed, check_water_mask, jsonable
+from .checks import check_water_mask, jsonable
 from .filters import butterworth
 from .regularization import Regularizer
 from .settings import OPTIMIZERS, InversionSettings
 
 __all__ = ["CRFWIProblem", "OPTIMIZERS"]
+
+# History entries of the wavelet estimates (wavelet="estimate"): the iteration each was made
+# before, and its samples. Not per iteration: the result holds them as "wavelet".
+_WAVELET_KEYS = ("wavelet_iteration", "wavelet")
 
 
 class CRFWIProblem:
@@ -118,6 +124,19 @@ class CRFWIProblem:
         iteration, ~5-10 s). Measured on the paper-size networks at 288 x 94: 1.3-1.7x faster
         networks, 2-5% of a 13-shot epoch (bench/NETWORK.md); off by default because small
         problems would pay the compile time for nothing.
+    wavelet : {"survey", "estimate"}
+        The modelled source: the survey's wavelet, or the least-squares signature of the
+        observed data in the current model (:func:`~devito_crfwi.estimate_wavelet`, one for
+        all shots), estimated before the first iteration and again at the start of each
+        frequency stage. Why there: each estimate costs one forward of every shot (half a
+        full-batch iteration) and is only as good as the model, which a stage improves;
+        within a stage the objective stays fixed, so the optimiser's state stays valid and
+        the wavelet cannot chase, iteration by iteration, the kinematic errors the model
+        should remove. Estimated from the full band on the engine of the inversion (serially,
+        also with a Dask ``client``).
+    wavelet_every : int, optional
+        With ``wavelet="estimate"``: also re-estimate every this many iterations (for runs
+        without a schedule, whose single stage would otherwise keep the initial model's).
     **engine_options
         Fields of :class:`~devito_crfwi.physics.EngineSettings` but ``vmax`` (which is
         ``bounds[1]``): ``space_order``, ``boundary_width``, ``free_surface``, ``dt``,
@@ -137,7 +156,8 @@ class CRFWIProblem:
         Number of completed iterations.
     bounds, shots_per_iteration, shot_order, frequency_schedule, seed, compile, engine_options
         The arguments, resolved (read-only); also ``loss_name``, ``optimizer_name``,
-        ``representation_name`` and ``representation_options``.
+        ``representation_name``, ``representation_options``, ``wavelet`` and
+        ``wavelet_every``.
 
     Examples
     --------
@@ -166,6 +186,8 @@ class CRFWIProblem:
         seed: int = 0,
         representation_options: dict | None = None,
         compile: bool = False,  # noqa: A002 (torch's word for it)
+        wavelet: str = "survey",
+        wavelet_every: int | None = None,
         **engine_options,
     ) -> None:
         if not isinstance(survey, Survey):
@@ -173,7 +195,7 @@ class CRFWIProblem:
         grid = check_model(initial, "initial", where="CRFWIProblem")
         self.survey = survey
         self.initial = initial.copy()
-        self._observed = torch.from_numpy(check_observed(observed, survey))
+        self._observed = torch.from_numpy(check_gathers(observed, survey, where="CRFWIProblem"))
         self.true_model = None
         if true_model is not None:
             check_same_grid(true_model, initial, "true_model", model_name="initial",
@@ -187,7 +209,7 @@ class CRFWIProblem:
             shots_per_iteration=shots_per_iteration, shot_order=shot_order,
             frequency_schedule=frequency_schedule, bounds=bounds, seed=seed,
             representation_options=representation_options, compile=compile,
-            engine_options=engine_options,
+            engine_options=engine_options, wavelet=wavelet, wavelet_every=wavelet_every,
         )
         self.water_mask = check_water_mask(water_mask, self.initial)
         self.representation = make_representation(
@@ -219,13 +241,15 @@ class CRFWIProblem:
         self.iteration = 0
         self._written: set[Path] = set()  # checkpoints this problem wrote (may overwrite)
         self._hashes: dict[str, str] | None = None  # of the data, once a checkpoint needs them
-        self._history: dict[str, list[float]] = {"loss": [], "time": []}
+        self._history: dict[str, list] = {"loss": [], "time": []}  # floats; wavelets: lists
         if self.frequency_schedule:
             self._history["cutoff"] = []
         if self._regularizer is not None:  # "loss" is then the misfit plus these, weighted
             self._history["misfit"] = []
             for term in self._regularizer.terms:
                 self._history[f"reg_{term.kind}"] = []
+        if self.wavelet == "estimate":
+            self._history.update({key: [] for key in _WAVELET_KEYS})
         self._initial_metrics = self._metrics_of(np.asarray(initial))
 
     # -- the resolved options, read-only -------------------------------------------------------
@@ -281,6 +305,15 @@ class CRFWIProblem:
     def engine_options(self) -> dict[str, Any]:
         return self._settings.engine_options
 
+    @property
+    def wavelet(self) -> str:
+        """``"survey"`` or ``"estimate"`` (see :meth:`current_wavelet` for the source in use)."""
+        return self._settings.wavelet
+
+    @property
+    def wavelet_every(self) -> int | None:
+        return self._settings.wavelet_every
+
     # -- state -----------------------------------------------------------------------------
     def current_model(self) -> xr.DataArray:
         """The representation's velocity now: xr.DataArray on the initial grid's dims, m/s."""
@@ -290,6 +323,39 @@ class CRFWIProblem:
             vp.astype(np.float32, copy=False), dims=self.initial.dims, coords=self.initial.coords,
             attrs={"units": "m/s"}, name="vp",
         )
+
+    def current_wavelet(self) -> np.ndarray:
+        """The source modelled now (time,) on the survey's recording axis: the survey's, or
+        the latest estimate."""
+        survey = self.operator.survey
+        return survey.source_wavelet(survey.time)
+
+    def _estimates_wavelet(self, iteration: int) -> bool:
+        """Whether the wavelet is re-estimated before ``iteration`` (0-based)."""
+        if self.wavelet != "estimate":
+            return False
+        made = self._history["wavelet_iteration"]
+        if made and made[-1] == iteration:  # already, before a failed or interrupted step
+            return False
+        stage_starts = np.cumsum([0] + [n for _, n in self.frequency_schedule])[:-1]
+        every = self.wavelet_every
+        return (iteration == 0 or iteration in stage_starts
+                or (every is not None and iteration % every == 0))
+
+    def _estimate_wavelet(self, iteration: int) -> None:
+        """Estimate the source in the current model; model with it from now on."""
+        engine = {k: v for k, v in self.engine_options.items() if k != "client"}
+        wavelet = estimate_wavelet(self._observed.numpy(), self.current_model(), self.survey,
+                                   vmax=self.bounds[1], **engine)
+        self._history["wavelet_iteration"].append(iteration)
+        self._history["wavelet"].append(wavelet.tolist())
+        self._use_wavelet(wavelet)
+
+    def _use_wavelet(self, wavelet: np.ndarray) -> None:
+        # The source is part of the engine's survey: a new operator (its Devito kernels are
+        # cached by geometry, so nothing compiles again).
+        self.operator = WaveOperator(dataclasses.replace(self.survey, wavelet=wavelet),
+                                     self.initial, vmax=self.bounds[1], **self.engine_options)
 
     def _metrics_of(self, vp: np.ndarray) -> dict[str, float]:
         if self.true_model is None:
@@ -345,6 +411,8 @@ class CRFWIProblem:
             # Every engine setting, defaults included (the Dask client is a connection, not a
             # setting); vmax is bounds[1].
             "engine_options": json.dumps(jsonable(self.operator.settings.as_dict())),
+            "wavelet": self.wavelet,
+            "wavelet_every": self.wavelet_every or 0,  # 0: at stage starts only
             "n_shots": self.survey.n_shots,
             "n_receivers": self.survey.n_receivers,
             "f0": self.survey.f0,
@@ -396,6 +464,11 @@ class CRFWIProblem:
         water mask) is refused with a ``ValueError`` listing the differing fields.
         """
         self.iteration, self._history = load_state(path, **self._checkpointed(callbacks))
+        if self.wavelet == "estimate":
+            for key in _WAVELET_KEYS:  # absent from a checkpoint older than the option
+                self._history.setdefault(key, [])
+            if self._history["wavelet"]:
+                self._use_wavelet(np.asarray(self._history["wavelet"][-1]))
 
     # -- the loop ----------------------------------------------------------------------------
     def _step(self, shots: list[int] | None, cutoff: float | None) -> dict[str, float]:
@@ -489,7 +562,9 @@ class CRFWIProblem:
             weighted terms, and apart "misfit" and each term unweighted "reg_<kind>", e.g.
             "reg_tv"); "time" (iteration), wall seconds; with a true
             model "mse", "rmse", "psnr", "ssim" (iteration) after each step; with a
-            schedule "cutoff" (iteration), Hz (NaN: full band). Attrs: :meth:`settings`,
+            schedule "cutoff" (iteration), Hz (NaN: full band); with ``wavelet="estimate"``
+            "wavelet" (wavelet_iteration, wavelet_time), each estimate and the iteration it
+            was made before (wavelet_time: the recording axis, s). Attrs: :meth:`settings`,
             "iterations", and "initial_<metric>" with a true model.
 
         Raises
@@ -567,6 +642,8 @@ class CRFWIProblem:
         opt_state = (
             copy.deepcopy(self.optimizer.state_dict()) if self.optimizer_name == "lbfgs" else None
         )
+        if self._estimates_wavelet(it):
+            self._estimate_wavelet(it)
         shots = self._draw_shots()
         cutoff = self.cutoff(it)
         try:
@@ -618,10 +695,21 @@ class CRFWIProblem:
                  "rmse": "m/s", "psnr": "dB", "ssim": "1"}
         units |= {name: "1" for name in self._history if name.startswith("reg_")}
         for name, values in self._history.items():
+            if name in _WAVELET_KEYS:
+                continue
             data[name] = xr.DataArray(
                 np.asarray(values, dtype=np.float64), dims=("iteration",),
                 attrs={"units": units.get(name, "")},
             )
+        if self.wavelet == "estimate":
+            data["wavelet"] = xr.DataArray(
+                np.asarray(self._history["wavelet"], dtype=np.float64).reshape(
+                    -1, self.survey.nt),
+                dims=("wavelet_iteration", "wavelet_time"),  # "time" is the wall seconds
+                coords={"wavelet_iteration": self._history["wavelet_iteration"],
+                        "wavelet_time": self.survey.time},
+                attrs={"units": "a.u.", "description": "source estimates, each made before "
+                       "iteration wavelet_iteration"})
         attrs = self.settings() | {"iterations": n}
         for name, value in self._initial_metrics.items():
             attrs[f"initial_{name}"] = value

@@ -21,7 +21,7 @@ from ..representations import Representation, default_bounds
 from .losses import LOSSES
 from .regularization import Term, parse_regularization
 
-__all__ = ["ENGINE_OPTIONS", "OPTIMIZERS", "SHOT_ORDERS", "InversionSettings"]
+__all__ = ["ENGINE_OPTIONS", "OPTIMIZERS", "SHOT_ORDERS", "WAVELETS", "InversionSettings"]
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "adam": torch.optim.Adam,
@@ -35,6 +35,9 @@ per step (several modelling passes per iteration)."""
 
 SHOT_ORDERS = ("random", "epoch")
 """How mini-batches of shots are chosen (see ``CRFWIProblem``'s ``shot_order``)."""
+
+WAVELETS = ("survey", "estimate")
+"""Where the modelled source comes from (see ``CRFWIProblem``'s ``wavelet``)."""
 
 ENGINE_OPTIONS = tuple(n for n in EngineSettings.fields() if n != "vmax") + ("client",)
 """The engine options ``CRFWIProblem`` takes: every engine setting but vmax (which is
@@ -80,6 +83,11 @@ class InversionSettings:
     engine_options: dict[str, Any]
     """Keyword arguments of the :class:`~devito_crfwi.WaveOperator` (names of
     :data:`ENGINE_OPTIONS`)."""
+    wavelet: str = "survey"
+    """One of :data:`WAVELETS`."""
+    wavelet_every: int | None = None
+    """With ``wavelet="estimate"``: also re-estimate every this many iterations; None: at
+    the start of each frequency stage only."""
 
     @classmethod
     def resolve(
@@ -100,6 +108,8 @@ class InversionSettings:
         representation_options: dict | None,
         compile: bool,  # noqa: A002 (torch's word for it)
         engine_options: dict[str, Any],
+        wavelet: str = "survey",
+        wavelet_every: int | None = None,
     ) -> InversionSettings:
         """Check ``CRFWIProblem``'s options for ``survey`` and the ``initial`` model (m/s).
 
@@ -126,6 +136,8 @@ class InversionSettings:
             seed=int(seed),
             compile=compile,
             engine_options=dict(engine_options),
+            wavelet=_wavelet(wavelet),
+            wavelet_every=_wavelet_every(wavelet_every, wavelet),
         )
 
     def learning_rate(self, representation: torch.nn.Module) -> float:
@@ -248,6 +260,26 @@ def _shot_order(shot_order) -> str:
     if shot_order not in SHOT_ORDERS:
         raise ValueError(f"shot_order must be one of {list(SHOT_ORDERS)}, got {shot_order!r}")
     return shot_order
+
+
+def _wavelet(wavelet) -> str:
+    if not isinstance(wavelet, str) or wavelet not in WAVELETS:
+        shown = f"an array of shape {np.shape(wavelet)}" if np.ndim(wavelet) else repr(wavelet)
+        raise ValueError(f"wavelet must be one of {list(WAVELETS)}, got {shown} (a known "
+                         "wavelet is the survey's: Survey(..., wavelet=...))")
+    return wavelet
+
+
+def _wavelet_every(every, wavelet) -> int | None:
+    if every is None:
+        return None
+    if wavelet != "estimate":
+        raise ValueError(f"wavelet_every = {every!r} needs wavelet='estimate', got "
+                         f"wavelet={wavelet!r}")
+    if isinstance(every, bool) or not isinstance(every, int | np.integer) or every < 1:
+        raise ValueError(f"wavelet_every must be an integer >= 1 (iterations) or None, got "
+                         f"{every!r}")
+    return int(every)
 
 
 def _frequency_schedule(schedule, dt: float) -> tuple[tuple[float | None, int], ...]:

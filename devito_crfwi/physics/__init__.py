@@ -8,6 +8,7 @@ from .settings import EngineSettings
 from .storage import MemoryPlan
 from .survey import Survey
 from .wavelet import ricker
+from .wavelet_estimation import estimate_wavelet
 
 __all__ = [
     "EngineSettings",
@@ -16,6 +17,7 @@ __all__ = [
     "Propagator",
     "Survey",
     "default_boundary_width",
+    "estimate_wavelet",
     "operators_built",
     "ricker",
     "validate_velocity",

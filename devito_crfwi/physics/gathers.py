@@ -1,0 +1,96 @@
+"""Observed gathers checked against the survey that recorded them (no torch here).
+
+Entry points that fit observed data with modelled data (``CRFWIProblem``,
+``estimate_wavelet``) take gathers that must match their survey sample for sample:
+:func:`check_gathers` is their one check, naming the entry point in each message.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import xarray as xr
+
+from ..io.schema import SHOT_DIMS, check_finite, check_shots, locate_sample
+from .survey import Survey
+
+_POSITION_TOL = 1e-3  # m: SEG-Y stores coordinates to 0.1 mm
+
+
+def check_gathers(observed, survey: Survey, *, where: str) -> np.ndarray:
+    """Observed gathers as float32 (shot, time, receiver), checked against the survey.
+
+    A DataArray (its dims in any order) is checked with
+    :func:`~devito_crfwi.io.schema.check_shots` (the coords it has); a numpy array is taken
+    to be (shot, time, receiver) on the survey's axes. ``where`` names the public entry
+    point in the messages.
+
+    Raises
+    ------
+    TypeError
+        ``observed`` is neither a DataArray nor a numpy array.
+    ValueError
+        Gathers that do not match the survey (shots, samples, receivers, dt, positions),
+        hold NaN or Inf, or are all zero.
+    """
+    dt = None
+    if isinstance(observed, xr.DataArray):
+        if set(observed.dims) == set(SHOT_DIMS):
+            observed = observed.transpose(*SHOT_DIMS)
+        dt = check_shots(observed, "observed", where=where, complete=False)
+    elif not isinstance(observed, np.ndarray):
+        raise TypeError(
+            f"{where}: observed must be an xarray.DataArray (shot, time, receiver), e.g. from "
+            f"simulate or read_shots, or a numpy array, got {type(observed).__name__}"
+        )
+    values = np.asarray(observed, dtype=np.float32)
+    expected = (survey.n_shots, survey.nt, survey.n_receivers)
+    if values.ndim != 3:
+        raise ValueError(f"{where}: observed must be 3-D (shot, time, receiver) = {expected}, "
+                         f"got shape {values.shape}")
+    problems = [
+        f"{name}: observed {got}, survey {want}"
+        for name, got, want in zip(("shots", "time samples", "receivers"), values.shape, expected,
+                                   strict=True)
+        if got != want
+    ]
+    if dt is not None and not math.isclose(dt, survey.dt, rel_tol=1e-6):
+        problems.append(f"dt: observed {dt:g} s, survey {survey.dt:g} s")
+    if isinstance(observed, xr.DataArray) and not problems:
+        problems += _position_mismatches(observed, survey)
+    if problems:
+        raise ValueError(
+            f"{where}: observed data do not match the survey (" + "; ".join(problems) + "); "
+            "build the survey that recorded them (same shots, receivers, t_max and dt)"
+        )
+    if not isinstance(observed, xr.DataArray):  # check_shots has checked a DataArray's
+        check_finite(values, "observed", where=where, locate=locate_sample)
+    if not np.any(values):
+        raise ValueError(f"{where}: observed data are all zero: nothing to fit; check the file "
+                         "or the modelling")
+    return values
+
+
+def _position_mismatches(observed: xr.DataArray, survey: Survey) -> list[str]:
+    found = []
+    axes = "xz" if survey.ndim == 2 else "xyz"
+    checks = [(f"source_{d}", survey.source_positions[:, i]) for i, d in enumerate(axes)]
+    checks += [(f"receiver_{d}", survey.receiver_positions[..., i]) for i, d in enumerate(axes)]
+    for name, want in checks:
+        if name not in observed.coords:
+            continue
+        got = np.asarray(observed[name], dtype=np.float64)
+        if got.ndim == 1 and want.ndim == 2:  # a fixed spread, stored once
+            want = want[0] if survey.fixed_spread else want
+        if got.shape != want.shape or not np.allclose(got, want, rtol=0, atol=_POSITION_TOL):
+            found.append(f"{name} differs (largest difference "
+                         f"{_largest_difference(got, want)} m)")
+    return found
+
+
+def _largest_difference(a: np.ndarray, b: np.ndarray) -> str:
+    try:
+        return f"{float(np.max(np.abs(a - b))):g}"
+    except ValueError:
+        return "n/a: shapes differ"
