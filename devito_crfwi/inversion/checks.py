@@ -50,11 +50,11 @@ def check_observed(observed, survey: Survey) -> np.ndarray:
     if dt is not None and not math.isclose(dt, survey.dt, rel_tol=1e-6):
         problems.append(f"dt: observed {dt:g} s, survey {survey.dt:g} s")
     if isinstance(observed, xr.DataArray) and not problems:
-        problems += _position_mismatches(observed, survey)
+        problems += _position_mismatches(observed, survey) + _wavelet_mismatch(observed, survey)
     if problems:
         raise ValueError(
             "observed data do not match the survey (" + "; ".join(problems) + "); build the "
-            "survey that recorded them (same shots, receivers, t_max and dt)"
+            "survey that recorded them (same shots, receivers, t_max, dt and wavelet)"
         )
     if not isinstance(observed, xr.DataArray):  # check_shots has checked a DataArray's
         check_finite(values, "observed", where="CRFWIProblem", locate=locate_sample)
@@ -79,6 +79,23 @@ def _position_mismatches(observed: xr.DataArray, survey: Survey) -> list[str]:
             found.append(f"{name} differs (largest difference "
                          f"{_largest_difference(got, want)} m)")
     return found
+
+
+def _wavelet_mismatch(observed: xr.DataArray, survey: Survey) -> list[str]:
+    """The source the gathers record (``attrs["wavelet"]``, checked by ``check_shots``)
+    against the survey's: fitting them with another would fit the wrong source."""
+    recorded = observed.attrs.get("wavelet")
+    if recorded is None:
+        return []
+    if survey.wavelet is None:
+        return ["wavelet: observed records a user wavelet (attrs['wavelet']), the survey "
+                "models a Ricker of f0 (Survey.from_shots(observed) takes the recorded one)"]
+    recorded = np.asarray(recorded, dtype=np.float64)
+    gap = float(np.max(np.abs(survey.wavelet - recorded)))
+    if gap > 1e-6 * float(np.max(np.abs(recorded))):
+        return [f"wavelet: the survey's differs from the one observed records "
+                f"(attrs['wavelet'], largest difference {gap:.3g})"]
+    return []
 
 
 def _largest_difference(a: np.ndarray, b: np.ndarray) -> str:

@@ -286,7 +286,8 @@ class Survey:
         return idx
 
     def subset(self, shots: Sequence[int]) -> Survey:
-        """The same survey restricted to the given shot indices (see :meth:`shot_indices`)."""
+        """The same survey restricted to the given shot indices (see :meth:`shot_indices`),
+        with those shots' labels."""
         idx = self.shot_indices(shots, where="Survey.subset")
         return Survey(
             self.source_positions[idx],
