@@ -12,7 +12,14 @@ import numpy as np
 import torch
 import xarray as xr
 
-from ..io.schema import SHOT_DIMS, check_finite, check_same_grid, check_shots, locate_sample
+from ..io.schema import (
+    SHOT_DIMS,
+    check_finite,
+    check_same_grid,
+    check_shots,
+    locate_sample,
+    wavelet_difference,
+)
 from ..physics import Survey
 
 _POSITION_TOL = 1e-3  # m: SEG-Y stores coordinates to 0.1 mm
@@ -90,9 +97,8 @@ def _wavelet_mismatch(observed: xr.DataArray, survey: Survey) -> list[str]:
     if survey.wavelet is None:
         return ["wavelet: observed records a user wavelet (attrs['wavelet']), the survey "
                 "models a Ricker of f0 (Survey.from_shots(observed) takes the recorded one)"]
-    recorded = np.asarray(recorded, dtype=np.float64)
-    gap = float(np.max(np.abs(survey.wavelet - recorded)))
-    if gap > 1e-6 * float(np.max(np.abs(recorded))):
+    gap = wavelet_difference(recorded, survey.wavelet)
+    if gap is not None:
         return [f"wavelet: the survey's differs from the one observed records "
                 f"(attrs['wavelet'], largest difference {gap:.3g})"]
     return []

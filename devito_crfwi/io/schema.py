@@ -35,6 +35,7 @@ __all__ = [
     "check_shots",
     "check_velocities",
     "locate_sample",
+    "wavelet_difference",
 ]
 
 #: Dims of a velocity model, in this order: x across, z depth (increasing down).
@@ -346,6 +347,15 @@ def _check_wavelet_attr(shots: xr.DataArray, name: str, prefix: str) -> None:
             f"shape {samples.shape}" if samples.shape != (nt,) else "NaN or Inf samples")
         raise ValueError(f"{prefix}{name}.attrs['wavelet'] must be the source wavelet on the "
                          f"time axis: {nt} finite samples, got {got}")
+
+
+def wavelet_difference(recorded, wavelet) -> float | None:
+    """The largest difference between a ``wavelet`` (time,) and the ``recorded`` one (the
+    gathers' ``attrs["wavelet"]``), or None when they agree to 1e-6 of the recorded peak
+    (float32 copies agree): where they differ, the modelled source is not the recorded one."""
+    recorded = np.asarray(recorded, dtype=np.float64)
+    gap = float(np.max(np.abs(np.asarray(wavelet, dtype=np.float64) - recorded)))
+    return gap if gap > 1e-6 * float(np.max(np.abs(recorded))) else None
 
 
 def _axis_words(coord: np.ndarray, dim: str) -> str:

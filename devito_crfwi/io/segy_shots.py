@@ -1,12 +1,12 @@
 """Shot gathers <-> SEG-Y.
 
 Gathers are an ``xr.DataArray`` of float32 with dims ("shot", "time", "receiver"):
-coords "shot" (labels: by default the shots' indices 0..n-1 in their survey),
-"time" (s, from 0, regular), "source_x", "source_z"
-(dims ("shot",), m) and "receiver_x", "receiver_z" (dims ("receiver",) when every
-shot uses the same spread, else ("shot", "receiver"), m), and for a 3-D survey also
-"source_y" and "receiver_y"; attrs "dt" (s), "units", when known "f0" (Hz) and, for a
-source other than a Ricker of f0, "wavelet" (time,).
+coords "shot" (labels: by default the shots' indices 0..n-1 in their survey), "time" (s,
+from 0, regular), "source_x", "source_z" (dims ("shot",), m) and "receiver_x",
+"receiver_z" (dims ("receiver",) when every shot uses the same spread, else ("shot",
+"receiver"), m), and for a 3-D survey also "source_y" and "receiver_y"; attrs "dt" (s),
+"units", when known "f0" (Hz) and, for a source other than a Ricker of f0, "wavelet"
+(time,).
 
 Header convention (what :func:`write_shots` writes and :func:`read_shots` reads)
 ------------------------------------------------------------------------------

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..io.schema import check_model, check_shots
+from ..io.schema import check_model, check_shots, wavelet_difference
 from ..io.warn import warn
 from .resampling import sinc_resampling
 from .wavelet import RICKER_RESOLVED_FACTOR, RICKER_TOP_FACTOR, TOP_LEVEL, ricker
@@ -92,7 +92,7 @@ def check_recording_interval(dt: float, f0: float) -> None:
 def _chosen_wavelet(observed, wavelet) -> np.ndarray | None:
     """:meth:`Survey.from_shots`' wavelet (time,): ``wavelet``, else the gathers' recorded
     ``attrs["wavelet"]`` (checked by ``check_shots``), else None (a Ricker); a ``wavelet``
-    that differs from the recorded one by over 1e-6 of its peak is refused."""
+    that differs from the recorded one is refused (``wavelet_difference``)."""
     recorded = observed.attrs.get("wavelet")
     if wavelet is None:
         return None if recorded is None else np.asarray(recorded, dtype=np.float64)
@@ -101,15 +101,12 @@ def _chosen_wavelet(observed, wavelet) -> np.ndarray | None:
     if given.shape != (nt,) or not np.all(np.isfinite(given)):
         raise ValueError(f"Survey.from_shots: wavelet must be {nt} finite samples on the "
                          f"gathers' time axis, got shape {given.shape}")
-    if recorded is not None:
-        recorded = np.asarray(recorded, dtype=np.float64)
-        gap, peak = np.max(np.abs(given - recorded)), np.max(np.abs(recorded))
-        if gap > 1e-6 * peak:
-            raise ValueError(
-                f"Survey.from_shots: wavelet contradicts the wavelet the gathers record "
-                f"(attrs['wavelet'], peak {peak:.6g}; largest difference {gap:.3g} at "
-                f"{float(observed['time'][np.argmax(np.abs(given - recorded))]):g} s): the "
-                "modelled source must be the recorded one; leave wavelet out (or fix the file)")
+    gap = None if recorded is None else wavelet_difference(recorded, given)
+    if gap is not None:
+        raise ValueError(
+            f"Survey.from_shots: wavelet contradicts the wavelet the gathers record "
+            f"(attrs['wavelet'], largest difference {gap:.3g}): the modelled source must be "
+            "the recorded one; leave wavelet out (or fix the file)")
     return given
 
 
