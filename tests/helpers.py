@@ -115,6 +115,9 @@ BAD_SHOTS = [
                  r"attrs\['dt'\] must be a positive interval in s, got -0.002", id="negative-dt"),
     pytest.param(lambda g: g.assign_attrs(f0=0.0), ValueError,
                  r"attrs\['f0'\] must be a positive frequency in Hz, got 0.0", id="zero-f0"),
+    pytest.param(lambda g: g.assign_attrs(wavelet=np.ones(3)), ValueError,
+                 r"attrs\['wavelet'\] must be the source wavelet on the time axis: \d+ finite "
+                 r"samples, got shape \(3,\)", id="wavelet-off-the-time-axis"),
     pytest.param(lambda g: g.where(g.time != g.time[3]), ValueError,
                  r"NaN or Inf values \(first at shot 0, time index 3, receiver 0\)", id="nan"),
     pytest.param(lambda g: g.assign_coords(receiver_x=g.receiver_x * np.nan), ValueError,

@@ -13,7 +13,9 @@ from .executors import make_executor
 
 def shots_dataarray(data: np.ndarray, survey: Survey, shots=None) -> xr.DataArray:
     """Label data (shot, time, receiver) with the survey's axes and positions (SI): coords
-    source_x, [source_y,] source_z (shot) and receiver_x, [receiver_y,] receiver_z."""
+    shot (the survey's shot labels, by default the indices ``shots``),
+    source_x, [source_y,] source_z (shot) and receiver_x, [receiver_y,] receiver_z; attrs
+    f0, dt, units and, for a user wavelet (not a Ricker of f0), wavelet (time,)."""
     idx = np.arange(survey.n_shots) if shots is None else np.asarray(shots)
     src = survey.source_positions[idx]
     rec = survey.receiver_positions[idx]
@@ -22,16 +24,19 @@ def shots_dataarray(data: np.ndarray, survey: Survey, shots=None) -> xr.DataArra
     else:
         rec_dims = ("shot", "receiver")
     axes = "xz" if survey.ndim == 2 else "xyz"
+    attrs = {"f0": survey.f0, "dt": survey.dt, "units": "a.u."}
+    if survey.wavelet is not None:  # so that write_shots and Survey.from_shots keep it
+        attrs["wavelet"] = survey.wavelet.copy()
     return xr.DataArray(
         data.astype(np.float32, copy=False),
         dims=SHOT_DIMS,
         coords={
-            "shot": idx,
+            "shot": survey.shot_labels[idx],
             "time": survey.time,
             **{f"source_{d}": ("shot", src[:, i]) for i, d in enumerate(axes)},
             **{f"receiver_{d}": (rec_dims, rec[..., i]) for i, d in enumerate(axes)},
         },
-        attrs={"f0": survey.f0, "dt": survey.dt, "units": "a.u."},
+        attrs=attrs,
     )
 
 
@@ -59,9 +64,12 @@ def simulate(vp: xr.DataArray, survey: Survey, *, shots=None, progress: bool | N
     -------
     xr.DataArray (shot, time, receiver)
         Pressure, with the wavelet's polarity (see :class:`~devito_crfwi.physics.Survey`);
-        float32; coords time (s), source_x/[source_y/]source_z (shot),
-        receiver_x/[receiver_y/]receiver_z;
-        attrs f0 (Hz), dt (s), units.
+        float32; coords shot (the survey's :attr:`~devito_crfwi.physics.Survey.shot_labels`
+        of the shots modelled: by default their indices), time (s),
+        source_x/[source_y/]source_z (shot), receiver_x/[receiver_y/]receiver_z;
+        attrs f0 (Hz), dt (s), units and, when the survey has a user wavelet, wavelet
+        (time,), so that :func:`~devito_crfwi.io.write_shots` and
+        :meth:`~devito_crfwi.physics.Survey.from_shots` keep the source.
     """
     values = check_model(vp, where="simulate").values
     idx = survey.shot_indices(shots, where="simulate")

@@ -195,7 +195,8 @@ class CRFWIProblem:
         grid = check_model(initial, "initial", where="CRFWIProblem")
         self.survey = survey
         self.initial = initial.copy()
-        self._observed = torch.from_numpy(check_gathers(observed, survey, where="CRFWIProblem"))
+        self._observed = torch.from_numpy(check_gathers(
+            observed, survey, where="CRFWIProblem", wavelet=wavelet != "estimate"))
         self.true_model = None
         if true_model is not None:
             check_same_grid(true_model, initial, "true_model", model_name="initial",

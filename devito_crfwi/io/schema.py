@@ -35,6 +35,7 @@ __all__ = [
     "check_shots",
     "check_velocities",
     "locate_sample",
+    "wavelet_difference",
 ]
 
 #: Dims of a velocity model, in this order: x across, z depth (increasing down).
@@ -259,7 +260,9 @@ def check_shots(shots, name: str = "shots", *, where: str | None = None,
 
     Gathers are an ``xr.DataArray`` with dims exactly ("shot", "time", "receiver") and
     finite values; a coord "time" in s, regular and starting at 0; ``attrs["dt"]`` (s),
-    when present, equal to its step; ``attrs["f0"]`` (Hz), when present, positive; coords
+    when present, equal to its step; ``attrs["f0"]`` (Hz), when present, positive;
+    ``attrs["wavelet"]``, when present, the source wavelet: finite, one sample per time
+    step (time,), on the time axis (a Ricker is stated by "f0" alone); coords
     "source_x", "source_z" (shot,) and "receiver_x", "receiver_z" (receiver,) or
     (shot, receiver), finite, in m; gathers of a 3-D survey also "source_y" and
     "receiver_y" (both, with the same dims as their x).
@@ -309,6 +312,7 @@ def check_shots(shots, name: str = "shots", *, where: str | None = None,
     if f0 is not None and not (np.isfinite(float(f0)) and float(f0) > 0):
         raise ValueError(f"{prefix}{name}.attrs['f0'] must be a positive frequency in Hz, "
                          f"got {f0!r}")
+    _check_wavelet_attr(shots, name, prefix)
     y_coords = [coord for coord in _POSITION_DIMS_3D if coord in shots.coords]
     if len(y_coords) == 1:
         other = next(coord for coord in _POSITION_DIMS_3D if coord not in y_coords)
@@ -325,6 +329,33 @@ def check_shots(shots, name: str = "shots", *, where: str | None = None,
                              f"{' or '.join(map(str, allowed))}, got {dims}")
         check_finite(shots[coord].values, f"coordinate {coord!r}", where=where)
     return dt
+
+
+def _check_wavelet_attr(shots: xr.DataArray, name: str, prefix: str) -> None:
+    """Raise unless ``attrs["wavelet"]``, when present, is finite with one sample per time
+    step (the source wavelet on the gathers' time axis)."""
+    wavelet = shots.attrs.get("wavelet")
+    if wavelet is None:
+        return
+    try:
+        samples = np.asarray(wavelet, dtype=np.float64)
+    except (TypeError, ValueError):
+        samples = None
+    nt = shots.sizes["time"]
+    if samples is None or samples.shape != (nt,) or not np.all(np.isfinite(samples)):
+        got = "not numbers" if samples is None else (
+            f"shape {samples.shape}" if samples.shape != (nt,) else "NaN or Inf samples")
+        raise ValueError(f"{prefix}{name}.attrs['wavelet'] must be the source wavelet on the "
+                         f"time axis: {nt} finite samples, got {got}")
+
+
+def wavelet_difference(recorded, wavelet) -> float | None:
+    """The largest difference between a ``wavelet`` (time,) and the ``recorded`` one (the
+    gathers' ``attrs["wavelet"]``), or None when they agree to 1e-6 of the recorded peak
+    (float32 copies agree): where they differ, the modelled source is not the recorded one."""
+    recorded = np.asarray(recorded, dtype=np.float64)
+    gap = float(np.max(np.abs(np.asarray(wavelet, dtype=np.float64) - recorded)))
+    return gap if gap > 1e-6 * float(np.max(np.abs(recorded))) else None
 
 
 def _axis_words(coord: np.ndarray, dim: str) -> str:

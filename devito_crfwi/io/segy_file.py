@@ -36,7 +36,7 @@ from __future__ import annotations
 import os
 import struct
 import warnings
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -398,7 +398,8 @@ def open_segy(path: str | os.PathLike[str]) -> Iterator[tuple[segyio.SegyFile, S
 
 @contextmanager
 def create_segy(path: Path, *, text: str, n_traces: int, n_samples: int, interval: int,
-                overwrite: bool, binary: Mapping[int, int]) -> Iterator[segyio.SegyFile]:
+                overwrite: bool, binary: Mapping[int, int],
+                extended: Sequence[str] = ()) -> Iterator[segyio.SegyFile]:
     """Write a SEG-Y rev 1 file of 4-byte IEEE floats, big-endian, atomically.
 
     Yields the open segyio file with its textual header ``text`` (3200 characters) and a
@@ -408,7 +409,8 @@ def create_segy(path: Path, *, text: str, n_traces: int, n_samples: int, interva
     count as :func:`trace_sample_count` gives it) and traces. Over 65 535 samples per
     trace the file is rev 2: bytes 3221-3222 hold 0 and the extended count (bytes
     3269-3272) the number, which segyio and :func:`open_segy` read. ``path`` appears only
-    once it is complete.
+    once it is complete. ``extended`` are extended textual header records (3200 ASCII
+    characters each, encoded like the main header), counted at bytes 3505-3506.
     """
     if not 0 <= interval <= INTERVAL_MAX:  # the callers refuse or zero it; never wrap
         raise ValueError(f"sample interval {interval} is outside 0..{INTERVAL_MAX}")
@@ -418,10 +420,13 @@ def create_segy(path: Path, *, text: str, n_traces: int, n_samples: int, interva
     spec.samples = np.arange(n_samples)
     spec.tracecount = n_traces
     spec.endian = "big"
+    spec.ext_headers = len(extended)
     fields = segyio.BinField
     with atomic_output(path, overwrite=overwrite) as tmp:
         with segyio.create(str(tmp), spec) as out:
             out.text[0] = text
+            for number, record in enumerate(extended, start=1):
+                out.text[number] = record
             out.bin.update({
                 fields.JobID: 1, fields.LineNumber: 1, fields.ReelNumber: 1,
                 fields.Interval: interval, fields.IntervalOriginal: interval,

@@ -1,15 +1,19 @@
 """Shot gathers <-> SEG-Y.
 
 Gathers are an ``xr.DataArray`` of float32 with dims ("shot", "time", "receiver"):
-coords "shot" (0..n-1), "time" (s, from 0, regular), "source_x", "source_z"
-(dims ("shot",), m) and "receiver_x", "receiver_z" (dims ("receiver",) when every
-shot uses the same spread, else ("shot", "receiver"), m), and for a 3-D survey also
-"source_y" and "receiver_y"; attrs "dt" (s), "units" and, when known, "f0" (Hz).
+coords "shot" (labels: by default the shots' indices 0..n-1 in their survey), "time" (s,
+from 0, regular), "source_x", "source_z" (dims ("shot",), m) and "receiver_x",
+"receiver_z" (dims ("receiver",) when every shot uses the same spread, else ("shot",
+"receiver"), m), and for a 3-D survey also "source_y" and "receiver_y"; attrs "dt" (s),
+"units", when known "f0" (Hz) and, for a source other than a Ricker of f0, "wavelet"
+(time,).
 
 Header convention (what :func:`write_shots` writes and :func:`read_shots` reads)
 ------------------------------------------------------------------------------
 * one trace per (shot, receiver), shot by shot, receivers in order;
-* FieldRecord and EnergySourcePoint = shot + 1; TraceNumber = receiver + 1;
+* FieldRecord and EnergySourcePoint = shot label + 1 (labels that are not distinct
+  integers 0..2**31-2 are not kept: a warning, and positions 0..n-1 instead), so
+  :func:`read_shots` gives our files' labels back; TraceNumber = receiver + 1;
   TRACE_SEQUENCE_LINE/FILE count traces from 1; offset = round(receiver_x - source_x)
   (3-D: the rounded horizontal source-receiver distance);
 * SourceX, GroupX: x in m, SourceY, GroupY: y in m (0 for a 2-D survey), all with
@@ -22,9 +26,13 @@ Header convention (what :func:`write_shots` writes and :func:`read_shots` reads)
   read back they give attrs "units", "f0" and "dt" (``dt=`` wins over the
   microsecond field, which it must agree with to 0.5 µs); ``survey=3-D`` for a 3-D
   survey, so that one whose y is constant still reads back with y coords;
+  ``source=wavelet`` or ``source=ricker``;
+* a user wavelet (attrs "wavelet"): in an extended textual header stanza, exact
+  (:mod:`devito_crfwi.io.wavelet_stanza`); a Ricker is stated by ``f0=`` alone;
 * samples: 4-byte IEEE float, big-endian. Over 65 535 samples per trace the file is
   SEG-Y rev 2: the 2-byte sample counts hold 0 and the binary header's extended count
-  (bytes 3269-3272) the number, as segyio reads it. Other attrs are not stored.
+  (bytes 3269-3272) the number, as segyio reads it. Other attrs and coords are not
+  stored: :func:`write_shots` warns, naming them.
 """
 
 from __future__ import annotations
@@ -40,6 +48,7 @@ from .atomic import check_target
 from .axes import axis_values
 from .errors import SegyError
 from .headers import (
+    INT32_MAX,
     MODEL_TITLE,
     MODEL_TITLE_3D,
     SHOTS_TITLE,
@@ -55,12 +64,16 @@ from .headers import (
 from .schema import SHOT_DIMS, check_shots
 from .segy_file import INTERVAL_MAX, create_segy, open_segy, trace_sample_count
 from .warn import warn
+from .wavelet_stanza import WAVELET_STANZA, read_wavelet_stanza, wavelet_records
 
 __all__ = ["read_shots", "write_shots"]
 
 _TF = segyio.TraceField
 _BF = segyio.BinField
 _DEFAULT_UNITS = "a.u."
+#: The attrs that write_shots stores (the textual header and the wavelet stanza).
+_KEPT_ATTRS = ("dt", "units", "f0", "wavelet")
+_POSITION_COORDS = tuple(f"{kind}_{axis}" for kind in ("source", "receiver") for axis in "xyz")
 
 
 def _check_text_token(value: str, name: str) -> str:
@@ -84,12 +97,42 @@ def _dt_microseconds(dt: float) -> int:
     return int(rounded)
 
 
+def _field_records(da: xr.DataArray, path: Path) -> np.ndarray:
+    """FieldRecord (shot,) of each gather: its shot label + 1, or, with a warning when
+    the labels are not distinct integers 0..INT32_MAX - 1, its position + 1."""
+    n_shots = da.sizes["shot"]
+    labels = np.asarray(da["shot"].values) if "shot" in da.coords else np.arange(n_shots)
+    if (np.issubdtype(labels.dtype, np.integer) and np.unique(labels).size == n_shots
+            and labels.min() >= 0 and labels.max() < INT32_MAX):
+        return labels.astype(np.int64) + 1
+    shown = ", ".join(map(repr, labels[:4].tolist())) + (", ..." if n_shots > 4 else "")
+    warn(f"{path}: the 'shot' labels ({shown}) are not distinct integers 0..{INT32_MAX - 1}, "
+         "so FieldRecord cannot hold them: it holds the positions 1..n and read_shots will "
+         "give shot = 0..n-1")
+    return np.arange(1, n_shots + 1)
+
+
+def _warn_unkept(da: xr.DataArray, path: Path) -> None:
+    """Warn, naming them, about the attrs, coords and name that SEG-Y does not keep."""
+    lost = [f"attrs[{key!r}]" for key in da.attrs if key not in _KEPT_ATTRS]
+    lost += [f"coord {name!r}" for name in da.coords
+             if name not in ("shot", "time", *_POSITION_COORDS)]
+    if da.name is not None:
+        lost.append(f"name {da.name!r}")
+    if lost:
+        warn(f"{path}: {', '.join(lost)} are not stored in SEG-Y (write_shots keeps the "
+             f"samples, positions, shot labels and attrs {', '.join(_KEPT_ATTRS)}): "
+             "read_shots will not give them back")
+
+
 def write_shots(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: bool = False) -> Path:
     """Write shot gathers of a 2-D or 3-D survey to SEG-Y (IEEE float32, big-endian), atomically.
 
     The header convention is described in :mod:`devito_crfwi.io.segy_shots`.
-    :func:`read_shots` gives back an identical DataArray (values, coords, attrs
-    "dt", "units", "f0") when the time axis is ``dt * arange(nt)``.
+    :func:`read_shots` gives back an identical DataArray (values, coords, shot labels,
+    attrs "dt", "units", "f0", "wavelet") when the time axis is ``dt * arange(nt)``.
+    A user wavelet goes into an extended textual header stanza (exact); a Ricker source is
+    stated by "f0" alone.
 
     Parameters
     ----------
@@ -99,8 +142,10 @@ def write_shots(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: bo
         (("shot",), m), "receiver_x", "receiver_z" (("receiver",) or
         ("shot", "receiver"), m), for a 3-D survey also "source_y" and "receiver_y"
         (m, same dims as their x); attrs "dt" (s, optional, must match the time
-        axis), "units" (optional, default "a.u."), "f0" (Hz, optional). Finite
-        values, stored as float32. Not modified.
+        axis), "units" (optional, default "a.u."), "f0" (Hz, optional), "wavelet"
+        ((time,), the source wavelet when not a Ricker of f0, optional). Shot labels
+        (coord "shot") are kept when they are distinct integers from 0. Finite values,
+        stored as float32. Not modified.
     path : str or os.PathLike
         Output file; its folder must exist.
     overwrite : bool
@@ -125,7 +170,8 @@ def write_shots(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: bo
     -----
     UserWarning
         When a coordinate cannot be stored exactly with a 0.1 mm scalar (it is
-        rounded).
+        rounded), when the shot labels cannot be kept (not distinct integers from 0),
+        and naming any other attrs, coords or name (not stored).
     """
     dt = check_shots(da, "da", where="write_shots")
     path = check_target(path, overwrite=overwrite)
@@ -134,6 +180,9 @@ def write_shots(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: bo
     dt_us = _dt_microseconds(dt)
     units = _check_text_token(str(da.attrs.get("units", _DEFAULT_UNITS)), "units")
     f0 = None if da.attrs.get("f0") is None else float(da.attrs["f0"])
+    wavelet = da.attrs.get("wavelet")
+    field_record = _field_records(da, path)
+    _warn_unkept(da, path)
     lateral = "xy" if "source_y" in da.coords else "x"  # check_shots: then receiver_y too
     source, receiver = (
         {axis: np.broadcast_to(np.asarray(da[f"{kind}_{axis}"].values, dtype=np.float64), shape)
@@ -173,15 +222,21 @@ def write_shots(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: bo
         f"{SHOTS_TITLE}, dims (shot, time, receiver)",
         f"units={units} dt={dt!r} s" + (f" f0={f0!r} Hz" if f0 is not None else ""),
         f"n_shots={n_shots} n_receivers={n_rec} nt={nt}",
-        "Sample interval: dt in microseconds. FieldRecord = shot + 1.",
+        "Sample interval: dt in microseconds. FieldRecord = shot + 1 (shot label).",
         *positions,
         "SourceDepth: source z in m (positive down); ReceiverGroupElevation:",
         f"-receiver z in m; both with ElevationScalar={z_scalar}.",
         "Samples: 4-byte IEEE float.",
     ]
+    if wavelet is not None:
+        lines.append(f"source=wavelet in {WAVELET_STANZA}")
+    elif f0 is not None:
+        lines.append("source=ricker of f0")
+    extended = () if wavelet is None else wavelet_records(wavelet, dt)
     binary = {_BF.Traces: n_rec, _BF.EnsembleFold: n_rec, _BF.SortingCode: 1}
     with create_segy(path, text=make_textual_header(lines), n_traces=n_shots * n_rec,
-                     n_samples=nt, interval=dt_us, overwrite=overwrite, binary=binary) as out:
+                     n_samples=nt, interval=dt_us, overwrite=overwrite, binary=binary,
+                     extended=extended) as out:
         for s in range(n_shots):
             gather = np.ascontiguousarray(values[s].T)  # (receiver, time)
             for r in range(n_rec):
@@ -189,9 +244,9 @@ def write_shots(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: bo
                 out.header[i] = {
                     _TF.TRACE_SEQUENCE_LINE: i + 1,
                     _TF.TRACE_SEQUENCE_FILE: i + 1,
-                    _TF.FieldRecord: s + 1,
+                    _TF.FieldRecord: int(field_record[s]),
                     _TF.TraceNumber: r + 1,
-                    _TF.EnergySourcePoint: s + 1,
+                    _TF.EnergySourcePoint: int(field_record[s]),
                     _TF.TraceIdentificationCode: 1,
                     _TF.offset: int(offset[s, r]),
                     _TF.ReceiverGroupElevation: int(gz[s, r]),
@@ -254,6 +309,29 @@ def _refuse_models(path: Path, text: str, field_record: np.ndarray, sx: np.ndarr
                     "read it with read_segy")
 
 
+def _shot_labels(text: str, field_record: np.ndarray) -> np.ndarray:
+    """Labels (shot,) of gathers whose first traces have FieldRecord ``field_record``: for
+    our files, FieldRecord - 1 (the labels written); else, or when those are not distinct
+    labels from 0, the positions 0..n-1."""
+    labels = field_record.astype(np.int64) - 1
+    if (text_title(text).startswith(SHOTS_TITLE) and labels.min() >= 0
+            and np.unique(labels).size == labels.size):
+        return labels
+    return np.arange(labels.size)
+
+
+def _recorded_wavelet(path: Path, extended: list[str], fields: dict[str, str], dt: float,
+                      nt: int) -> np.ndarray | None:
+    """The wavelet stanza's samples (nt,), or None; warns when the textual header says
+    ``source=wavelet`` but the stanza is gone (a copy that dropped extended headers)."""
+    wavelet = read_wavelet_stanza(path, extended, dt, nt)
+    if wavelet is None and fields.get("source") == "wavelet":
+        warn(f"{path}: the textual header says source=wavelet but the file holds no "
+             f"{WAVELET_STANZA} stanza (were its extended textual headers dropped?): the "
+             "gathers come back without their wavelet; give Survey.from_shots wavelet=")
+    return wavelet
+
+
 def read_shots(path: str | os.PathLike[str]) -> xr.DataArray:
     """Read shot gathers from SEG-Y.
 
@@ -271,14 +349,18 @@ def read_shots(path: str | os.PathLike[str]) -> xr.DataArray:
     Returns
     -------
     xarray.DataArray, dims ("shot", "time", "receiver"), float32
-        Coords "shot" (int, 0..n-1), "time" (s, ``dt * arange(nt)``), "source_x",
+        Coords "shot" (int: for files of :func:`write_shots`, the labels written, i.e.
+        FieldRecord - 1; for other files the positions 0..n-1), "time" (s,
+        ``dt * arange(nt)``), "source_x",
         "source_z" (("shot",), m), "receiver_x", "receiver_z" (("receiver",) when all
         gathers share the receiver positions, else ("shot", "receiver"), m), and
         "source_y", "receiver_y" alike when the survey is 3-D: the textual header says
         ``survey=3-D`` or SourceY or GroupY vary (a line at constant y stays 2-D).
-        Attrs "dt" (s), "units" (textual ``units=``, else "a.u.") and "f0" (Hz, only
-        when the textual header gives ``f0=``). Depths: source_z = SourceDepth,
-        receiver_z = -ReceiverGroupElevation (scaled by ElevationScalar).
+        Attrs "dt" (s), "units" (textual ``units=``, else "a.u."), "f0" (Hz, only
+        when the textual header gives ``f0=``) and "wavelet" ((time,), float64, only when
+        an extended textual header holds the wavelet stanza of :func:`write_shots`).
+        Depths: source_z = SourceDepth, receiver_z = -ReceiverGroupElevation (scaled by
+        ElevationScalar).
 
     Raises
     ------
@@ -287,13 +369,14 @@ def read_shots(path: str | os.PathLike[str]) -> xr.DataArray:
         model (written by :func:`write_segy`, or FieldRecord 0 with one trace per source
         position: read it with :func:`read_segy`), or gathers with different numbers
         of traces: this reader does not pad (a padded gather would put NaN into
-        misfits); split or regularise the file first.
+        misfits); split or regularise the file first. A wavelet stanza that is
+        malformed or on another time axis.
 
     Warns
     -----
     UserWarning
         Trace headers whose sample count disagrees with the binary header (which wins,
-        as in segyio).
+        as in segyio); a textual header that says ``source=wavelet`` without the stanza.
     """
     with open_segy(path) as (handle, layout):
         path, text = layout.path, layout.text
@@ -302,6 +385,8 @@ def read_shots(path: str | os.PathLike[str]) -> xr.DataArray:
         names += ("TRACE_SAMPLE_INTERVAL", "offset")
         headers = {name: handle.attributes(getattr(_TF, name))[:] for name in names}
         raw = handle.trace.raw[:].reshape(layout.n_traces, layout.n_samples)
+        extended = [bytes(handle.text[k]).decode("ascii", errors="replace")
+                    for k in range(1, layout.n_extended_headers + 1)]
     fields = parse_text_fields(text)
     dt = _time_step(
         path, layout.sample_interval, headers["TRACE_SAMPLE_INTERVAL"], float_field(fields, "dt")
@@ -359,11 +444,14 @@ def read_shots(path: str | os.PathLike[str]) -> xr.DataArray:
     f0 = float_field(fields, "f0")
     if f0 is not None:
         attrs["f0"] = f0
+    wavelet = _recorded_wavelet(path, extended, fields, dt, layout.n_samples)
+    if wavelet is not None:
+        attrs["wavelet"] = wavelet
     return xr.DataArray(
         np.ascontiguousarray(gathers),
         dims=SHOT_DIMS,
         coords={
-            "shot": np.arange(n_shots),
+            "shot": _shot_labels(text, headers["FieldRecord"][heads]),
             "time": axis_values(0.0, dt, layout.n_samples),
             **{f"source_{axis}": ("shot", source[axis]) for axis in axes},
             **{f"receiver_{axis}": (receiver_dims, receiver[axis][0] if shared else receiver[axis])

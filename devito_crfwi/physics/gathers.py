@@ -12,27 +12,35 @@ import math
 import numpy as np
 import xarray as xr
 
-from ..io.schema import SHOT_DIMS, check_finite, check_shots, locate_sample
+from ..io.schema import (
+    SHOT_DIMS,
+    check_finite,
+    check_shots,
+    locate_sample,
+    wavelet_difference,
+)
 from .survey import Survey
 
 _POSITION_TOL = 1e-3  # m: SEG-Y stores coordinates to 0.1 mm
 
 
-def check_gathers(observed, survey: Survey, *, where: str) -> np.ndarray:
+def check_gathers(observed, survey: Survey, *, where: str, wavelet: bool = True) -> np.ndarray:
     """Observed gathers as float32 (shot, time, receiver), checked against the survey.
 
     A DataArray (its dims in any order) is checked with
     :func:`~devito_crfwi.io.schema.check_shots` (the coords it has); a numpy array is taken
     to be (shot, time, receiver) on the survey's axes. ``where`` names the public entry
-    point in the messages.
+    point in the messages. ``wavelet``: also check the source the gathers record
+    (``attrs["wavelet"]``) against the survey's; False where the caller estimates the
+    wavelet instead of modelling the survey's.
 
     Raises
     ------
     TypeError
         ``observed`` is neither a DataArray nor a numpy array.
     ValueError
-        Gathers that do not match the survey (shots, samples, receivers, dt, positions),
-        hold NaN or Inf, or are all zero.
+        Gathers that do not match the survey (shots, samples, receivers, dt, positions,
+        wavelet), hold NaN or Inf, or are all zero.
     """
     dt = None
     if isinstance(observed, xr.DataArray):
@@ -59,10 +67,12 @@ def check_gathers(observed, survey: Survey, *, where: str) -> np.ndarray:
         problems.append(f"dt: observed {dt:g} s, survey {survey.dt:g} s")
     if isinstance(observed, xr.DataArray) and not problems:
         problems += _position_mismatches(observed, survey)
+        if wavelet:
+            problems += _wavelet_mismatch(observed, survey)
     if problems:
         raise ValueError(
             f"{where}: observed data do not match the survey (" + "; ".join(problems) + "); "
-            "build the survey that recorded them (same shots, receivers, t_max and dt)"
+            "build the survey that recorded them (same shots, receivers, t_max, dt and wavelet)"
         )
     if not isinstance(observed, xr.DataArray):  # check_shots has checked a DataArray's
         check_finite(values, "observed", where=where, locate=locate_sample)
@@ -87,6 +97,22 @@ def _position_mismatches(observed: xr.DataArray, survey: Survey) -> list[str]:
             found.append(f"{name} differs (largest difference "
                          f"{_largest_difference(got, want)} m)")
     return found
+
+
+def _wavelet_mismatch(observed: xr.DataArray, survey: Survey) -> list[str]:
+    """The source the gathers record (``attrs["wavelet"]``, checked by ``check_shots``)
+    against the survey's: fitting them with another would fit the wrong source."""
+    recorded = observed.attrs.get("wavelet")
+    if recorded is None:
+        return []
+    if survey.wavelet is None:
+        return ["wavelet: observed records a user wavelet (attrs['wavelet']), the survey "
+                "models a Ricker of f0 (Survey.from_shots(observed) takes the recorded one)"]
+    gap = wavelet_difference(recorded, survey.wavelet)
+    if gap is not None:
+        return [f"wavelet: the survey's differs from the one observed records "
+                f"(attrs['wavelet'], largest difference {gap:.3g})"]
+    return []
 
 
 def _largest_difference(a: np.ndarray, b: np.ndarray) -> str:

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..io.schema import check_model, check_shots
+from ..io.schema import check_model, check_shots, wavelet_difference
 from ..io.warn import warn
 from .resampling import sinc_resampling
 from .wavelet import RICKER_RESOLVED_FACTOR, RICKER_TOP_FACTOR, TOP_LEVEL, ricker
@@ -89,6 +89,27 @@ def check_recording_interval(dt: float, f0: float) -> None:
         )
 
 
+def _chosen_wavelet(observed, wavelet) -> np.ndarray | None:
+    """:meth:`Survey.from_shots`' wavelet (time,): ``wavelet``, else the gathers' recorded
+    ``attrs["wavelet"]`` (checked by ``check_shots``), else None (a Ricker); a ``wavelet``
+    that differs from the recorded one is refused (``wavelet_difference``)."""
+    recorded = observed.attrs.get("wavelet")
+    if wavelet is None:
+        return None if recorded is None else np.asarray(recorded, dtype=np.float64)
+    nt = observed.sizes["time"]
+    given = np.asarray(wavelet, dtype=np.float64)
+    if given.shape != (nt,) or not np.all(np.isfinite(given)):
+        raise ValueError(f"Survey.from_shots: wavelet must be {nt} finite samples on the "
+                         f"gathers' time axis, got shape {given.shape}")
+    gap = None if recorded is None else wavelet_difference(recorded, given)
+    if gap is not None:
+        raise ValueError(
+            f"Survey.from_shots: wavelet contradicts the wavelet the gathers record "
+            f"(attrs['wavelet'], largest difference {gap:.3g}): the modelled source must be "
+            "the recorded one; leave wavelet out (or fix the file)")
+    return given
+
+
 def default_recording_interval(f0: float) -> float:
     """Largest round interval (s) that samples a Ricker of peak ``f0`` (Hz) ~ 8x above Nyquist."""
     limit = 1.0 / (20.0 * f0)
@@ -118,6 +139,11 @@ class Survey:
         Polarity: a positive sample is a positive pressure source, so the direct wave at a
         nearby receiver has the wavelet's sign. Deepwave's sources have the opposite sign:
         to re-model Deepwave data, pass minus the wavelet Deepwave was given.
+    shot_labels : ndarray (shot,), optional
+        Distinct labels of the shots, which :func:`~devito_crfwi.simulate` puts in its
+        gathers' coord "shot"; default their indices ``0..n_shots-1``. Shots are selected
+        by index (``shots=``, :meth:`shot_indices`), never by label; :meth:`subset` keeps
+        the labels of the shots it keeps, :meth:`from_shots` takes the gathers'.
     """
 
     source_positions: np.ndarray
@@ -126,6 +152,7 @@ class Survey:
     t_max: float
     dt: float | None = None
     wavelet: np.ndarray | None = field(default=None, repr=False)
+    shot_labels: np.ndarray | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen dataclass: normalise fields once, here
@@ -166,6 +193,12 @@ class Survey:
                     f"got shape {wav.shape}"
                 )
             set_(self, "wavelet", wav)
+        labels = (np.arange(self.n_shots) if self.shot_labels is None
+                  else np.asarray(self.shot_labels))
+        if labels.shape != (self.n_shots,) or len(set(labels.tolist())) != self.n_shots:
+            raise ValueError(f"shot_labels must be {self.n_shots} distinct labels, one per shot, "
+                             f"got shape {labels.shape}: {labels.ravel()[:6].tolist()}")
+        set_(self, "shot_labels", labels)
 
     # -- sizes and axes ---------------------------------------------------------------
     @property
@@ -217,6 +250,9 @@ class Survey:
                      where: str | None = None) -> np.ndarray:
         """Checked shot indices, int64 (n,); all shots when ``shots`` is None.
 
+        Indices are positions ``0..n_shots-1`` in this survey, not shot labels
+        (:attr:`shot_labels`, the gathers' coord "shot").
+
         Every entry must be a Python or numpy integer in ``0..n_shots-1``: a bool, a float
         (even 1.0) or anything else is refused rather than truncated to a shot number.
 
@@ -247,7 +283,8 @@ class Survey:
         return idx
 
     def subset(self, shots: Sequence[int]) -> Survey:
-        """The same survey restricted to the given shot indices (see :meth:`shot_indices`)."""
+        """The same survey restricted to the given shot indices (see :meth:`shot_indices`),
+        with those shots' labels."""
         idx = self.shot_indices(shots, where="Survey.subset")
         return Survey(
             self.source_positions[idx],
@@ -256,6 +293,7 @@ class Survey:
             self.t_max,
             self.dt,
             self.wavelet,
+            self.shot_labels[idx],
         )
 
     def check_inside(self, extent: tuple[tuple[float, float], ...]) -> None:
@@ -351,16 +389,24 @@ class Survey:
         return survey
 
     @classmethod
-    def from_shots(cls, observed, f0: float | None = None) -> Survey:
+    def from_shots(cls, observed, f0: float | None = None,
+                   wavelet: np.ndarray | None = None) -> Survey:
         """The survey that recorded gathers ``observed`` (as :func:`~devito_crfwi.read_shots`
         returns them: (shot, time, receiver) with source/receiver coords in m, checked with
         :func:`~devito_crfwi.io.schema.check_shots`).
 
         Positions come from the coords, dt and t_max from the time axis (s), ``f0`` (Hz) from
-        the argument or ``observed.attrs["f0"]``; the source is a Ricker wavelet of ``f0``.
-        Gathers with coords ``source_y`` and ``receiver_y`` are of a 3-D survey. An
-        ``f0`` that contradicts the file's is refused: the modelled source must be the
-        recorded one.
+        the argument or ``observed.attrs["f0"]``. The source is ``wavelet`` (time,) on the
+        gathers' time axis when given, else the recorded ``observed.attrs["wavelet"]``
+        (:func:`~devito_crfwi.read_shots` gives it from the file's wavelet stanza), else a
+        Ricker of ``f0``. Gathers with coords ``source_y`` and ``receiver_y`` are of a 3-D
+        survey. An ``f0`` or ``wavelet`` that contradicts the file's is refused: the
+        modelled source must be the recorded one.
+
+        Shots are numbered by position: the survey's shot ``i`` (``shots=[i]`` in
+        ``simulate``, :meth:`shot_indices`) is ``observed.isel(shot=i)``, whatever the
+        gathers' shot labels (coord "shot"), which the survey keeps as its
+        :attr:`shot_labels` so that ``simulate`` labels its gathers alike.
         """
         dt = check_shots(observed, "observed", where="Survey.from_shots")
         recorded = observed.attrs.get("f0")
@@ -375,4 +421,6 @@ class Survey:
         axes = "xyz" if "source_y" in observed.coords else "xz"
         sources, receivers = (np.stack([np.asarray(observed[f"{kind}_{d}"]) for d in axes], -1)
                               for kind in ("source", "receiver"))
-        return cls(sources, receivers, f0=float(f0), t_max=float(time_axis[-1]), dt=dt)
+        return cls(sources, receivers, f0=float(f0), t_max=float(time_axis[-1]), dt=dt,
+                   wavelet=_chosen_wavelet(observed, wavelet),
+                   shot_labels=np.asarray(observed["shot"].values))

@@ -134,7 +134,7 @@ def estimate_wavelet(observed, vp, survey: Survey, *, per_shot: bool = False,
         raise TypeError(f"{where}: survey must be a devito_crfwi.Survey, got "
                         f"{type(survey).__name__}")
     model = check_model(vp, where=where)
-    data = check_gathers(observed, survey, where=where)
+    data = check_gathers(observed, survey, where=where, wavelet=False)
     if not isinstance(per_shot, bool):
         raise TypeError(f"{where}: per_shot must be True or False, got {per_shot!r}")
     if isinstance(stabilisation, bool) or not (

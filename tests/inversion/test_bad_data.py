@@ -38,6 +38,22 @@ def test_bad_observed_gathers_are_refused(layered, crosswell_survey, crosswell_o
         dc.CRFWIProblem(change(crosswell_observed), crosswell_survey, layered, "pixel")
 
 
+def test_observed_with_a_wavelet_needs_the_survey_of_that_wavelet(layered, crosswell_survey,
+                                                                 crosswell_observed):
+    # A survey built by hand with a Ricker used to fit gathers of another wavelet silently.
+    t = crosswell_observed.time.values
+    wavelet = np.sin(2 * np.pi * 15.0 * t) * np.exp(-(((t - 0.1) / 0.03) ** 2))
+    recording = crosswell_observed.assign_attrs(wavelet=wavelet)
+    with pytest.raises(ValueError, match=r"wavelet: observed records a user wavelet .*the "
+                                         r"survey models a Ricker of f0"):
+        dc.CRFWIProblem(recording, crosswell_survey, layered, "pixel")
+    with pytest.raises(ValueError, match=r"wavelet: the survey's differs .*largest difference "
+                                         r"1\.56\)"):  # twice the peak, 0.78
+        dc.CRFWIProblem(recording, dc.Survey.from_shots(crosswell_observed, wavelet=-wavelet),
+                        layered, "pixel")
+    dc.CRFWIProblem(recording, dc.Survey.from_shots(recording), layered, "pixel")
+
+
 def test_observed_without_coords_is_compared_by_shape(layered, crosswell_survey,
                                                       crosswell_observed):
     bare = crosswell_observed.drop_vars(["time", "source_x", "receiver_z"])

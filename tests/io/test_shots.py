@@ -158,6 +158,8 @@ def test_sample_interval_from_trace_headers_when_binary_is_zero(tmp_path):
         (lambda g: g.assign_coords(receiver_x=("receiver", [0, 1, np.nan, 3, 4])), "NaN"),
         (lambda g: g.assign_attrs(units="arbitrary units"), "without spaces"),
         (lambda g: g.where(g.time < 0.01), "NaN or Inf"),
+        (lambda g: g.assign_attrs(wavelet=np.ones(3)), r"attrs\['wavelet'\] .* 40 finite"),
+        (lambda g: g.assign_attrs(wavelet=np.full(40, np.nan)), r"attrs\['wavelet'\].*NaN"),
     ],
 )
 def test_write_shots_refuses_bad_input(tmp_path, change, message):
@@ -210,3 +212,135 @@ def test_write_shots_keeps_the_largest_interval_segyio_reads(tmp_path):
     xr.testing.assert_identical(read_shots(path), gathers)
     with segyio.open(path, ignore_geometry=True) as f:
         assert segyio.tools.dt(f) == 32767.0
+
+
+# -- what else round-trips: shot labels, the source wavelet, and what is said to be lost ---
+
+
+@pytest.mark.parametrize("labels", [[1, 2, 3], [101, 205, 7], np.array([0, 5, 2], np.int32)])
+def test_shot_labels_round_trip(tmp_path, labels):
+    # Labels [1, 2] used to come back as [0, 1]: FieldRecord held the positions.
+    gathers = make_gathers().assign_coords(shot=labels)
+    path = write_shots(gathers, tmp_path / "labels.sgy")
+    xr.testing.assert_identical(read_shots(path), gathers)
+    with segyio.open(str(path), ignore_geometry=True) as f:  # FieldRecord = label + 1
+        ffid = f.attributes(TF.FieldRecord)[:].reshape(3, 5)
+        np.testing.assert_array_equal(ffid, np.repeat(np.add(labels, 1)[:, None], 5, axis=1))
+
+
+@pytest.mark.parametrize("labels", [["a", "b", "c"], [0.5, 1.0, 2.0], [4, 4, 5], [-1, 0, 1]])
+def test_shot_labels_that_cannot_be_kept_warn(tmp_path, labels):
+    gathers = make_gathers().assign_coords(shot=labels)
+    with pytest.warns(UserWarning, match=r"'shot' labels .* are not distinct integers"):
+        path = write_shots(gathers, tmp_path / "labels.sgy")
+    back = read_shots(path)
+    np.testing.assert_array_equal(back.shot.values, [0, 1, 2])
+    np.testing.assert_array_equal(back.values, gathers.values)
+
+
+def test_foreign_field_records_are_not_taken_for_labels(tmp_path):
+    # Only our files state that FieldRecord = label + 1; a field file's gathers are
+    # numbered by position, as before.
+    path = _write_foreign_shots(tmp_path / "f.sgy", ffid=[7, 7, 3, 3], sx=[0, 0, 9, 9],
+                                gx=[0, 1, 0, 1])
+    np.testing.assert_array_equal(read_shots(path).shot.values, [0, 1])
+
+
+def _phase_rotated_ricker(t: np.ndarray, f0: float = 6.0) -> np.ndarray:
+    """A Ricker of ``f0`` (Hz) at times ``t`` (s) rotated by 90 degrees (its Hilbert
+    transform, by scipy): a wavelet no ``f0`` describes."""
+    from scipy.signal import hilbert
+
+    arg = (np.pi * f0 * (t - 1.0 / f0)) ** 2
+    return np.imag(hilbert((1.0 - 2.0 * arg) * np.exp(-arg)))
+
+
+def _segyio_wavelet_stanza(path) -> tuple[list[str], np.ndarray]:
+    """(the stanza's lines, its samples) as plain segyio and Python read them."""
+    with segyio.open(str(path), ignore_geometry=True) as f:
+        records = [bytes(f.text[k]).decode("ascii") for k in range(1, f.ext_headers + 1)]
+    lines = [r[i : i + 80].strip() for r in records for i in range(0, 3200, 80)]
+    start = lines.index("((devito-crfwi: Source Wavelet ver 1.0))")
+    end = next(k for k in range(start + 1, len(lines)) if lines[k].startswith("(("))
+    assert lines[end] == "((SEG: EndText))" and lines[-40] == "((SEG: EndText))"
+    samples = np.array(" ".join(lines[start + 2 : end]).split(), dtype=np.float64)
+    return lines[start : end], samples
+
+
+@pytest.mark.parametrize("nt", [40, 1500])
+def test_wavelet_round_trips_exactly_in_an_extended_textual_stanza(tmp_path, nt):
+    gathers = make_gathers(nt=nt)
+    wavelet = _phase_rotated_ricker(gathers.time.values)
+    gathers.attrs["wavelet"] = wavelet
+    path = write_shots(gathers, tmp_path / "wavelet.sgy")
+    back = read_shots(path)
+    xr.testing.assert_identical(back, gathers)
+    np.testing.assert_array_equal(back.attrs["wavelet"], wavelet)  # float64, exact
+    stanza, samples = _segyio_wavelet_stanza(path)
+    assert stanza[1] == f"t0=0 s dt=0.002 s nt={nt}"
+    np.testing.assert_array_equal(samples, wavelet)
+    with segyio.open(str(path), ignore_geometry=True) as f:  # the traces are data only
+        assert f.tracecount == 15 and f.bin[BF.ExtendedHeaders] == f.ext_headers
+        np.testing.assert_array_equal(f.trace[14], gathers.values[2, :, 4])
+        assert "source=wavelet" in bytes(f.text[0]).decode("ascii")
+
+
+def test_a_ricker_is_stated_by_f0_alone(tmp_path):
+    path = write_shots(make_gathers(), tmp_path / "ricker.sgy")
+    with segyio.open(str(path), ignore_geometry=True) as f:
+        assert f.ext_headers == 0
+        assert "source=ricker of f0" in bytes(f.text[0]).decode("ascii")
+    assert "wavelet" not in read_shots(path).attrs
+
+
+def _drop_extended_headers(path) -> None:
+    """Rewrite ``path`` without its extended textual headers, as some copies do."""
+    raw = bytearray(path.read_bytes())
+    count = struct.unpack(">h", raw[3504:3506])[0]
+    raw[3504:3506] = struct.pack(">h", 0)
+    path.write_bytes(bytes(raw[:3600] + raw[3600 + 3200 * count :]))
+
+
+def test_a_lost_wavelet_stanza_warns(tmp_path):
+    gathers = make_gathers().assign_attrs(wavelet=_phase_rotated_ricker(0.002 * np.arange(40)))
+    path = write_shots(gathers, tmp_path / "w.sgy")
+    _drop_extended_headers(path)
+    with pytest.warns(UserWarning, match=r"source=wavelet but the file holds no .*wavelet="):
+        back = read_shots(path)
+    assert "wavelet" not in back.attrs
+    np.testing.assert_array_equal(back.values, gathers.values)
+
+
+@pytest.mark.parametrize(
+    ("edit", "message"),
+    [
+        (lambda line: line.replace("nt=40", "nt=41") if line.startswith("t0=") else line,
+         r"on an axis .*nt=41.* other than the traces' .*nt=40"),
+        (lambda line: line.replace("dt=0.002", "dt=0.004") if line.startswith("t0=") else line,
+         "on an axis"),
+        (lambda line: "" if line.startswith("t0=") else line, "lacks its axis line"),
+        (lambda line: line.replace(" ", " x", 1) if line[:1] in "-0123456789" else line,
+         "holds a value that is not a number"),
+        (lambda line: " ".join(line.split()[1:]) if line[:1] in "-0123456789" else line,
+         r"holds \d+ samples, not nt=40"),
+    ],
+)
+def test_a_damaged_wavelet_stanza_is_refused(tmp_path, edit, message):
+    gathers = make_gathers().assign_attrs(wavelet=_phase_rotated_ricker(0.002 * np.arange(40)))
+    path = write_shots(gathers, tmp_path / "w.sgy")
+    with segyio.open(str(path), "r+", ignore_geometry=True) as f:
+        record = bytes(f.text[1]).decode("ascii")
+        f.text[1] = "".join(edit(record[i : i + 80].rstrip()).ljust(80)
+                            for i in range(0, 3200, 80))
+    with pytest.raises(SegyError, match=message):
+        read_shots(path)
+
+
+def test_what_write_shots_cannot_keep_is_named(tmp_path):
+    gathers = make_gathers().assign_attrs(history="made by hand").assign_coords(
+        ffid=("shot", [11, 12, 13])).rename("pressure")
+    with pytest.warns(UserWarning, match=r"attrs\['history'\], coord 'ffid', name 'pressure' "
+                                         r"are not stored"):
+        path = write_shots(gathers, tmp_path / "extra.sgy")
+    back = read_shots(path)
+    assert "history" not in back.attrs and "ffid" not in back.coords and back.name is None

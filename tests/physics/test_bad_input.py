@@ -74,3 +74,38 @@ def test_survey_from_shots_without_coords(crosswell_observed, coord):
         Survey.from_shots(crosswell_observed.drop_vars(coord))
     with raises_at("Survey.from_shots", TypeError, "observed must be an xarray.DataArray"):
         Survey.from_shots(crosswell_observed.values)
+
+
+def test_survey_from_shots_takes_the_recorded_wavelet_or_wavelet(crosswell_observed):
+    t = crosswell_observed.time.values
+    wavelet = np.sin(2 * np.pi * 15.0 * t) * np.exp(-(((t - 0.1) / 0.03) ** 2))  # not a Ricker
+    assert Survey.from_shots(crosswell_observed).wavelet is None  # f0 alone: a Ricker
+    given = Survey.from_shots(crosswell_observed, wavelet=wavelet)  # none recorded: taken
+    np.testing.assert_array_equal(given.wavelet, wavelet)
+    recording = crosswell_observed.assign_attrs(wavelet=wavelet)
+    np.testing.assert_array_equal(Survey.from_shots(recording).wavelet, wavelet)
+    # The same wavelet to float32 precision agrees with the recorded one ...
+    same = Survey.from_shots(recording, wavelet=wavelet.astype(np.float32))
+    np.testing.assert_allclose(same.wavelet, wavelet, rtol=0, atol=1e-7)
+    # ... another contradicts it, like a contradicting f0.
+    with raises_at("Survey.from_shots", ValueError,
+                   r"wavelet contradicts the wavelet the gathers record \(attrs\['wavelet'\], "
+                   r"largest difference 1\.56\).*leave wavelet out"):  # twice the peak, 0.78
+        Survey.from_shots(recording, wavelet=-wavelet)
+    with raises_at("Survey.from_shots", ValueError,
+                   rf"wavelet must be {t.size} finite samples on the gathers' time axis, got "
+                   r"shape \(3,\)"):
+        Survey.from_shots(crosswell_observed, wavelet=np.ones(3))
+
+
+def test_survey_from_shots_keeps_the_shot_labels(crosswell_observed):
+    relabelled = crosswell_observed.assign_coords(shot=[101, 205, 7])
+    survey = Survey.from_shots(relabelled)
+    np.testing.assert_array_equal(survey.shot_labels, [101, 205, 7])
+    # selection stays by position: shot index 1 is the gathers' second shot, label 205
+    assert survey.subset([1]).shot_labels.tolist() == [205]
+    np.testing.assert_array_equal(survey.subset([1]).source_positions,
+                                  [[float(relabelled.source_x[1]), float(relabelled.source_z[1])]])
+    with pytest.raises(ValueError, match=r"shot_labels must be 3 distinct labels, one per shot"):
+        Survey(survey.source_positions, survey.receiver_positions, 15.0, 0.4,
+               shot_labels=[1, 1, 2])
