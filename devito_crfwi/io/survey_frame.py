@@ -1,0 +1,203 @@
+"""The frame of a 3-D survey grid from its trace coordinates: rotation, handedness, spacing.
+
+numpy only. The traces of a post-stack cube lie on a regular grid of inlines and
+crosslines that may be rotated against the coordinate axes (CDP_X towards grid east,
+CDP_Y towards grid north). A model keeps dims ("x", "y", "z") on that grid: x runs along
+an inline (increasing crossline number), y across inlines (increasing inline number), both
+in m. Its frame, in the attrs ``read_segy`` gives a rotated cube:
+
+* ``rotation``: degrees, counterclockwise from +CDP_X to +x, in [0, 360).
+  ``segyio.tools.rotation(f, line="iline")`` gives the same direction as the clockwise
+  angle from +CDP_Y, in radians: ``radians((90 - rotation) % 360)``.
+* ``yflip``: +1 when +y lies 90 degrees counterclockwise from +x (as CDP_Y from CDP_X),
+  -1 when clockwise (inline numbers increase to the right of the inline direction).
+* world position, in m, of the model point (x, y), where the first trace (lowest inline
+  and crossline numbers) sits at (x_0, y_0):
+  ``(cdp_x, cdp_y) = cdp_0 + (x - x_0) * (cos r, sin r) + (y - y_0) * yflip * (-sin r, cos r)``
+  with ``cdp_0`` the first trace's coordinates. ``read_segy`` measures x and y of a rotated
+  or mirrored cube from its first trace (x_0 = y_0 = 0) and keeps the world coordinates
+  as 2-D coords ``cdp_x``, ``cdp_y``; rotation 0 with yflip +1 is the axis-aligned cube,
+  read as before with x = cdp_x and y = cdp_y.
+
+:func:`fit_frame` finds the frame from the coordinates of every trace. Rotation, spacings
+and origin are least-squares estimates, each replaced by its shortest decimal within three
+standard errors (so 12.5 m bins rotated by 30 degrees read as ``dx=12.5``, ``rotation=30.0``
+from coordinates rounded to the header's resolution), and every trace must lie within
+:func:`grid_tolerance` of the grid they give.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import GeometryError
+
+__all__ = ["SurveyFrame", "fit_frame", "grid_tolerance"]
+
+#: A trace may lie this fraction of the smaller bin size off the regular grid (coordinates
+#: stored more coarsely than the header's scalar allows, e.g. whole metres with scalar -100).
+BIN_FRACTION = 0.1
+_SIGMAS = 3.0  # standard errors within which an estimate is replaced by a shorter decimal
+_FLOAT_SLACK = 1e-14  # relative float64 rounding allowed on top, of the largest coordinate
+
+
+@dataclass(frozen=True)
+class SurveyFrame:
+    """Where a cube's (x, y) grid lies in world coordinates (see the module docstring).
+
+    Attributes
+    ----------
+    rotation : float
+        Degrees, counterclockwise from +CDP_X to +x, in [0, 360).
+    yflip : int
+        +1 or -1.
+    spacing : tuple of (float or None)
+        (dx, dy) in m: between neighbouring crosslines and inlines; None along an axis where
+        the coordinates do not change.
+    origin : tuple of float
+        (x0, y0) in m: the first trace's position (lowest inline and crossline numbers)
+        projected onto +x and +y, so its cdp_x and cdp_y when the frame is aligned.
+    """
+
+    rotation: float
+    yflip: int
+    spacing: tuple[float | None, float | None]
+    origin: tuple[float, float]
+
+    @property
+    def aligned(self) -> bool:
+        """True when the frame is the world frame (x = cdp_x, y = cdp_y)."""
+        return self.rotation == 0.0 and self.yflip == 1
+
+    def directions(self) -> tuple[np.ndarray, np.ndarray]:
+        """World unit vectors (east, north) of +x and +y, each of shape (2,)."""
+        quarter, rest = divmod(self.rotation, 90.0)
+        if rest == 0.0:  # exact, so that an axis-aligned cube keeps its coordinates bit for bit
+            u = np.array([(1.0, 0.0), (0.0, 1.0), (-1.0, 0.0), (0.0, -1.0)][int(quarter) % 4])
+        else:
+            angle = np.radians(self.rotation)
+            u = np.array([np.cos(angle), np.sin(angle)])
+        return u, self.yflip * np.array([-u[1], u[0]])
+
+
+def grid_tolerance(resolution: float, spacing: tuple[float | None, float | None]) -> float:
+    """Largest distance in m (per coordinate) of a trace from its grid node.
+
+    One step of the header coordinates (``resolution``, m) or :data:`BIN_FRACTION` of the
+    smaller known bin size, whichever is larger.
+    """
+    bins = [step for step in spacing if step]
+    return max(resolution, BIN_FRACTION * min(bins)) if bins else resolution
+
+
+def _shortest(value: float, tolerance: float) -> float:
+    """The decimal with the fewest digits after the point within ``tolerance`` of ``value``."""
+    for digits in range(16):
+        candidate = round(value, digits)
+        if abs(candidate - value) <= tolerance:
+            return candidate
+    return value
+
+
+def _varies(values: np.ndarray, axis: int) -> bool:
+    first = values.take([0], axis=axis)
+    return not np.array_equal(values, np.broadcast_to(first, values.shape))
+
+
+def _place(points: np.ndarray, rotation: float, yflip: int,
+           spacing: tuple[float | None, float | None], origin_error: float,
+           slack: float) -> tuple[SurveyFrame, np.ndarray]:
+    """The frame with these rotation and spacings, its origin fitted; and each trace's
+    distance from its node (largest over east and north, m), shape (nx, ny)."""
+    nx, ny = points.shape[:2]
+    frame = SurveyFrame(rotation % 360.0, yflip, spacing, (0.0, 0.0))
+    u, w = frame.directions()
+    dx, dy = (step or 0.0 for step in spacing)
+    i, j = np.arange(nx, dtype=np.float64), np.arange(ny, dtype=np.float64)
+    # Projections onto +x and +y: east * 1 + north * 0 is east exactly, when aligned.
+    along = points[..., 0] * u[0] + points[..., 1] * u[1] - dx * i[:, None]
+    across = points[..., 0] * w[0] + points[..., 1] * w[1] - dy * j[None, :]
+    origin = tuple(_shortest(float(v.mean()), origin_error + slack) for v in (along, across))
+    frame = SurveyFrame(frame.rotation, yflip, spacing, origin)
+    x = origin[0] + dx * i
+    y = origin[1] + dy * j
+    fitted = x[:, None, None] * u + y[None, :, None] * w
+    return frame, np.abs(points - fitted).max(axis=-1)
+
+
+def fit_frame(east: np.ndarray, north: np.ndarray, resolution: float, *,
+              names: tuple[str, str], crosslines: np.ndarray,
+              inlines: np.ndarray) -> SurveyFrame | None:
+    """The frame of a cube's grid from its trace coordinates, or None if they do not vary.
+
+    Parameters
+    ----------
+    east, north : numpy.ndarray, shape (nx, ny), float, m
+        World coordinates of the traces in model order (x: crossline index, y: inline
+        index), at least 2 x 2.
+    resolution : float
+        Step of the header coordinates in m (see
+        :func:`~devito_crfwi.io.headers.scalar_resolution`).
+    names : (str, str)
+        The header fields, for messages ("CDP_X", "CDP_Y").
+    crosslines, inlines : numpy.ndarray, shapes (nx,) and (ny,)
+        Line numbers, for messages.
+
+    Raises
+    ------
+    GeometryError
+        A trace lies farther than :func:`grid_tolerance` from the best rectangular grid
+        (irregular, skewed or scattered coordinates), naming its inline and crossline.
+    """
+    points = np.stack([east, north], axis=-1).astype(np.float64)  # (nx, ny, 2)
+    nx, ny = points.shape[:2]
+    along_x, along_y = _varies(points, 0), _varies(points, 1)
+    if not (along_x or along_y):
+        return None
+    # Least-squares affine grid: points ~ c + i a + j b (centred indices).
+    centred = points - points[0, 0]
+    i = np.arange(nx) - (nx - 1) / 2.0
+    j = np.arange(ny) - (ny - 1) / 2.0
+    a = (i[:, None] * centred.mean(axis=1)).sum(axis=0) / (i**2).sum()
+    b = (j[:, None] * centred.mean(axis=0)).sum(axis=0) / (j**2).sum()
+    fitted = centred.mean(axis=(0, 1)) + i[:, None, None] * a + j[None, :, None] * b
+    sigma = float(np.sqrt(((centred - fitted) ** 2).sum() / max(2 * nx * ny - 6, 1)))
+    errors = (sigma / np.sqrt(ny * (i**2).sum()), sigma / np.sqrt(nx * (j**2).sum()))
+    slack = _FLOAT_SLACK * (float(np.abs(points).max()) + 1.0)
+    steps = (float(np.hypot(*a)) if along_x else None, float(np.hypot(*b)) if along_y else None)
+    yflip = -1 if along_x and along_y and a[0] * b[1] - a[1] * b[0] < 0 else 1
+    if along_x:
+        rotation = np.degrees(np.arctan2(a[1], a[0]))
+        rotation_error = np.degrees(errors[0] / steps[0])
+    else:  # only the inline direction is known: +x is 90 degrees clockwise from it
+        rotation = np.degrees(np.arctan2(b[1], b[0])) - 90.0
+        rotation_error = np.degrees(errors[1] / steps[1])
+    rotation = float(rotation % 360.0)
+    snapped = (
+        _shortest(rotation, _SIGMAS * rotation_error + 1e-12),
+        tuple(None if step is None else _shortest(step, _SIGMAS * error + slack) or step
+              for step, error in zip(steps, errors, strict=True)),
+    )
+    origin_error = _SIGMAS * sigma / np.sqrt(nx * ny)
+    tolerance = grid_tolerance(resolution, steps) + slack
+    for angle, spacing in (snapped, (rotation, steps)):
+        frame, distance = _place(points, angle, yflip, spacing, origin_error, slack)
+        if distance.max() <= tolerance:
+            return frame
+    worst = np.unravel_index(int(np.argmax(distance)), distance.shape)
+    skew = ""
+    if along_x and along_y:
+        cosine = float(a @ b) / (steps[0] * steps[1])
+        skew = (f", the crossline and inline directions "
+                f"{np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0))):.6g} degrees apart")
+    known = ", ".join(f"d{d} {step:.6g} m" for d, step in zip("xy", steps, strict=True) if step)
+    raise GeometryError(
+        f"{names[0]}/{names[1]} do not lie on a rectangular grid: the trace at inline "
+        f"{inlines[worst[1]]}, crossline {crosslines[worst[0]]} is {distance.max():.4g} m off "
+        f"the best fit (rotation {rotation:.6g} degrees, {known}{skew}), more than "
+        f"{tolerance:.4g} m (the larger of the coordinates' resolution, {resolution:g} m, and "
+        f"{BIN_FRACTION:g} of a bin)",
+        "pass dx=<metres> and dy=<metres> to place the traces by crossline and inline number",
+    )
