@@ -4,7 +4,9 @@
 "xline" (x,), and a rotated or mirrored cube also "cdp_x" and "cdp_y" (x, y) and attrs
 "rotation" and "yflip" (:func:`survey_coords`); :func:`write_segy` writes them back as
 INLINE_3D, CROSSLINE_3D and the trace coordinates (:func:`survey_headers`), after checking
-that read_segy will read the same grid (:func:`check_world_grid`). The names follow segysak
+that read_segy will read the same grid (:func:`check_world_grid`). :func:`model_to_world`
+and :func:`world_to_model` map points between a cube's frame and world coordinates (survey
+positions are in the frame). The names follow segysak
 (``iline``, ``xline``, ``cdp_x``, ``cdp_y``); the frame's convention is in
 :mod:`.survey_frame`.
 """
@@ -22,7 +24,13 @@ from .model_geometry import LateralGrid
 from .schema import CheckedModel
 from .survey_frame import SurveyFrame, fit_frame, grid_tolerance
 
-__all__ = ["check_world_grid", "survey_coords", "survey_headers"]
+__all__ = [
+    "check_world_grid",
+    "model_to_world",
+    "survey_coords",
+    "survey_headers",
+    "world_to_model",
+]
 
 
 def survey_coords(grid: LateralGrid, headers: Mapping[str, np.ndarray],
@@ -113,3 +121,46 @@ def check_world_grid(model: CheckedModel, east_int: np.ndarray, north_int: np.nd
                 "(da.drop_vars(['cdp_x', 'cdp_y'])) to write x and y as world coordinates"
             )
     return frame
+
+
+def _affine(model: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
+    """(matrix (2, 2), offset (2,)) with world = matrix @ (x, y) + offset, in m, fitted by least
+    squares to a cube's cdp_x/cdp_y (segysak's affine transform, on metres not line numbers);
+    the identity for a cube without them."""
+    if model.ndim != 3 or tuple(model.dims) != ("x", "y", "z"):
+        raise ValueError(f"model must be a cube with dims ('x', 'y', 'z'), got {model.dims}")
+    if "cdp_x" not in model.coords or "cdp_y" not in model.coords:
+        return np.eye(2), np.zeros(2)
+    x, y = np.meshgrid(model["x"].values, model["y"].values, indexing="ij")
+    design = np.column_stack([x.ravel(), y.ravel(), np.ones(x.size)])
+    world = np.column_stack([model[name].transpose("x", "y").values.ravel()
+                             for name in ("cdp_x", "cdp_y")])
+    # Centre the world coordinates: millions of metres would cost the solve its precision.
+    centre = world.mean(axis=0)
+    solution = np.linalg.lstsq(design, world - centre, rcond=None)[0]  # (3, 2)
+    return solution[:2].T, solution[2] + centre
+
+
+def model_to_world(model: xr.DataArray, x, y) -> tuple[np.ndarray, np.ndarray]:
+    """World coordinates (cdp_x, cdp_y) in m of points (x, y) in m of a cube's frame.
+
+    For a rotated cube (coords "cdp_x", "cdp_y", as :func:`~devito_crfwi.io.read_segy` gives
+    it) the map is the affine transform fitted to those coords; for an axis-aligned cube the
+    identity. ``x`` and ``y`` are numbers or arrays of one shape (for example the
+    ``source_x``/``source_y`` of gathers simulated on the cube, which are in its frame).
+    """
+    matrix, offset = _affine(model)
+    points = np.stack(np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float)), axis=-1)
+    world = points @ matrix.T + offset
+    return world[..., 0], world[..., 1]
+
+
+def world_to_model(model: xr.DataArray, cdp_x, cdp_y) -> tuple[np.ndarray, np.ndarray]:
+    """Points (x, y) in m of a cube's frame at world coordinates (cdp_x, cdp_y) in m: the
+    inverse of :func:`model_to_world`, for placing sources or receivers given in world
+    coordinates on a rotated cube."""
+    matrix, offset = _affine(model)
+    world = np.stack(np.broadcast_arrays(np.asarray(cdp_x, float), np.asarray(cdp_y, float)),
+                     axis=-1)
+    local = (world - offset) @ np.linalg.inv(matrix).T
+    return local[..., 0], local[..., 1]

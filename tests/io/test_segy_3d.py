@@ -11,7 +11,17 @@ import pytest
 import segyio
 import xarray as xr
 
-from devito_crfwi.io import SegyError, read_segy, read_shots, write_segy, write_shots
+from devito_crfwi import Survey
+from devito_crfwi.io import (
+    SegyError,
+    model_to_world,
+    read_segy,
+    read_shots,
+    world_to_model,
+    write_segy,
+    write_shots,
+)
+from devito_crfwi.physics import ModelGrid
 
 TF = segyio.TraceField
 BF = segyio.BinField
@@ -354,6 +364,25 @@ def test_a_subset_of_a_rotated_cube_keeps_its_place(tmp_path):
     back = read_segy(write_segy(cube, tmp_path / "part.sgy"))
     xr.testing.assert_identical(back.drop_attrs(), cube.drop_attrs())
     assert back.attrs["rotation"] == 30.0
+
+
+def test_survey_positions_are_in_the_cube_frame(tmp_path):
+    """A rotated cube is a regular grid in its own frame: surveys are laid out there, and
+    positions in world coordinates fall outside it and are refused."""
+    cube = _rotated_cube(tmp_path)  # 30 degrees, first trace at ORIGIN
+    survey = Survey.surface(cube, 1, (2, 2), f0=10.0, t_max=0.1)
+    sx, sy, sz = survey.source_positions[0]
+    east, north = model_to_world(cube, sx, sy)
+    r = np.radians(30.0)
+    assert east == pytest.approx(ORIGIN[0] + sx * np.cos(r) - sy * np.sin(r), abs=0.01)
+    assert north == pytest.approx(ORIGIN[1] + sx * np.sin(r) + sy * np.cos(r), abs=0.01)
+    np.testing.assert_allclose(world_to_model(cube, east, north), (sx, sy), atol=1e-9)
+    in_world = Survey([[east, north, sz]], survey.receiver_positions, f0=10.0, t_max=0.1)
+    with pytest.raises(ValueError, match=r"source of shot 0 at \(x=1\d{3}.* lies outside the "
+                                         r"model \(x in \[0, 37\.5\] m, y in \[0, 50\] m"):
+        in_world.check_inside(ModelGrid.from_dataarray(cube, nbl=0).extent)
+    aligned = make_cube()  # no cdp_x/cdp_y: the frame is the world
+    assert model_to_world(aligned, 3.0, 4.0) == (3.0, 4.0)
 
 
 # --- gathers of a 3-D survey -------------------------------------------------------------
