@@ -20,9 +20,10 @@ in m. Its frame, in the attrs ``read_segy`` gives a rotated cube:
   read as before with x = cdp_x and y = cdp_y.
 
 :func:`fit_frame` finds the frame from the coordinates of every trace. Rotation, spacings
-and origin are least-squares estimates, each replaced by its shortest decimal within three
-standard errors (so 12.5 m bins rotated by 30 degrees read as ``dx=12.5``, ``rotation=30.0``
-from coordinates rounded to the header's resolution), and every trace must lie within
+and origin are least-squares estimates, each replaced by its shortest decimal within the
+error that the coordinates' rounding can cause (so 12.5 m bins rotated by 30 degrees read
+as ``dx=12.5``, ``rotation=30.0`` from coordinates rounded to centimetres; exact
+coordinates keep the exact estimates), and every trace must lie within
 :func:`grid_tolerance` of the grid they give.
 """
 
@@ -39,7 +40,8 @@ __all__ = ["SurveyFrame", "fit_frame", "grid_tolerance"]
 #: A trace may lie this fraction of the smaller bin size off the regular grid (coordinates
 #: stored more coarsely than the header's scalar allows, e.g. whole metres with scalar -100).
 BIN_FRACTION = 0.1
-_SIGMAS = 3.0  # standard errors within which an estimate is replaced by a shorter decimal
+_RESOLUTION_STEPS = 1.5
+_MOST_RELATIVE, _MOST_DEGREES = 1e-3, 0.01  # the furthest a spacing or rotation is snapped
 _FLOAT_SLACK = 1e-14  # relative float64 rounding allowed on top, of the largest coordinate
 
 
@@ -85,11 +87,13 @@ class SurveyFrame:
 def grid_tolerance(resolution: float, spacing: tuple[float | None, float | None]) -> float:
     """Largest distance in m (per coordinate) of a trace from its grid node.
 
-    One step of the header coordinates (``resolution``, m) or :data:`BIN_FRACTION` of the
-    smaller known bin size, whichever is larger.
+    One and a half steps of the header coordinates (``resolution``, m: half a step of
+    rounding, and as much again for the fitted grid's own error) or :data:`BIN_FRACTION`
+    of the smaller known bin size, whichever is larger.
     """
     bins = [step for step in spacing if step]
-    return max(resolution, BIN_FRACTION * min(bins)) if bins else resolution
+    coarse = _RESOLUTION_STEPS * resolution
+    return max(coarse, BIN_FRACTION * min(bins)) if bins else coarse
 
 
 def _shortest(value: float, tolerance: float) -> float:
@@ -164,23 +168,31 @@ def fit_frame(east: np.ndarray, north: np.ndarray, resolution: float, *,
     b = (j[:, None] * centred.mean(axis=0)).sum(axis=0) / (j**2).sum()
     fitted = centred.mean(axis=(0, 1)) + i[:, None, None] * a + j[None, :, None] * b
     sigma = float(np.sqrt(((centred - fitted) ** 2).sum() / max(2 * nx * ny - 6, 1)))
-    errors = (sigma / np.sqrt(ny * (i**2).sum()), sigma / np.sqrt(nx * (j**2).sum()))
+    # Rounded coordinates err alike along a line (their rounding is periodic on a grid), so
+    # bound the estimates' errors by the rounding's full width, sqrt(12) sigma, over a line's
+    # length rather than by least-squares standard errors; exact coordinates give 0.
+    width = np.sqrt(12.0) * sigma
+    errors = (width / (nx - 1), width / (ny - 1))
     slack = _FLOAT_SLACK * (float(np.abs(points).max()) + 1.0)
-    steps = (float(np.hypot(*a)) if along_x else None, float(np.hypot(*b)) if along_y else None)
     yflip = -1 if along_x and along_y and a[0] * b[1] - a[1] * b[0] < 0 else 1
-    if along_x:
-        rotation = np.degrees(np.arctan2(a[1], a[0]))
-        rotation_error = np.degrees(errors[0] / steps[0])
-    else:  # only the inline direction is known: +x is 90 degrees clockwise from it
-        rotation = np.degrees(np.arctan2(b[1], b[0])) - 90.0
-        rotation_error = np.degrees(errors[1] / steps[1])
-    rotation = float(rotation % 360.0)
+    # +x from both line directions, each weighted by its least-squares precision (a short
+    # line is a poor compass): the crossline step a, and the inline step b turned back by
+    # 90 degrees; a unit vector times |a|^2 ny sum(i^2) is a times |a| ny sum(i^2).
+    lengths = (float(np.hypot(*a)) * (nx - 1), float(np.hypot(*b)) * (ny - 1))
+    from_b = yflip * np.array([b[1], -b[0]])
+    direction = (a * (np.hypot(*a) * ny * (i**2).sum() if along_x else 0.0)
+                 + from_b * (np.hypot(*b) * nx * (j**2).sum() if along_y else 0.0))
+    rotation = float(np.degrees(np.arctan2(direction[1], direction[0])) % 360.0)
+    u, w = SurveyFrame(rotation, yflip, (None, None), (0.0, 0.0)).directions()
+    steps = (float(a @ u) if along_x else None, float(b @ w) if along_y else None)
+    # Snap no further than the rounding could move an estimate, nor than 1e-3 of a bin or
+    # 0.01 degrees: 6.25 m bins measured in whole metres do not become 6.2 m.
     snapped = (
-        _shortest(rotation, _SIGMAS * rotation_error + 1e-12),
-        tuple(None if step is None else _shortest(step, _SIGMAS * error + slack) or step
+        _shortest(rotation, min(np.degrees(width / max(lengths)), _MOST_DEGREES) + 1e-12),
+        tuple(None if step is None else _shortest(step, min(error, _MOST_RELATIVE * step) + slack)
               for step, error in zip(steps, errors, strict=True)),
     )
-    origin_error = _SIGMAS * sigma / np.sqrt(nx * ny)
+    origin_error = width / np.sqrt(nx * ny)
     tolerance = grid_tolerance(resolution, steps) + slack
     for angle, spacing in (snapped, (rotation, steps)):
         frame, distance = _place(points, angle, yflip, spacing, origin_error, slack)
@@ -189,7 +201,7 @@ def fit_frame(east: np.ndarray, north: np.ndarray, resolution: float, *,
     worst = np.unravel_index(int(np.argmax(distance)), distance.shape)
     skew = ""
     if along_x and along_y:
-        cosine = float(a @ b) / (steps[0] * steps[1])
+        cosine = float(a @ b) / (np.hypot(*a) * np.hypot(*b))
         skew = (f", the crossline and inline directions "
                 f"{np.degrees(np.arccos(np.clip(cosine, -1.0, 1.0))):.6g} degrees apart")
     known = ", ".join(f"d{d} {step:.6g} m" for d, step in zip("xy", steps, strict=True) if step)
@@ -197,7 +209,7 @@ def fit_frame(east: np.ndarray, north: np.ndarray, resolution: float, *,
         f"{names[0]}/{names[1]} do not lie on a rectangular grid: the trace at inline "
         f"{inlines[worst[1]]}, crossline {crosslines[worst[0]]} is {distance.max():.4g} m off "
         f"the best fit (rotation {rotation:.6g} degrees, {known}{skew}), more than "
-        f"{tolerance:.4g} m (the larger of the coordinates' resolution, {resolution:g} m, and "
-        f"{BIN_FRACTION:g} of a bin)",
+        f"{tolerance:.4g} m (the larger of {_RESOLUTION_STEPS:g} times the coordinates' "
+        f"resolution, {resolution:g} m, and {BIN_FRACTION:g} of a bin)",
         "pass dx=<metres> and dy=<metres> to place the traces by crossline and inline number",
     )

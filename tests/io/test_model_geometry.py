@@ -11,6 +11,7 @@ from devito_crfwi.io.model_geometry import (
     lateral_coords,
     select_traces,
 )
+from devito_crfwi.io.survey_frame import fit_frame
 
 _GIVEN_NONE = {"x": None, "y": None}
 _TEXT_NAMES = {"x": "x", "y": "y"}
@@ -186,3 +187,47 @@ def test_depth_from_the_text_or_the_interval_in_millimetres():
         depth_coords({}, None, 0, 3)
     with pytest.raises(GeometryError, match="dz = 0.05 m .* implausible; pass dz="):
         depth_coords({}, None, 50, 3)
+
+
+def _turned_grid(nx, ny, rotation, yflip, dx, dy, resolution, origin=(523456.0, 6701234.0)):
+    """World coordinates (m) of an (nx, ny) grid turned ``rotation`` degrees, rounded to
+    ``resolution``, from the frame's definition."""
+    r = np.radians(rotation)
+    u = np.array([np.cos(r), np.sin(r)])
+    w = yflip * np.array([-u[1], u[0]])
+    i, j = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
+    world = np.asarray(origin) + (i * dx)[..., None] * u + (j * dy)[..., None] * w
+    world = np.rint(world / resolution) * resolution
+    return world[..., 0], world[..., 1]
+
+
+def _fit(east, north, resolution):
+    nx, ny = east.shape
+    return fit_frame(east, north, resolution, names=("CDP_X", "CDP_Y"),
+                     crosslines=np.arange(nx) + 1, inlines=np.arange(ny) + 1)
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_centimetre_coordinates_give_the_exact_rotation_and_bins(seed):
+    """Coordinates rounded to 1 cm at UTM magnitudes: rotations with one decimal and
+    usual bin sizes come back exactly, on strips of 2 lines as on large grids."""
+    rng = np.random.default_rng(seed)
+    for _ in range(30):
+        nx, ny = (int(n) for n in rng.integers(2, 40, 2))
+        rotation, yflip = round(float(rng.uniform(0, 360)), 1), int(rng.choice([1, -1]))
+        dx, dy = (float(d) for d in rng.choice([6.25, 12.5, 20.0, 25.0], 2))
+        frame = _fit(*_turned_grid(nx, ny, rotation, yflip, dx, dy, 0.01), 0.01)
+        assert (frame.rotation, frame.yflip, frame.spacing) == (rotation % 360.0, yflip,
+                                                                (dx, dy))
+
+
+def test_exact_coordinates_keep_exact_estimates_and_coarse_ones_are_accepted():
+    # segyio's obtuse-small layout: 2 sqrt(2) m bins at 135 degrees, stored exactly in units
+    # of 2 m (scalar 2); the coarse resolution must not round the spacing to 3 or 2.8 m.
+    a, b = np.meshgrid(np.arange(4), np.arange(3), indexing="ij")  # crossline, inline index
+    frame = _fit(2.0 * (100 - b + a), 2.0 * (100 - b - a), 2.0)
+    np.testing.assert_allclose(frame.spacing, (2 * np.sqrt(2), 2 * np.sqrt(2)), rtol=1e-12)
+    assert (frame.rotation, frame.yflip) == (315.0, -1)
+    # Whole-metre coordinates of a two-crossline strip of 12.5 m bins: up to 0.7 m off
+    frame = _fit(*_turned_grid(2, 26, 126.7, 1, 12.5, 12.5, 1.0), 1.0)
+    assert frame.rotation == pytest.approx(126.7, abs=0.05)

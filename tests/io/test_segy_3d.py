@@ -179,7 +179,7 @@ def test_bad_grids_are_refused_naming_file_and_field(tmp_path, edit, kwargs, mes
         (lambda i, x: (10 * x + 3 * ((x == 9) & (i == 2)), 10 * i),  # one trace 3 m off its node
          r"the trace at inline 2, crossline 9 is 2\.\d+ m off the best fit \(rotation 0 degrees, "
          r"dx [\d.]+ m, dy 10 m, the crossline and inline directions 90 degrees apart\), more than "
-         r"1 m"),
+         r"1\.5 m"),
         (lambda i, x: (10 * x * x, 10 * i),  # axis-aligned but irregular
          r"the trace at inline \d, crossline \d+ is \d+ m off the best fit"),
         (lambda i, x: (10 * x + 5 * i, 10 * i),  # skewed: the lines are not perpendicular
