@@ -163,7 +163,8 @@ def _coordinate_axes(
     Tries CDP_X/CDP_Y, then SourceX/SourceY, then GroupX/GroupY, all with
     SourceGroupScalar, skipping a pair that does not vary. ``headers`` are in model
     order, ``shape`` is (n,) for a line or (nx, ny) for a cube. On a line, when y varies
-    too, x is the distance along the line from the first trace (origin 0); a cube's grid
+    too, x is the distance along the line from the first trace (origin 0, the spacing
+    fitted as a cube's, since rounded coordinates of a slanted line are uneven); a cube's grid
     may be rotated against the coordinate axes (:func:`~.survey_frame.fit_frame`): its axes
     are then in its own frame, from 0 at the first trace. Empty when no pair varies; with
     ``strict``, irregular coordinates raise :class:`GeometryError`, otherwise they give
@@ -191,13 +192,21 @@ def _coordinate_axes(
                     in zip("xy", origins, frame.spacing, strict=True) if step}
             return axes, frame, (x, y)
         try:
-            position = x if np.ptp(y) == 0 else np.hypot(x - x[0], y - y[0])
-            return {"x": regular_axis(position, x_name)}, None, None
+            if np.ptp(y) == 0:
+                return {"x": regular_axis(x, x_name)}, None, None
+            # A slanted line (a 2-D survey, or one line of a rotated cube): x is the distance
+            # from its first trace, its spacing fitted as a cube's (coordinates are rounded).
+            numbers = headers.get("CROSSLINE_3D", np.arange(x.size) + 1)
+            line = fit_frame(x[:, None], y[:, None], scalar_resolution(scalar),
+                             names=(x_name, y_name), crosslines=numbers,
+                             inlines=headers.get("INLINE_3D", np.ones(1, dtype=int)))
+            return {"x": (0.0, line.spacing[0])}, None, None
         except ValueError as err:
             if not strict:
                 return {}, None, None
+            problem = err.problem if isinstance(err, GeometryError) else str(err)
             raise GeometryError(
-                f"trace coordinates do not give a regular x axis ({err})",
+                f"trace coordinates do not give a regular x axis ({problem})",
                 "pass dx=<metres> to read the traces in file order with that spacing",
             ) from err
     return {}, None, None

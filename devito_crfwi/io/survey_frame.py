@@ -140,7 +140,7 @@ def fit_frame(east: np.ndarray, north: np.ndarray, resolution: float, *,
     ----------
     east, north : numpy.ndarray, shape (nx, ny), float, m
         World coordinates of the traces in model order (x: crossline index, y: inline
-        index), at least 2 x 2.
+        index); (n, 1) for one line.
     resolution : float
         Step of the header coordinates in m (see
         :func:`~devito_crfwi.io.headers.scalar_resolution`).
@@ -164,15 +164,16 @@ def fit_frame(east: np.ndarray, north: np.ndarray, resolution: float, *,
     centred = points - points[0, 0]
     i = np.arange(nx) - (nx - 1) / 2.0
     j = np.arange(ny) - (ny - 1) / 2.0
-    a = (i[:, None] * centred.mean(axis=1)).sum(axis=0) / (i**2).sum()
-    b = (j[:, None] * centred.mean(axis=0)).sum(axis=0) / (j**2).sum()
+    # One line (shape (n, 1) or (1, n)) has no step across it.
+    a = (i[:, None] * centred.mean(axis=1)).sum(axis=0) / ((i**2).sum() or 1.0)
+    b = (j[:, None] * centred.mean(axis=0)).sum(axis=0) / ((j**2).sum() or 1.0)
     fitted = centred.mean(axis=(0, 1)) + i[:, None, None] * a + j[None, :, None] * b
     sigma = float(np.sqrt(((centred - fitted) ** 2).sum() / max(2 * nx * ny - 6, 1)))
     # Rounded coordinates err alike along a line (their rounding is periodic on a grid), so
     # bound the estimates' errors by the rounding's full width, sqrt(12) sigma, over a line's
     # length rather than by least-squares standard errors; exact coordinates give 0.
     width = np.sqrt(12.0) * sigma
-    errors = (width / (nx - 1), width / (ny - 1))
+    errors = (width / max(nx - 1, 1), width / max(ny - 1, 1))
     slack = _FLOAT_SLACK * (float(np.abs(points).max()) + 1.0)
     yflip = -1 if along_x and along_y and a[0] * b[1] - a[1] * b[0] < 0 else 1
     # +x from both line directions, each weighted by its least-squares precision (a short

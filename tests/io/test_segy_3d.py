@@ -290,6 +290,19 @@ def test_rotated_cube_round_trip_through_segyio(tmp_path, rotation, yflip):
     np.testing.assert_array_equal(world_y[x_index, y_index], north)
 
 
+def test_one_line_of_a_rotated_cube_is_measured_along_itself(tmp_path):
+    il, xl, traces = grid([100, 102, 104, 106], [10, 11, 12, 13, 14, 15])
+    headers = rotated_headers(il, xl, 30.0)  # centimetres: the slanted steps are uneven
+    path = write_foreign_cube(tmp_path / "lines.sgy", il, xl, traces, headers=headers)
+    cube = read_segy(path)
+    inline = read_segy(path, inline=102)
+    np.testing.assert_array_equal(inline.values, cube.sel(y=25.0).values)
+    np.testing.assert_array_equal(inline.x.values, 12.5 * np.arange(6))
+    crossline = read_segy(path, crossline=13)
+    np.testing.assert_array_equal(crossline.values, cube.sel(x=37.5).values)
+    np.testing.assert_allclose(crossline.x.values, 25.0 * np.arange(4), atol=0.01)
+
+
 def test_segyio_normal_layout_and_positive_scalar(tmp_path):
     """segyio's normal-small layout (make-rotated-copies.py): CDP_X = inline index, CDP_Y =
     crossline index, SourceGroupScalar +10 (multiply): inlines run north, numbered east."""
