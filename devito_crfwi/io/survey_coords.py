@@ -73,9 +73,10 @@ def _line_numbers(da: xr.DataArray, name: str, dim: str, n: int) -> np.ndarray:
 
 
 def survey_headers(da: xr.DataArray, model: CheckedModel
-                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """A cube's world coordinates (east, north) in m, each (nx, 1), (1, ny) or (nx, ny), and
-    its inline (ny,) and crossline (nx,) numbers, from its coords (see :func:`write_segy`)."""
+    its inline (ny,) and crossline (nx,) numbers, from its coords (see
+    :func:`~devito_crfwi.io.write_segy`); ``model`` is ``check_model(da)``."""
     nx, ny = model.shape[:2]
     inlines = _line_numbers(da, "iline", "y", ny)
     crosslines = _line_numbers(da, "xline", "x", nx)
@@ -100,9 +101,10 @@ def survey_headers(da: xr.DataArray, model: CheckedModel
 
 
 def check_world_grid(model: CheckedModel, east_int: np.ndarray, north_int: np.ndarray,
-                      scalar: int, crosslines: np.ndarray, inlines: np.ndarray) -> SurveyFrame:
-    """The frame of the cdp_x/cdp_y to be written, as read_segy will find it; refuses a grid
-    it would refuse, or one whose spacing is not the model's."""
+                     scalar: int, crosslines: np.ndarray, inlines: np.ndarray) -> SurveyFrame:
+    """The frame of the cdp_x/cdp_y to be written (header integers (nx, ny) with ``scalar``),
+    as read_segy will find it; raises ``ValueError`` for a grid it would refuse, or one whose
+    spacing is not the model's."""
     try:
         frame = fit_frame(apply_scalar(east_int, scalar), apply_scalar(north_int, scalar),
                           scalar_resolution(scalar), names=("cdp_x", "cdp_y"),
@@ -123,12 +125,14 @@ def check_world_grid(model: CheckedModel, east_int: np.ndarray, north_int: np.nd
     return frame
 
 
-def _affine(model: xr.DataArray) -> tuple[np.ndarray, np.ndarray]:
+def _affine(model: xr.DataArray, where: str) -> tuple[np.ndarray, np.ndarray]:
     """(matrix (2, 2), offset (2,)) with world = matrix @ (x, y) + offset, in m, fitted by least
     squares to a cube's cdp_x/cdp_y (segysak's affine transform, on metres not line numbers);
     the identity for a cube without them."""
-    if model.ndim != 3 or tuple(model.dims) != ("x", "y", "z"):
-        raise ValueError(f"model must be a cube with dims ('x', 'y', 'z'), got {model.dims}")
+    if not isinstance(model, xr.DataArray) or tuple(model.dims) != ("x", "y", "z"):
+        got = model.dims if isinstance(model, xr.DataArray) else type(model).__name__
+        raise ValueError(f"{where}: model must be an xarray.DataArray cube with dims "
+                         f"('x', 'y', 'z') (as read_segy gives it), got {got}")
     if "cdp_x" not in model.coords or "cdp_y" not in model.coords:
         return np.eye(2), np.zeros(2)
     x, y = np.meshgrid(model["x"].values, model["y"].values, indexing="ij")
@@ -149,7 +153,7 @@ def model_to_world(model: xr.DataArray, x, y) -> tuple[np.ndarray, np.ndarray]:
     identity. ``x`` and ``y`` are numbers or arrays of one shape (for example the
     ``source_x``/``source_y`` of gathers simulated on the cube, which are in its frame).
     """
-    matrix, offset = _affine(model)
+    matrix, offset = _affine(model, "model_to_world")
     points = np.stack(np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float)), axis=-1)
     world = points @ matrix.T + offset
     return world[..., 0], world[..., 1]
@@ -159,7 +163,7 @@ def world_to_model(model: xr.DataArray, cdp_x, cdp_y) -> tuple[np.ndarray, np.nd
     """Points (x, y) in m of a cube's frame at world coordinates (cdp_x, cdp_y) in m: the
     inverse of :func:`model_to_world`, for placing sources or receivers given in world
     coordinates on a rotated cube."""
-    matrix, offset = _affine(model)
+    matrix, offset = _affine(model, "world_to_model")
     world = np.stack(np.broadcast_arrays(np.asarray(cdp_x, float), np.asarray(cdp_y, float)),
                      axis=-1)
     local = (world - offset) @ np.linalg.inv(matrix).T

@@ -197,7 +197,7 @@ def fit_frame(east: np.ndarray, north: np.ndarray, resolution: float, *,
     tolerance = grid_tolerance(resolution, steps) + slack
     for angle, spacing in (snapped, (rotation, steps)):
         frame, distance = _place(points, angle, yflip, spacing, origin_error, slack)
-        if distance.max() <= tolerance:
+        if distance.max() <= tolerance and all(step is None or step > 0 for step in spacing):
             return frame
     worst = np.unravel_index(int(np.argmax(distance)), distance.shape)
     skew = ""

@@ -396,6 +396,9 @@ def test_survey_positions_are_in_the_cube_frame(tmp_path):
         in_world.check_inside(ModelGrid.from_dataarray(cube, nbl=0).extent)
     aligned = make_cube()  # no cdp_x/cdp_y: the frame is the world
     assert model_to_world(aligned, 3.0, 4.0) == (3.0, 4.0)
+    with pytest.raises(ValueError, match=r"world_to_model: model must be an xarray\.DataArray "
+                                         r"cube with dims \('x', 'y', 'z'\).*got \('x', 'z'\)"):
+        world_to_model(aligned.isel(y=0, drop=True), 3.0, 4.0)
 
 
 # --- gathers of a 3-D survey -------------------------------------------------------------
