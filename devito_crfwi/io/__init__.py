@@ -4,7 +4,9 @@ Knows numpy, segyio and xarray only (no torch, no Devito). Public units are SI:
 m, s, m/s.
 
 * :func:`read_segy` / :func:`write_segy`: depth models, dims ("x", "z") or, for 3-D
-  post-stack cubes, ("x", "y", "z") (x along an inline, y across inlines).
+  post-stack cubes, ("x", "y", "z") (x along an inline, y across inlines), rotated
+  surveys on their own grid; :func:`model_to_world` / :func:`world_to_model` map points
+  between such a cube's frame and world coordinates.
 * :func:`read_shots` / :func:`write_shots`: gathers, dims ("shot", "time", "receiver"),
   of 2-D or 3-D surveys.
 * :func:`load_model`, :func:`list_models`, :data:`MODELS`: public benchmark models
@@ -22,6 +24,7 @@ from .sample_data import sample_path
 from .schema import MODEL_DIMS, SHOT_DIMS, check_model, check_shots
 from .segy_model import read_segy, write_segy
 from .segy_shots import read_shots, write_shots
+from .survey_coords import model_to_world, world_to_model
 
 __all__ = [
     "MODELS",
@@ -35,9 +38,11 @@ __all__ = [
     "list_models",
     "load_model",
     "model_info",
+    "model_to_world",
     "read_segy",
     "read_shots",
     "sample_path",
+    "world_to_model",
     "write_segy",
     "write_shots",
 ]

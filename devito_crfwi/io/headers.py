@@ -35,6 +35,7 @@ __all__ = [
     "make_textual_header",
     "parse_text_fields",
     "scale_to_int",
+    "scalar_resolution",
     "text_from_segyio",
     "text_title",
 ]
@@ -190,6 +191,18 @@ def apply_scalar(raw: np.ndarray, scalar: np.ndarray | int) -> np.ndarray:
     multiplier = np.where(scalar > 0, scalar, 1).astype(np.float64)
     # Division (not multiplication by 1/s) keeps e.g. 375 / 10 == 37.5 exactly.
     return raw * multiplier / divisor
+
+
+def scalar_resolution(scalar: np.ndarray | int) -> float:
+    """The coarsest step in m that header coordinates with ``scalar`` can take.
+
+    One unit of the stored integer: ``1 / s`` for a scalar ``-s``, ``s`` for a positive one,
+    1 for 0; the largest over ``scalar`` (int or int array of shape (n,)).
+    """
+    scalar = np.asarray(scalar, dtype=np.float64)
+    steps = np.where(scalar < 0, 1.0 / np.abs(np.where(scalar < 0, scalar, -1.0)),
+                     np.where(scalar > 0, scalar, 1.0))
+    return float(np.max(steps)) if steps.size else 1.0
 
 
 def text_title(text: str) -> str:

@@ -4,8 +4,9 @@
 inline x crossline grid of a cube, or one line of it) from the INLINE_3D and CROSSLINE_3D
 numbers; :func:`lateral_coords` and :func:`depth_coords` give the coords in m of its axes
 from the given spacings, the textual header's ``key=value`` fields, the trace coordinates
-(with SourceGroupScalar) and the sample interval, with the precedence that
-:func:`~devito_crfwi.io.read_segy` documents. Header values that give no grid raise
+(with SourceGroupScalar, a cube's possibly rotated grid found by
+:func:`~devito_crfwi.io.survey_frame.fit_frame`) and the sample interval, with the
+precedence that :func:`~devito_crfwi.io.read_segy` documents. Header values that give no grid raise
 :class:`GeometryError`; ``read_segy`` reports it as a :class:`~devito_crfwi.io.SegyError`
 naming the file.
 """
@@ -13,33 +14,19 @@ naming the file.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import NamedTuple
 
 import numpy as np
 
 from .axes import axis_values, regular_axis
-from .headers import apply_scalar, float_field
+from .errors import GeometryError
+from .headers import apply_scalar, float_field, scalar_resolution
 from .schema import MODEL_DIMS_3D
+from .survey_frame import SurveyFrame, fit_frame
 
-__all__ = ["GeometryError", "depth_coords", "lateral_coords", "select_traces"]
+__all__ = ["GeometryError", "LateralGrid", "depth_coords", "lateral_coords", "select_traces"]
 
 _MIN_DZ_FROM_HEADER = 0.1  # m; a smaller dz from the sample interval is taken as a misread
-
-
-class GeometryError(ValueError):
-    """Header values that give no regular model grid.
-
-    Attributes
-    ----------
-    problem : str
-        What is wrong, in words (naming the header field).
-    hint : str or None
-        What the caller of ``read_segy`` can pass instead.
-    """
-
-    def __init__(self, problem: str, hint: str | None = None):
-        self.problem = problem
-        self.hint = hint
-        super().__init__(f"{problem}; {hint}" if hint else problem)
 
 
 def _text_spacing(fields: Mapping[str, str], key: str) -> float | None:
@@ -61,13 +48,18 @@ def _grid_traces(inlines: np.ndarray,
     unevenly stepped line numbers (whole lines missing), a pair held by several traces
     and pairs without a trace, so the cube is never silently padded or warped.
     """
-    for field, numbers in (("INLINE_3D (bytes 189-192)", inlines),
-                           ("CROSSLINE_3D (bytes 193-196)", crosslines)):
-        steps = np.unique(np.diff(np.unique(numbers)))
+    for name, field, numbers in (("inline", "INLINE_3D (bytes 189-192)", inlines),
+                                 ("crossline", "CROSSLINE_3D (bytes 193-196)", crosslines)):
+        present = np.unique(numbers)
+        steps = np.unique(np.diff(present))
         if steps.size > 1:
+            step = np.gcd.reduce(steps)
+            missing = np.setdiff1d(np.arange(present[0], present[-1] + step, step), present)
+            listed = ", ".join(str(v) for v in missing[:5]) + (", ..." if missing.size > 5 else "")
             raise GeometryError(
                 f"the {field} numbers are not evenly stepped (steps "
-                f"{', '.join(str(v) for v in steps[:5])}): lines are missing from the grid",
+                f"{', '.join(str(v) for v in steps[:5])}): {name}s {listed} are missing from "
+                f"the grid of {name}s {present[0]}..{present[-1]} step {step}",
                 "read one line with inline=<number> or crossline=<number>",
             )
     inline_numbers, y_index = np.unique(inlines, return_inverse=True)
@@ -76,15 +68,18 @@ def _grid_traces(inlines: np.ndarray,
     cell = x_index.ravel() * ny + y_index.ravel()
     counts = np.bincount(cell, minlength=nx * ny)
 
-    def pair(c: int) -> str:
-        return f"inline {inline_numbers[c % ny]}, crossline {crossline_numbers[c // ny]}"
+    def pairs(cells: np.ndarray) -> str:
+        named = "; ".join(f"inline {inline_numbers[c % ny]}, crossline {crossline_numbers[c // ny]}"
+                          for c in cells[:3])
+        return named + ("; ..." if cells.size > 3 else "")
 
     doubled = np.flatnonzero(counts > 1)
     if doubled.size:
         traces = np.flatnonzero(cell == doubled[0])[:3] + 1
         raise GeometryError(
-            f"{pair(doubled[0])} (INLINE_3D, CROSSLINE_3D) is held by {counts[doubled[0]]} "
-            f"traces ({', '.join(map(str, traces))}; {doubled.size} pair(s) duplicated)",
+            f"{pairs(doubled)} (INLINE_3D, CROSSLINE_3D): each held by several traces (the first "
+            f"by {counts[doubled[0]]}: traces {', '.join(map(str, traces))}; {doubled.size} "
+            "pair(s) duplicated)",
             "read_segy needs one trace per (inline, crossline); read pre-stack gathers with "
             "read_shots",
         )
@@ -92,8 +87,8 @@ def _grid_traces(inlines: np.ndarray,
     if empty.size:
         raise GeometryError(
             f"the inline x crossline grid is incomplete: {cell.size} traces for {ny} inlines x "
-            f"{nx} crosslines; {pair(empty[0])} (INLINE_3D, CROSSLINE_3D) has no trace "
-            f"({empty.size} missing)",
+            f"{nx} crosslines; no trace at {pairs(empty)} (INLINE_3D, CROSSLINE_3D; "
+            f"{empty.size} missing)",
             "complete the cube, or read one line with inline=<number> or crossline=<number>",
         )
     order = np.empty(nx * ny, dtype=np.int64)
@@ -149,38 +144,31 @@ def select_traces(inlines: np.ndarray, crosslines: np.ndarray,
     return chosen, (chosen.size,)
 
 
-def _grid_axes(x: np.ndarray, y: np.ndarray, x_name: str,
-               y_name: str) -> dict[str, tuple[float, float]]:
-    """(origin, spacing) in m of x and y from coordinates of shape (nx, ny), by dim.
-
-    The grid must be aligned with the coordinate axes: x changes only along the x index
-    (crossline number) and y only along the y index (inline number); a rotated survey
-    is refused rather than resampled. A coordinate constant over the whole cube gives
-    nothing for its dim.
-    """
-    if np.any(x != x[:, :1]) or np.any(y != y[:1, :]):
-        angle = np.degrees(np.arctan2(y[1, 0] - y[0, 0], x[1, 0] - x[0, 0]))
-        raise ValueError(
-            f"{x_name} changes along crosslines or {y_name} along inlines: the survey grid is "
-            f"rotated ({angle:.6g} degrees between increasing crossline numbers and {x_name}) "
-            "or irregular, and read_segy does not resample"
-        )
-    axes = (("x", x[:, 0], x_name), ("y", y[0, :], y_name))
-    return {dim: regular_axis(values, name) for dim, values, name in axes if np.ptp(values)}
+def _line_numbers(headers: Mapping[str, np.ndarray],
+                  shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Crossline numbers along x (nx,) and inline numbers along y (ny,), for messages."""
+    if "INLINE_3D" in headers and "CROSSLINE_3D" in headers:
+        return (headers["CROSSLINE_3D"].reshape(shape)[:, 0],
+                headers["INLINE_3D"].reshape(shape)[0, :])
+    return np.arange(shape[0]) + 1, np.arange(shape[1]) + 1
 
 
 def _coordinate_axes(
     headers: Mapping[str, np.ndarray], shape: tuple[int, ...], *, strict: bool
-) -> dict[str, tuple[float, float]]:
-    """(origin, spacing) in m of the lateral axes the trace coordinates give, by dim.
+) -> tuple[dict[str, tuple[float, float]], SurveyFrame | None,
+           tuple[np.ndarray, np.ndarray] | None]:
+    """(origin, spacing) in m of the lateral axes the trace coordinates give, by dim; for a
+    cube also its frame and the coordinates (east, north), each (nx, ny) in m.
 
     Tries CDP_X/CDP_Y, then SourceX/SourceY, then GroupX/GroupY, all with
     SourceGroupScalar, skipping a pair that does not vary. ``headers`` are in model
     order, ``shape`` is (n,) for a line or (nx, ny) for a cube. On a line, when y varies
-    too, x is the distance along the line from the first trace (origin 0); a cube needs
-    a grid aligned with the x and y coordinates (:func:`_grid_axes`). Empty when no pair
-    varies; with ``strict``, irregular coordinates raise :class:`GeometryError`, otherwise
-    they give an empty dict too.
+    too, x is the distance along the line from the first trace (origin 0, the spacing
+    fitted as a cube's, since rounded coordinates of a slanted line are uneven); a cube's grid
+    may be rotated against the coordinate axes (:func:`~.survey_frame.fit_frame`): its axes
+    are then in its own frame, from 0 at the first trace. Empty when no pair varies; with
+    ``strict``, irregular coordinates raise :class:`GeometryError`, otherwise they give
+    nothing either.
     """
     scalar = headers["SourceGroupScalar"]
     for x_name, y_name in (("CDP_X", "CDP_Y"), ("SourceX", "SourceY"), ("GroupX", "GroupY")):
@@ -188,46 +176,76 @@ def _coordinate_axes(
         y = apply_scalar(headers[y_name], scalar).reshape(shape)
         if x.size < 2 or (np.ptp(x) == 0 and np.ptp(y) == 0):
             continue
+        if len(shape) == 2:
+            crosslines, inlines = _line_numbers(headers, shape)
+            try:
+                frame = fit_frame(x, y, scalar_resolution(scalar), names=(x_name, y_name),
+                                  crosslines=crosslines, inlines=inlines)
+            except GeometryError:
+                if strict:
+                    raise
+                return {}, None, None
+            # A rotated or mirrored grid is measured from its first trace (cdp_x/cdp_y keep
+            # the world position): origins of millions of metres help nobody downstream.
+            origins = frame.origin if frame.aligned else (0.0, 0.0)
+            axes = {dim: (origin, step) for dim, origin, step
+                    in zip("xy", origins, frame.spacing, strict=True) if step}
+            return axes, frame, (x, y)
         try:
-            if len(shape) == 2:
-                return _grid_axes(x, y, x_name, y_name)
-            position = x if np.ptp(y) == 0 else np.hypot(x - x[0], y - y[0])
-            return {"x": regular_axis(position, x_name)}
+            if np.ptp(y) == 0:
+                return {"x": regular_axis(x, x_name)}, None, None
+            # A slanted line (a 2-D survey, or one line of a rotated cube): x is the distance
+            # from its first trace, its spacing fitted as a cube's (coordinates are rounded).
+            numbers = headers.get("CROSSLINE_3D", np.arange(x.size) + 1)
+            line = fit_frame(x[:, None], y[:, None], scalar_resolution(scalar),
+                             names=(x_name, y_name), crosslines=numbers,
+                             inlines=headers.get("INLINE_3D", np.ones(1, dtype=int)))
+            return {"x": (0.0, line.spacing[0])}, None, None
         except ValueError as err:
             if not strict:
-                return {}
-            if len(shape) == 2:
-                what = "a regular x, y grid"
-                hint = ("pass dx=<metres> and dy=<metres> to place the traces by crossline and "
-                        "inline number")
-            else:
-                what = "a regular x axis"
-                hint = "pass dx=<metres> to read the traces in file order with that spacing"
-            raise GeometryError(f"trace coordinates do not give {what} ({err})", hint) from err
-    return {}
+                return {}, None, None
+            problem = err.problem if isinstance(err, GeometryError) else str(err)
+            raise GeometryError(
+                f"trace coordinates do not give a regular x axis ({problem})",
+                "pass dx=<metres> to read the traces in file order with that spacing",
+            ) from err
+    return {}, None, None
+
+
+class LateralGrid(NamedTuple):
+    """What :func:`lateral_coords` finds."""
+
+    coords: dict[str, np.ndarray]
+    """"x" (and "y"): (n,) float64, m, in the cube's own frame when it is rotated."""
+    frame: SurveyFrame | None
+    """A cube's frame (rotation, yflip) when its trace coordinates give one, else None."""
+    world: tuple[np.ndarray, np.ndarray] | None
+    """The trace coordinates (east, north) the frame came from, each (nx, ny), m."""
 
 
 def lateral_coords(fields: Mapping[str, str], headers: Mapping[str, np.ndarray],
                    shape: tuple[int, ...], given: Mapping[str, float | None],
-                   text_names: Mapping[str, str]) -> dict[str, np.ndarray]:
-    """The x (and for a cube y) coords in m (float64), by dim.
+                   text_names: Mapping[str, str]) -> LateralGrid:
+    """The x (and for a cube y) coords in m (float64), by dim, and a cube's frame.
 
     Spacing: ``given`` (m or None, by dim) > textual header ``d<name>=`` > trace
     coordinates; origin: textual ``<name>0=`` > trace coordinates > 0, where ``text_names``
-    maps each dim to the name the textual header uses for it. ``fields`` are the textual
-    header's (:func:`~devito_crfwi.io.headers.parse_text_fields`); ``headers`` hold the
-    trace header values CDP_X, CDP_Y, SourceX, SourceY, GroupX, GroupY and
-    SourceGroupScalar, arrays of shape (n_traces,) in model order (see
-    :func:`select_traces`); ``shape`` is the lateral shape, (nx,) or (nx, ny).
+    maps each dim to the name the textual header uses for it. A cube's frame (rotation and
+    handedness of its grid) always comes from the trace coordinates, when they vary.
+    ``fields`` are the textual header's (:func:`~devito_crfwi.io.headers.parse_text_fields`);
+    ``headers`` hold the trace header values CDP_X, CDP_Y, SourceX, SourceY, GroupX, GroupY
+    and SourceGroupScalar (and, for messages, INLINE_3D and CROSSLINE_3D), arrays of shape
+    (n_traces,) in model order (see :func:`select_traces`); ``shape`` is the lateral
+    shape, (nx,) or (nx, ny).
     """
     dims = MODEL_DIMS_3D[: len(shape)]
     steps = {d: given[d] if given[d] is not None
              else _text_spacing(fields, f"d{text_names[d]}") for d in dims}
     origins = {d: float_field(fields, f"{text_names[d]}0") for d in dims}
     missing = [d for d in dims if steps[d] is None]
-    coords = {}
-    if missing or None in origins.values():
-        coords = _coordinate_axes(headers, shape, strict=bool(missing))
+    coords, frame, world = {}, None, None
+    if len(shape) == 2 or missing or None in origins.values():
+        coords, frame, world = _coordinate_axes(headers, shape, strict=bool(missing))
     missing = [d for d in missing if d not in coords]
     if missing:
         names, along = (("CDP_X, SourceX, GroupX", "") if len(shape) == 1 else
@@ -245,7 +263,7 @@ def lateral_coords(fields: Mapping[str, str], headers: Mapping[str, np.ndarray],
         origin = (origins[dim] if origins[dim] is not None
                   else coords[dim][0] if dim in coords else 0.0)
         result[dim] = axis_values(origin, step, n)
-    return result
+    return LateralGrid(result, frame, world)
 
 
 def depth_coords(fields: Mapping[str, str], dz: float | None, sample_interval: int,

@@ -17,11 +17,24 @@ Header convention (what :func:`write_segy` writes and :func:`read_segy` reads)
 * binary and trace header sample interval: dz in millimetres (``dz_m * 1000``,
   rounded; 0 when dz is over 32.767 m or under 1 mm).
 * trace headers: CDP_X, SourceX and GroupX hold x, CDP_Y, SourceY and GroupY hold y
-  (0 for a line), all with SourceGroupScalar (the smallest power of ten that stores
-  every coordinate exactly, see :func:`devito_crfwi.io.headers.choose_scalar`); CDP
-  and the trace sequence numbers count traces from 1; INLINE_3D = y index + 1 (1 for
-  a line) and CROSSLINE_3D = x index + 1. Cubes are inline-sorted (inline by inline,
-  crosslines increasing), which segyio opens as a structured 3-D file.
+  (0 for a line), or a rotated cube's world coordinates (its coords ``cdp_x`` and
+  ``cdp_y``), all with SourceGroupScalar (the smallest power of ten that stores every
+  coordinate exactly, see :func:`devito_crfwi.io.headers.choose_scalar`); CDP and the
+  trace sequence numbers count traces from 1; INLINE_3D = y index + 1 (1 for a line) and
+  CROSSLINE_3D = x index + 1, or a cube's coords ``iline`` (y) and ``xline`` (x). Cubes
+  are inline-sorted (inline by inline, crosslines increasing), which segyio opens as a
+  structured 3-D file.
+
+Rotated cubes
+-------------
+A survey grid rotated against the coordinate axes (or mirrored: inline numbers increasing
+clockwise from the inline direction) is read on its own grid, as segysak reads it (lines
+``iline``/``xline``, 2-D ``cdp_x``/``cdp_y``), with this package's dims: x along an
+inline from 0 at the first trace, y across inlines from 0, spacings from the trace
+coordinates; the frame is in ``attrs["rotation"]`` and ``attrs["yflip"]``
+(:mod:`devito_crfwi.io.survey_frame` states the convention). It is a regular Cartesian
+grid in its own frame, so the wave engine models it as it is; survey positions are then
+in that frame, not in world coordinates.
 * samples: 4-byte IEEE float, big-endian. Over 65 535 samples per trace the file is
   SEG-Y rev 2: the 2-byte sample counts hold 0 and the binary header's extended count
   (bytes 3269-3272) the number, as segyio reads it.
@@ -54,6 +67,7 @@ from .headers import (
 from .model_geometry import GeometryError, depth_coords, lateral_coords, select_traces
 from .schema import MODEL_DIMS, MODEL_DIMS_3D, check_model
 from .segy_file import INTERVAL_MAX, create_segy, open_segy, trace_sample_count
+from .survey_coords import check_world_grid, survey_coords, survey_headers
 from .units import VELOCITY_UNITS, check_units, velocity_to_si
 
 __all__ = ["read_segy", "write_segy"]
@@ -104,8 +118,10 @@ def read_segy(
     193, INLINE_3D and CROSSLINE_3D) is read as a cube, traces in any order: x runs along
     an inline (increasing crossline number), y across inlines (increasing inline number).
     Its traces must fill the inline x crossline grid exactly once, with evenly stepped
-    line numbers, and trace coordinates used for the spacing must lie on a grid aligned
-    with them (a rotated survey is refused, not resampled).
+    line numbers (holes and duplicates are refused, naming the lines), and its trace
+    coordinates, when they vary, must lie on a rectangular grid, which may be rotated
+    against the coordinate axes: within the coordinates' resolution or a tenth of a bin
+    (:func:`~devito_crfwi.io.survey_frame.fit_frame`).
 
     Parameters
     ----------
@@ -138,7 +154,12 @@ def read_segy(
         Coords "x", ("y",) "z" in m (float64, ``origin + spacing * arange(n)``; the x and y
         origins come from the textual header's ``x0=``/``y0=``, else the first trace's
         coordinates, else 0; the z origin from ``z0=``, else 0). Attrs: "units" ("m/s"),
-        "source" (the path, str), "textual_header" (str).
+        "source" (the path, str), "textual_header" (str). A cube whose line numbers are
+        not 1, 2, ... also has coords "iline" (y,) and "xline" (x,) (int64, the INLINE_3D
+        and CROSSLINE_3D numbers); a rotated or mirrored cube has them, x and y from 0 at
+        its first trace, coords "cdp_x" and "cdp_y" (x, y) (the world coordinates of each
+        trace, m, from the header pair that gave the grid) and attrs "rotation" (degrees,
+        counterclockwise from +cdp_x to +x, in [0, 360)) and "yflip" (+1 or -1).
 
     Raises
     ------
@@ -204,7 +225,8 @@ def read_segy(
     # The binary header's interval, else the first trace's (a 2-byte field read as signed).
     interval = layout.sample_interval or int(headers["TRACE_SAMPLE_INTERVAL"][0]) & 0xFFFF
     with _in_file(path):
-        coords = lateral_coords(fields, headers, shape, {"x": dx, "y": dy}, text_names)
+        grid = lateral_coords(fields, headers, shape, {"x": dx, "y": dy}, text_names)
+        coords = dict(grid.coords)
         coords["z"] = depth_coords(fields, dz, interval, layout.n_samples)
 
     if units is None:
@@ -215,11 +237,16 @@ def read_segy(
     except ValueError as err:
         raise SegyError(path, str(err)) from err
     dims = MODEL_DIMS_3D if len(shape) == 2 else MODEL_DIMS
+    attrs = {"units": "m/s", "source": str(path), "textual_header": text}
+    survey = {}
+    if len(shape) == 2:
+        survey, frame_attrs = survey_coords(grid, headers, shape)
+        attrs |= frame_attrs
     return xr.DataArray(
         values.reshape(*shape, layout.n_samples),
         dims=dims,
-        coords={dim: coords[dim] for dim in dims},
-        attrs={"units": "m/s", "source": str(path), "textual_header": text},
+        coords={**{dim: coords[dim] for dim in dims}, **survey},
+        attrs=attrs,
     )
 
 
@@ -235,7 +262,7 @@ def write_segy(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: boo
     :func:`read_segy` and plain segyio read the file back (a cube as a structured,
     inline-sorted 3-D file: ``f.ilines`` are the y positions, ``f.xlines`` the x
     positions), and values, coords and spacing round-trip exactly for float32 data whose
-    coords are ``origin + spacing * arange(n)``.
+    coords are ``origin + spacing * arange(n)`` (world coordinates to 0.1 mm).
 
     Parameters
     ----------
@@ -244,7 +271,12 @@ def write_segy(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: boo
         "x", ("y",) "z" in m, regular and increasing, at least two points each;
         ``attrs["units"]``, when present, "m/s"; finite positive values from 10 to
         10 000 m/s (so :func:`read_segy` reads every file written back without a
-        ``units=``). Stored as float32. Not modified.
+        ``units=``). Stored as float32. Not modified. A cube may carry the survey coords
+        :func:`read_segy` gives: "iline" (y,) and "xline" (x,), integers increasing in
+        equal steps, written as INLINE_3D and CROSSLINE_3D; "cdp_x" and "cdp_y" (x, y),
+        world coordinates in m written as the trace coordinates, which must form a
+        rectangular grid with the spacings of x and y. ``attrs["rotation"]`` and
+        ``attrs["yflip"]`` are not read: the frame comes from cdp_x and cdp_y.
     path : str or os.PathLike
         Output file; its folder must exist.
     overwrite : bool
@@ -263,7 +295,9 @@ def write_segy(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: boo
         ``da`` is not a DataArray.
     ValueError
         Wrong dims, missing or irregular coords, units other than m/s, NaN, Inf,
-        non-positive values, or values that look like km/s or ft/s.
+        non-positive values, or values that look like km/s or ft/s; survey coords that
+        are not integer lines, or world coordinates that are not a rectangular grid of
+        the model's spacing.
     """
     model = check_model(da, "da", where="write_segy")
     path = check_target(path, overwrite=overwrite)
@@ -273,11 +307,18 @@ def write_segy(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: boo
     x = axis_values(x0, dx, nx)
     if model.y is None:
         ny, y = 1, np.zeros(1)  # y headers stay 0, as in files written before cubes
+        east, north = x[:, None], y[None, :]
+        inlines, crosslines = np.ones(1, dtype=np.int64), np.arange(nx) + 1
     else:
-        ny, (y0, dy) = values.shape[1], (model.origin[1], model.spacing[1])
-        y = axis_values(y0, dy, ny)
-    scalar, _ = choose_scalar(np.concatenate([x, y]))  # inexact only beyond 0.1 mm
-    x_int, y_int = scale_to_int(x, scalar), scale_to_int(y, scalar)
+        ny = values.shape[1]
+        east, north, inlines, crosslines = survey_headers(da, model)
+    world = np.concatenate([east.ravel(), north.ravel()])
+    scalar, _ = choose_scalar(world)  # inexact only beyond 0.1 mm
+    east_int, north_int = (np.broadcast_to(scale_to_int(v, scalar), (nx, ny))
+                           for v in (east, north))
+    frame = None
+    if model.y is not None and "cdp_x" in da.coords:
+        frame = check_world_grid(model, east_int, north_int, scalar, crosslines, inlines)
     interval = round(dz * 1000.0)
     if not 1 <= interval <= INTERVAL_MAX:
         interval = 0
@@ -296,9 +337,13 @@ def write_segy(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: boo
             f"units=m/s nx={nx} ny={ny} nz={nz}",
             *(f"d{d}={_number(step)} m {d}0={_number(origin)} m"
               for d, step, origin in zip("xyz", model.spacing, model.origin, strict=True)),
-            "Inline-sorted: INLINE_3D = y index + 1, CROSSLINE_3D = x index + 1.",
+            "Inline-sorted: INLINE_3D numbers step along y, CROSSLINE_3D along x.",
         ]
         positions = f"CDP_X/Y, SourceX/Y, GroupX/Y: x, y in m, SourceGroupScalar={scalar}."
+        if frame is not None and not frame.aligned:
+            head.append(f"Rotated grid: x at {frame.rotation:.10g} deg ccw from CDP_X, "
+                        f"yflip {frame.yflip}.")
+            positions = (f"CDP_X/Y, SourceX/Y, GroupX/Y: world m, SourceGroupScalar={scalar}.")
     text = make_textual_header([
         *head,
         "Sample interval field: dz in mm (rounded; the values above are exact).",
@@ -311,6 +356,7 @@ def write_segy(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: boo
         for j in range(ny):  # inline by inline, as segyio expects of an inline-sorted cube
             for i in range(nx):
                 t = j * nx + i
+                cdp_x, cdp_y = int(east_int[i, j]), int(north_int[i, j])
                 out.header[t] = {
                     _TF.TRACE_SEQUENCE_LINE: t + 1,
                     _TF.TRACE_SEQUENCE_FILE: t + 1,
@@ -318,17 +364,18 @@ def write_segy(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: boo
                     _TF.CDP_TRACE: 1,
                     _TF.TraceIdentificationCode: 1,
                     _TF.SourceGroupScalar: scalar,
-                    _TF.SourceX: int(x_int[i]),
-                    _TF.SourceY: int(y_int[j]),
-                    _TF.GroupX: int(x_int[i]),
-                    _TF.GroupY: int(y_int[j]),
-                    _TF.CDP_X: int(x_int[i]),
-                    _TF.CDP_Y: int(y_int[j]),
+                    _TF.SourceX: cdp_x,
+                    _TF.SourceY: cdp_y,
+                    _TF.GroupX: cdp_x,
+                    _TF.GroupY: cdp_y,
+                    _TF.CDP_X: cdp_x,
+                    _TF.CDP_Y: cdp_y,
                     _TF.CoordinateUnits: 1,
                     _TF.TRACE_SAMPLE_COUNT: trace_sample_count(nz),
                     _TF.TRACE_SAMPLE_INTERVAL: interval,
-                    _TF.INLINE_3D: j + 1,
-                    _TF.CROSSLINE_3D: i + 1,
+                    _TF.INLINE_3D: int(inlines[j]),
+                    _TF.CROSSLINE_3D: int(crosslines[i]),
                 }
                 out.trace[t] = traces[i, j]
     return path
+

@@ -83,7 +83,9 @@ class Case:
     kwargs: dict | None = None
     endian: str = "big"
     su: bool = False
-    line: str | None = None  # "inline"/"crossline"/"cube": compare with segyio's cube (line)
+    line: str | None = None  # "inline"/"crossline"/"cube": compare with segyio's cube (line);
+    # "survey": traces placed by segyio's INLINE_3D/CROSSLINE_3D, and the trace coordinates
+    pair: tuple[str, str] = ("CDP_X", "CDP_Y")  # the coordinates a "survey" case checks
 
 
 def _rev2_with_trace_headers(path: Path) -> Path:
@@ -162,7 +164,69 @@ def _cases() -> list[Case]:
         Case("shots-as-model", lambda p: write(p, VALUES[:2].repeat(3, axis=0),
              headers=shot_headers()), "model", "refuse", {"dx": 10.0, "dz": 10.0}),
     ]
+    # segyio's rotation test files (python/examples/make-rotated-copies.py): CDP_X/CDP_Y as
+    # functions of the inline index a and crossline index b, with their scalars
+    for name, (east, north, scalar) in SEGYIO_ROTATIONS.items():
+        cases.append(Case(f"rotated-{name}", lambda p, e=east, n=north, s=scalar: _survey(
+            p, e, n, s), "model", "read", {"dz": 10.0}, line="survey"))
+    cases += [
+        Case("rotated-30-shuffled", lambda p: _survey(p, *_turn(30.0), -100, shuffle=True),
+             "model", "read", {"dz": 10.0}, line="survey"),
+        Case("rotated-30-source-xy", lambda p: _survey(p, *_turn(30.0), -100, shuffle=True,
+             pair=("SourceX", "SourceY")), "model", "read", {"dz": 10.0}, line="survey",
+             pair=("SourceX", "SourceY")),
+        Case("rotated-30-hole", lambda p: _survey(p, *_turn(30.0), -100, drop=5), "model",
+             "refuse", {"dz": 10.0}),
+        Case("rotated-30-duplicate", lambda p: _survey(p, *_turn(30.0), -100, double=5),
+             "model", "refuse", {"dz": 10.0}),
+        Case("rotated-skewed", lambda p: _survey(p, lambda a, b: 10 * b + 5 * a,
+             lambda a, b: 10 * a, 1), "model", "refuse", {"dz": 10.0}),
+    ]
     return cases
+
+
+#: (CDP_X(a, b), CDP_Y(a, b), SourceGroupScalar) of segyio's normal-, acute-, right-, obtuse-,
+#: straight-, reflex-, left- and inv-acute-small.sgy (0 to 315 degrees clockwise).
+SEGYIO_ROTATIONS = {
+    "normal": (lambda a, b: a, lambda a, b: b, 10),
+    "acute": (lambda a, b: a + b, lambda a, b: 100 - a + b, -10),
+    "right": (lambda a, b: b, lambda a, b: 100 - a, 1),
+    "obtuse": (lambda a, b: 100 - a + b, lambda a, b: 100 - a - b, 2),
+    "straight": (lambda a, b: 100 - a, lambda a, b: 100 - b, -7),
+    "reflex": (lambda a, b: 100 - (a + b), lambda a, b: 100 + (a - b), 7),
+    "left": (lambda a, b: 100 - b, lambda a, b: a, 21),
+    "inv-acute": (lambda a, b: 100 + a - b, lambda a, b: a + b, 100),
+}
+NIL, NXL = 3, 4  # inlines 1..3, crosslines 20..23 (segyio's small.sgy is 5 x 5)
+
+
+def _turn(degrees: float) -> tuple[Callable, Callable]:
+    """CDP_X/CDP_Y (cm) of 12.5 m x 25 m bins turned ``degrees`` counterclockwise."""
+    r = np.radians(degrees)
+    return (lambda a, b: np.rint(100 * (12.5 * b * np.cos(r) - 25 * a * np.sin(r))),
+            lambda a, b: np.rint(100 * (12.5 * b * np.sin(r) + 25 * a * np.cos(r))))
+
+
+def _survey(path: Path, east: Callable, north: Callable, scalar: int, *, shuffle: bool = False,
+            pair: tuple[str, str] = ("CDP_X", "CDP_Y"), drop: int | None = None,
+            double: int | None = None) -> Path:
+    """A post-stack cube, inline-sorted unless ``shuffle``, its coordinates ``east(a, b)``,
+    ``north(a, b)`` of inline index a and crossline index b; ``drop`` removes a trace and
+    ``double`` repeats one."""
+    a, b = (v.ravel() for v in np.meshgrid(np.arange(NIL), np.arange(NXL), indexing="ij"))
+    order = np.arange(a.size)
+    if shuffle:
+        order = np.random.default_rng(1).permutation(a.size)
+    if drop is not None:
+        order = np.delete(order, drop)
+    if double is not None:
+        order = np.append(order, order[double])
+    headers = [{TF.INLINE_3D: int(a[t]) + 1, TF.CROSSLINE_3D: int(b[t]) + 20,
+                getattr(TF, pair[0]): int(east(a[t], b[t])),
+                getattr(TF, pair[1]): int(north(a[t], b[t])), TF.SourceGroupScalar: scalar}
+               for t in order]
+    return write(path, 1500.0 + 10 * a[order, None] + b[order, None] + 0.5 * np.arange(NZ),
+                 headers=headers)
 
 
 def _cube(*shape: int) -> np.ndarray:
@@ -181,6 +245,8 @@ def _segyio_values(path: Path, case: Case) -> np.ndarray:
         if case.su:
             with segyio.su.open(str(path), ignore_geometry=True, endian=case.endian) as f:
                 return f.trace.raw[:]
+        if case.line == "survey":
+            return _segyio_survey(path, case.pair)
         if case.line:
             with segyio.open(str(path), endian=case.endian) as f:
                 cube = segyio.tools.cube(f)
@@ -194,10 +260,42 @@ def _segyio_values(path: Path, case: Case) -> np.ndarray:
             return f.trace.raw[:]
 
 
+def _segyio_survey(path: Path, pair: tuple[str, str]) -> tuple[np.ndarray, ...]:
+    """segyio's traces placed at (crossline, inline) rank, and its coordinates (m) there."""
+    with segyio.open(str(path), ignore_geometry=True) as f:
+        raw = f.trace.raw[:]
+        inlines, crosslines = f.attributes(TF.INLINE_3D)[:], f.attributes(TF.CROSSLINE_3D)[:]
+        scalar = f.attributes(TF.SourceGroupScalar)[:].astype(np.float64)
+        world = [f.attributes(getattr(TF, name))[:].astype(np.float64) for name in pair]
+    x_index = np.unique(crosslines, return_inverse=True)[1]
+    y_index = np.unique(inlines, return_inverse=True)[1]
+    shape = (x_index.max() + 1, y_index.max() + 1)
+    divide, multiply = np.where(scalar < 0, -scalar, 1.0), np.where(scalar > 0, scalar, 1.0)
+    placed = []
+    for values in (raw, *(w * multiply / divide for w in world)):
+        grid = np.full(shape + values.shape[1:], np.nan)
+        grid[x_index, y_index] = values
+        placed.append(grid)
+    return tuple(placed)
+
+
+def _same_survey(cube, expected: tuple[np.ndarray, ...]) -> bool:
+    """Values as segyio places them, and world coordinates: cdp_x/cdp_y of a rotated cube,
+    x and y of an axis-aligned one (to 1 um: those are rebuilt as origin + step * i)."""
+    values, east, north = expected
+    if "cdp_x" in cube.coords:
+        return (np.array_equal(cube.values, values) and np.array_equal(cube.cdp_x.values, east)
+                and np.array_equal(cube.cdp_y.values, north))
+    x, y = np.meshgrid(cube.x.values, cube.y.values, indexing="ij")
+    return (np.array_equal(cube.values, values) and np.allclose(x, east, rtol=0.0, atol=1e-6)
+            and np.allclose(y, north, rtol=0.0, atol=1e-6))
+
+
 def _ours(path: Path, case: Case) -> np.ndarray:
     """Our reading, as ``(trace, sample)`` in file order (gathers are in file order here)."""
     if case.reader == "model":
-        return read_segy(path, **(case.kwargs or {})).values
+        model = read_segy(path, **(case.kwargs or {}))
+        return model if case.line == "survey" else model.values
     shots = read_shots(path).values  # (shot, time, receiver)
     return shots.transpose(0, 2, 1).reshape(-1, shots.shape[1])
 
@@ -223,6 +321,9 @@ def run_corpus(folder: Path) -> dict[str, str]:
         except Exception as err:  # the corpus records what goes wrong
             outcomes[case.name] = f"crash: {type(err).__name__}: {err}"
             continue
+        if case.line == "survey":
+            outcomes[case.name] = "read" if _same_survey(values, expected) else "wrong values"
+            continue
         scale = (case.kwargs or {}).get("units") == "km/s"
         expected = expected * 1000.0 if scale else expected
         same = values.shape == expected.shape and np.array_equal(
@@ -233,10 +334,12 @@ def run_corpus(folder: Path) -> dict[str, str]:
 
 def test_every_file_segyio_reads_is_read_exactly_or_refused(tmp_path):
     outcomes = run_corpus(tmp_path)
-    read = sum(outcome == "read" for outcome in outcomes.values())
-    print(f"\nSEG-Y corpus: {read}/{len(outcomes)} files read with segyio's values "
-          f"({read / len(outcomes):.0%}), the rest refused with a SegyError")
     expected = {case.name: case.expect for case in _cases()}
+    read = sum(outcome == "read" for outcome in outcomes.values())
+    right = sum(outcomes[name] == expect for name, expect in expected.items())
+    print(f"\nSEG-Y corpus: {read}/{len(outcomes)} files read with segyio's values; "
+          f"{right}/{len(outcomes)} ({right / len(outcomes):.0%}) read so or refused with a "
+          "SegyError naming the file where the layout is no model grid")
     assert outcomes == expected
 
 

@@ -1,10 +1,10 @@
 """Fuzzing read_segy and read_shots: damaged files fail with a SegyError, fast and small.
 
 Valid small files (our model and gathers, a foreign little-endian int16 file, a Seismic
-Unix file) are truncated, have bytes flipped and header fields set to arbitrary values.
-Reading them may succeed, warn, or raise a ``ValueError`` (a :class:`SegyError` naming the
-file for anything about the file), never anything else; it never hangs and never
-allocates much more than the file's size.
+Unix file, a foreign cube rotated by 30 degrees) are truncated, have bytes flipped and
+header fields set to arbitrary values. Reading them may succeed, warn, or raise a
+``ValueError`` (a :class:`SegyError` naming the file for anything about the file), never
+anything else; it never hangs and never allocates much more than the file's size.
 """
 
 from __future__ import annotations
@@ -56,7 +56,18 @@ def _bases(folder: Path) -> dict[str, bytes]:
             f.header[i] = {TF.CDP_X: 100 * i, TF.SourceGroupScalar: -10,
                            TF.TRACE_SAMPLE_COUNT: 4, TF.TRACE_SAMPLE_INTERVAL: 2000}
             f.trace[i] = np.full(4, 1500 + i, dtype=np.int16)
+    rotated = folder / "rotated.sgy"  # a 3 x 4 cube turned 30 degrees, crossline-sorted
+    spec.format, spec.tracecount, spec.endian = 5, 12, "big"
+    with segyio.create(str(rotated), spec) as f:
+        for t, (xl, il) in enumerate(np.ndindex(4, 3)):
+            east = 125 * xl * np.cos(np.pi / 6) - 250 * il * 0.5  # decimetres
+            north = 62.5 * xl + 250 * il * np.cos(np.pi / 6)
+            f.header[t] = {TF.INLINE_3D: il + 1, TF.CROSSLINE_3D: xl + 1, TF.CDP_X: int(east),
+                           TF.CDP_Y: int(north), TF.SourceGroupScalar: -10,
+                           TF.TRACE_SAMPLE_COUNT: 4, TF.TRACE_SAMPLE_INTERVAL: 2000}
+            f.trace[t] = np.full(4, 1500 + t, dtype=np.float32)
     files = {"model": write_segy(model, folder / "model.sgy").read_bytes(),
+             "rotated": rotated.read_bytes(),
              "shots": write_shots(shots, folder / "shots.sgy").read_bytes(),
              "foreign": foreign.read_bytes()}
     files["su"] = files["model"][3600:]  # IEEE floats: the traces are Seismic Unix
@@ -77,7 +88,7 @@ def _field_edit(fields: list[tuple[int, str]]) -> st.SearchStrategy:
 
 
 edits = st.fixed_dictionaries({
-    "base": st.sampled_from(["model", "shots", "foreign", "su"]),
+    "base": st.sampled_from(["model", "shots", "foreign", "su", "rotated"]),
     "binary": st.lists(_field_edit(BINARY_FIELDS), max_size=3),
     "trace": st.lists(_field_edit(TRACE_FIELDS), max_size=3),
     "flips": st.lists(st.tuples(st.integers(0, 2**20), st.integers(1, 255)), max_size=4),

@@ -102,7 +102,7 @@ def _dead_shot(observed):
     (lambda a: a | {"observed": a["observed"].isel(shot=[0])}, ValueError,
      r"observed data do not match the survey \(shots: observed 1, survey 2\)"),
     (lambda a: a | {"observed": a["observed"].isel(time=slice(0, 50))}, ValueError,
-     "time samples: observed 50"),
+     "time samples: observed 50|wavelet'] must be the source wavelet on the time axis: 50"),
     (lambda a: a | {"observed": a["observed"] * 0.0}, ValueError, "all zero"),
     (lambda a: a | {"observed": a["observed"].values.tolist()}, TypeError,
      "observed must be an xarray.DataArray"),
