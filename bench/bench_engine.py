@@ -268,7 +268,7 @@ def our_worker(case: str, p: Problem, dt: float | None, save: str | None) -> dic
         package=getattr(devito_crfwi, "__version__", "?"), baseline_mib=baseline / MIB,
         settings={k: v for k, v in prop.settings.as_dict().items() if v is not None},
         dt=prop.dt, nt_levels=prop.nt, steps=prop.nt - 2,  # levels 0..nt-1: nt-2 updates
-        subsample=prop.subsample,
+        subsample=prop.tape_engine(1).subsample,  # the factor of a 1-shot gradient's tapes
         padded=list(prop.grid.padded_shape),
         pads=[w for pair in prop.grid.pad_widths for w in pair],
         dtype=str(prop.dtype), vmax=prop.vmax, load_end=os.getloadavg()[0])

@@ -15,7 +15,8 @@ adjoint-state gradient and Born modelling — for one propagator and one dtype:
   tapes and then the adjoint: **two forwards and one adjoint** per shot in all (the
   forward task does not store tapes). Per-worker gradients are summed here. A shot whose
   adjoint source the subsampled tape would alias is recorded with every step stored at once
-  (the serial executor records it a second time instead).
+  (so does the serial executor where the tapes fit; where they do not, it records such a
+  shot a second time).
 
 Born and the adjoint take a leading batch of tangents (..., x, z) or cotangents
 (..., shot, time, receiver), as ``torch.func.vmap`` hands them over: one call runs

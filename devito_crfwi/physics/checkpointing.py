@@ -73,13 +73,14 @@ class SegmentRunner:
     Holds the live forward state (two time levels of the wavefield and the current level of
     each C-PML memory variable), the forward and adjoint fields the operators advance (the
     wavefield first, three modulo levels, then its memory variables, two), the saved levels
-    of the current segment (the bound operators point into its data), the shot's source and
-    receivers (``points``, bound to both operators) and the bound operators.
+    of the current segment (the bound operators point into its data; every ``factor``-th
+    step, 1 for the exact tape), the shot's source and receivers (``points``, bound to both
+    operators) and the bound operators.
     """
 
     def __init__(self, forward: BoundOperator, adjoint: BoundOperator, forward_fields: list,
-                 saved, adjoint_fields: list, points: ShotPoints, segments: Segments
-                 ) -> None:
+                 saved, adjoint_fields: list, points: ShotPoints, segments: Segments,
+                 factor: int) -> None:
         self.forward_stored = forward
         self.jacobian_adjoint = adjoint
         # (3, x, z) and (2, x, z) modulo views
@@ -92,6 +93,7 @@ class SegmentRunner:
         self.rec_fwd = np.asarray(points.receivers.data)  # (K + 2, receiver)
         self.rec_adj = np.asarray(points.adjoint_receivers.data)
         self.segments = segments
+        self.factor = factor
         self.state = np.zeros((2 + len(self.memories), *self.buffer.shape[1:]),
                               dtype=self.buffer.dtype)
         self.busy = False  # a live tape holds this runner's buffers

@@ -6,6 +6,11 @@ import os
 
 import numpy as np
 
+# The share of the memory free that a gradient's tapes planned without ``memory_limit`` may
+# take: the rest is left to the gathers, the caller's arrays (autograd, optimiser) and the
+# other processes of the machine.
+TAPE_MEMORY_SHARE = 0.5
+
 
 def available_memory() -> int:
     """Bytes the system can still give this process: ``MemAvailable``, else free pages."""
@@ -17,6 +22,12 @@ def available_memory() -> int:
     except OSError:
         pass
     return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def tape_budget() -> int:
+    """Bytes that tapes planned without ``memory_limit`` may take now: ``TAPE_MEMORY_SHARE``
+    of :func:`available_memory`."""
+    return int(available_memory() * TAPE_MEMORY_SHARE)
 
 
 def require_memory(what: str, sizes: dict[str, int], hint: str = "") -> None:

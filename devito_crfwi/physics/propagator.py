@@ -25,7 +25,7 @@ from . import units
 from .boundary import cpml_coefficients
 from .checkpointing import RevolveTape, SegmentRunner, Segments, StoredTape, saved_levels
 from .grid import ModelGrid, default_boundary_width, validate_velocity
-from .memory import available_memory, require_memory, wavefield_bytes
+from .memory import require_memory, tape_budget, wavefield_bytes
 from .operators import (
     BoundOperator,
     OperatorKey,
@@ -81,7 +81,9 @@ class Propagator:
         step), an explicit ``dt`` (``ValueError`` if it breaks the CFL limit), and the
         gradient memory mode: ``checkpoints`` (revolve snapshots per shot) or
         ``memory_limit`` (bytes for one call's tapes: full storage when it fits, otherwise
-        the revolve plan with the fewest bytes; every plan costs about the same time).
+        the revolve plan with the fewest bytes; every plan costs about the same time), and
+        ``subsample`` (every how many steps the tapes keep; ``"auto"``: see
+        :meth:`tape_engine`).
     dtype : numpy dtype
         Precision of the simulation (float32 or float64).
     """
@@ -139,8 +141,8 @@ class Propagator:
         Its ``jacobian_adjoint`` is the exact adjoint of ``born`` for any data vector; a
         subsampled tape alone is accurate only for band-limited adjoint sources (residuals).
         Built once and kept (with its buffers) for the next call; it keeps ``checkpoints``
-        and ``memory_limit`` (without either, half the memory free when it is built), so
-        under a memory budget its tapes are revolve's.
+        and ``memory_limit`` (without either, :func:`.memory.tape_budget` when it is built),
+        so under a memory budget its tapes are revolve's.
         """
         if self.subsample == 1:
             return self
@@ -149,9 +151,9 @@ class Propagator:
             twin.settings = EngineSettings.create(self.settings, subsample=1)
             twin.subsample = 1
             if self.checkpoints is None and self.memory_limit is None:
-                # Every step of a shot may not fit where every k-th did: past half the
-                # memory free now, its tape is revolve's (exact too, one more forward).
-                twin.memory_limit = available_memory() // 2
+                # Every step of a shot may not fit where every k-th did: past the tape
+                # budget now, its tape is revolve's (exact too, one more forward).
+                twin.memory_limit = tape_budget()
             self._exact = twin
         return self._exact
 
@@ -337,7 +339,7 @@ class Propagator:
         adjoint = BoundOperator(self._op("jacobian_adjoint"), rec=points.adjoint_receivers,
                                 grad=self._grad, **adjoint_fields, **common)
         return SegmentRunner(forward, adjoint, list(forward_fields.values()), saved,
-                             list(adjoint_fields.values()), points, segments)
+                             list(adjoint_fields.values()), points, segments, self.subsample)
 
     def _idle_stored_runner(self) -> SegmentRunner:
         """A full-storage buffer that no live tape holds, allocated only when none is idle.
@@ -353,21 +355,48 @@ class Propagator:
         self._stored.append(runner)
         return runner
 
+    def _new_stored_tapes(self, n_shots: int) -> int:
+        """Full-storage buffers a call with ``n_shots`` shots allocates (the idle ones are
+        reused)."""
+        return max(0, n_shots - sum(not runner.busy for runner in self._stored))
+
+    def tape_engine(self, n_shots: int) -> Propagator:
+        """The engine whose tapes :meth:`record` makes for a call with ``n_shots`` shots.
+
+        With ``subsample="auto"``: :meth:`exact` (every step stored, so no adjoint source
+        needs a second forward) where its full-storage tapes of the call fit, that is
+        within ``memory_limit`` if set (and no ``checkpoints``), and their new buffers within
+        :func:`.memory.tape_budget` now; otherwise this engine (every ``subsample``-th step,
+        full or revolve, and :meth:`jacobian_adjoint` records a shot again where its adjoint
+        source needs it). Any other ``subsample``: this engine.
+        """
+        if self.settings.subsample != "auto" or self.subsample == 1:
+            return self
+        exact = self.exact()
+        new_bytes = exact._new_stored_tapes(n_shots) * exact._storage.stored_bytes
+        if exact.memory_plan(n_shots).mode == "full" and new_bytes <= tape_budget():
+            return exact
+        return self
+
     def record(self, vp: np.ndarray, shots: Sequence[int] | None = None
                ) -> tuple[np.ndarray, list]:
-        """Forward data (shot, time, receiver) and one tape per shot for ``jacobian_adjoint``."""
+        """Forward data (shot, time, receiver) and one tape per shot for ``jacobian_adjoint``,
+        made by :meth:`tape_engine`."""
         if configuration["mpi"]:
             raise NotImplementedError(
                 "gradients are not supported under Devito MPI (DEVITO_MPI is set): forward "
                 "and Born modelling are; run gradients shot-parallel on Dask instead"
             )
-        self.set_model(vp)
         idx = self._shots(shots)
+        engine = self.tape_engine(len(idx))
+        if engine is not self:
+            return engine.record(vp, idx)
+        self.set_model(vp)
         plan = self.memory_plan(len(idx))
         steps = self.nt - 2
         gathers = len(idx) * self.survey.nt * self.survey.n_receivers * self.dtype.itemsize
         if plan.mode == "full":
-            new = max(0, len(idx) - sum(not runner.busy for runner in self._stored))
+            new = self._new_stored_tapes(len(idx))
             require_memory(f"the gradient of {len(idx)} shot(s) with full storage", {
                 f"{new} new tape(s) of {self.stored_levels} levels (every {self.subsample} of "
                 f"{steps} steps)": new * self._storage.stored_bytes, "gathers": gathers,
@@ -409,8 +438,9 @@ class Propagator:
 
     def needs_exact_storage(self, adjoint_source: np.ndarray) -> np.ndarray:
         """Per shot (..., shot), whether :meth:`jacobian_adjoint` records the shot again with
-        every step stored for ``adjoint_source`` (..., shot, time, receiver): with
-        ``subsample="auto"``, where :meth:`aliased_fraction` exceeds ``ALIASED_FRACTION_LIMIT``.
+        every step stored for ``adjoint_source`` (..., shot, time, receiver) when its tape is
+        this engine's subsampled one: with ``subsample="auto"``, where
+        :meth:`aliased_fraction` exceeds ``ALIASED_FRACTION_LIMIT``.
         """
         return self._per_shot(self._needs_exact, adjoint_source).astype(bool)
 
@@ -450,11 +480,13 @@ class Propagator:
         (..., shot, time, receiver) give one gradient each, (..., x, [y,] z): every tape is
         replayed once per batch item, and a shot whose adjoint source is zero is skipped.
 
-        With ``subsample="auto"`` the gradient is exact for any adjoint source: a shot whose
-        :meth:`aliased_fraction` exceeds ``ALIASED_FRACTION_LIMIT`` (noise, spiky or
-        trace-normalised misfits, white vectors) is recorded again by :meth:`exact`, one shot
-        at a time (one more forward of that shot and one exact tape in memory; counted in
-        ``exact_recordings``); band-limited ones replay the subsampled tape. A fixed
+        With ``subsample="auto"`` the gradient is exact for any adjoint source. Tapes with
+        every step stored (:meth:`tape_engine`: wherever they fit) are replayed as they are.
+        On a subsampled tape, a shot whose :meth:`aliased_fraction` exceeds
+        ``ALIASED_FRACTION_LIMIT`` (residuals cut at ``t_max``, noise, spiky or
+        trace-normalised misfits, white vectors) is recorded again by :meth:`exact`, one
+        shot at a time (one more forward of that shot and one exact tape in memory; counted
+        in ``exact_recordings``); band-limited ones replay the subsampled tape. A fixed
         ``subsample`` > 1 always replays its tapes.
         """
         self.set_model(vp)
@@ -468,11 +500,12 @@ class Propagator:
         padded = np.zeros((len(sources), *self.grid.padded_shape))
         for i, tape in enumerate(tapes):
             stored, aliased = [], []
+            subsampled = tape.runner.factor > 1
             for b, source in enumerate(sources[:, i]):
                 if not source.any():
                     continue  # adds exactly zero
                 sim = np.asarray(self.time_axes.to_simulation(source), dtype=self.dtype)
-                (aliased if self._needs_exact(sim) else stored).append((b, sim))
+                (aliased if subsampled and self._needs_exact(sim) else stored).append((b, sim))
             if stored:
                 self._replay(tape, stored, padded)
             if aliased:

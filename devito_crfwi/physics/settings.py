@@ -49,12 +49,15 @@ class EngineSettings:
     subsample : "auto" or int >= 1
         Gradients keep every ``subsample``-th time step of the forward wavefield (of the
         whole run with full storage, of the segment being reversed with revolve; 1: every
-        step, exact). ``"auto"`` picks the largest factor that keeps the stored field above
-        the Nyquist rate of the source's highest frequency, with margin, and stays exact for
-        any adjoint source: a shot whose adjoint source that factor would alias (residuals
-        cut at t_max, noise, spiky or normalised misfits) is recorded again with every step
-        stored, at one more forward (see ``Propagator.jacobian_adjoint``). An explicit
-        factor > 1 always correlates its own levels (approximate for such sources).
+        step, exact). ``"auto"`` is exact for any adjoint source: it stores every step
+        wherever a call's full-storage tapes fit (``memory_limit`` if set, else half the
+        memory free; not with ``checkpoints``; ``Propagator.tape_engine``). Where they do
+        not, it keeps the largest factor that stays above the Nyquist rate of the source's
+        highest frequency, with margin, and a shot whose adjoint source that factor would
+        alias (residuals cut at t_max, noise, spiky or normalised misfits) is recorded again
+        with every step stored, at one more forward (see ``Propagator.jacobian_adjoint``).
+        An explicit factor > 1 always correlates its own levels (approximate for such
+        sources).
     """
 
     space_order: int = 8

@@ -1,10 +1,15 @@
-"""The default gradient storage is exact for any adjoint source (issue 26).
+"""The default gradient storage is exact for any adjoint source (issues 25, 26).
 
-``subsample="auto"`` keeps every k-th step of the forward wavefield; the imaging condition
-then aliases whatever the adjoint field holds above ``1 / (k dt) - f_max``. A shot whose
-adjoint source has such content is recorded again with every step stored, so the default
+``subsample="auto"`` stores every step wherever a call's full-storage tapes fit (memory
+limit, or half the memory free), so no adjoint source needs a second forward. Where they do
+not, it keeps every k-th step of the forward wavefield; the imaging condition then aliases
+whatever the adjoint field holds above ``1 / (k dt) - f_max``, so a shot whose adjoint
+source has such content is recorded again with every step stored. Either way the default
 gradient equals full storage's for clean, noisy and white adjoint sources alike, while a
 band-limited adjoint source that fades out before ``t_max`` keeps the subsampled tape.
+The tests of the second path (``REPLAY``) give a ``memory_limit`` that holds one shot's
+exact tape but not the call's two, so the call records subsampled tapes and the re-record
+stores every step in full.
 
 Problem: ``layered`` (40 x 30 at 10 m), 2 shots, Ricker 8 Hz, 0.5 s: the auto factor is 5.
 Measured with the subsampled tape alone (the behaviour before): relative gradient error
@@ -18,7 +23,7 @@ import numpy as np
 import pytest
 
 from devito_crfwi.experiments.scenarios import add_noise
-from devito_crfwi.physics import Propagator, Survey, ricker
+from devito_crfwi.physics import Propagator, Survey, memory, ricker
 from devito_crfwi.physics.storage import (
     ALIASED_FRACTION_LIMIT,
     SUBSAMPLED_GRADIENT_TOLERANCE,
@@ -33,6 +38,21 @@ def engine(vp, survey, **options) -> Propagator:
 
 def relative_error(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.linalg.norm(a - b) / np.linalg.norm(b))
+
+
+# How the default engine keeps its tapes: every step from the start ("full-tape"), or the
+# subsampled tape and a re-record of the shots that need it ("re-record", under a limit).
+PATHS = ["full-tape", "re-record"]
+
+
+def auto_engine(vp, survey, path: str, **options) -> Propagator:
+    """The default (``subsample="auto"``) engine, on ``path`` for a call of every shot."""
+    if path == "re-record":
+        one_shot = engine(vp, survey).exact().memory_plan(1).bytes_per_call
+        options["memory_limit"] = 3 * one_shot // 2
+    prop = engine(vp, survey, **options)
+    assert (prop.tape_engine(survey.n_shots) is prop) == (path == "re-record")
+    return prop
 
 
 @pytest.fixture(scope="module")
@@ -56,15 +76,20 @@ def fading_pulse(survey: Survey, rng) -> np.ndarray:
     return amplitudes * pulse[None, :, None]
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("data", ["clean", "8sigma0"])
-def test_default_gradient_equals_every_step_stored(layered, survey8, problem, data):
+def test_default_gradient_equals_every_step_stored(layered, survey8, problem, data, path):
     _, vp0, clean, noisy = problem
     observed = clean if data == "clean" else noisy
-    auto = engine(layered, survey8)
+    auto = auto_engine(layered, survey8, path)
     assert auto.subsample == 5
     loss, grad = auto.misfit_gradient(vp0, observed)
     loss_exact, grad_exact = engine(layered, survey8, subsample=1).misfit_gradient(vp0, observed)
     assert loss == loss_exact  # the forward is untouched
+    if path == "full-tape":  # measured 0: the same tapes, the same sums
+        assert auto.exact_recordings == 0
+        assert np.array_equal(grad, grad_exact)
+        return
     # measured 1.4e-4 (clean: partly the subsampled tape) and 0 (noisy: every step stored)
     assert relative_error(grad, grad_exact) <= (
         SUBSAMPLED_GRADIENT_TOLERANCE if data == "clean" else 1e-12)
@@ -72,6 +97,30 @@ def test_default_gradient_equals_every_step_stored(layered, survey8, problem, da
     # has mostly left through the C-PML by t_max, and may keep the subsampled tape)
     if data == "8sigma0":
         assert auto.exact_recordings == survey8.n_shots
+
+
+def test_auto_stores_every_step_only_where_the_tapes_fit(layered, survey8, problem,
+                                                         monkeypatch):
+    """The call's exact tapes fit: recorded with every step stored, one forward per shot.
+    They do not (a ``memory_limit`` for one of them, ``checkpoints``, or little memory
+    free): this engine's subsampled tapes, full or revolve."""
+    vp = problem[0]
+    auto = engine(layered, survey8)
+    assert auto.tape_engine(2) is auto.exact() and auto.exact().subsample == 1
+    _, tapes = auto.record(vp)
+    assert [tape.runner.factor for tape in tapes] == [1, 1]
+    one_shot = auto.exact().memory_plan(1).bytes_per_call
+    limited = engine(layered, survey8, memory_limit=3 * one_shot // 2)
+    assert limited.tape_engine(1) is limited.exact() and limited.tape_engine(2) is limited
+    _, tapes = limited.record(vp)
+    assert [tape.runner.factor for tape in tapes] == [5, 5]
+    revolve = engine(layered, survey8, checkpoints=3)
+    assert revolve.tape_engine(1) is revolve
+    assert engine(layered, survey8, subsample=5).tape_engine(1).subsample == 5
+    # the budget without memory_limit is half the memory free, at each call
+    fresh = engine(layered, survey8)
+    monkeypatch.setattr(memory, "available_memory", lambda: 3 * one_shot)
+    assert fresh.tape_engine(1) is fresh.exact() and fresh.tape_engine(2) is fresh
 
 
 def test_aliased_fraction_tells_broadband_from_band_limited(layered, survey8):
@@ -92,7 +141,8 @@ def test_aliased_fraction_tells_broadband_from_band_limited(layered, survey8):
 def test_band_limited_adjoint_sources_keep_the_subsampled_tape(layered, survey8, problem):
     vp = problem[0]
     pulse = fading_pulse(survey8, np.random.default_rng(3))
-    auto, exact = engine(layered, survey8), engine(layered, survey8, subsample=1)
+    auto = auto_engine(layered, survey8, "re-record")
+    exact = engine(layered, survey8, subsample=1)
     _, tapes = auto.record(vp)
     grad = auto.jacobian_adjoint(vp, tapes, pulse)
     assert auto.exact_recordings == 0
@@ -110,7 +160,8 @@ def test_a_batch_mixes_both_tapes_and_records_each_shot_once(layered, survey8, p
     rng = np.random.default_rng(4)
     white = rng.standard_normal((survey8.n_shots, survey8.nt, survey8.n_receivers))
     sources = np.stack([fading_pulse(survey8, rng), white, 2.0 * white])
-    auto = engine(layered, survey8, checkpoints=checkpoints)
+    auto = (auto_engine(layered, survey8, "re-record") if checkpoints is None
+            else engine(layered, survey8, checkpoints=checkpoints))
     exact = engine(layered, survey8, subsample=1)
     _, tapes = auto.record(vp)
     grads = auto.jacobian_adjoint(vp, tapes, sources)
@@ -121,16 +172,19 @@ def test_a_batch_mixes_both_tapes_and_records_each_shot_once(layered, survey8, p
             <= (1e-4 if b == 0 else 1e-10)
 
 
-@pytest.mark.parametrize("checkpoints", [None, 3])
-def test_dot_product_with_a_white_adjoint_source(layered, survey8, problem, checkpoints):
-    """<J dvp, w> = <dvp, Jᵀ w> to round-off for white w, full storage or revolve."""
+@pytest.mark.parametrize("path", [*PATHS, "revolve"])
+def test_dot_product_with_a_white_adjoint_source(layered, survey8, problem, path):
+    """<J dvp, w> = <dvp, Jᵀ w> to round-off for white w: every step stored from the start,
+    re-recorded in full, or revolve."""
     vp = problem[0]
     rng = np.random.default_rng(5)
-    prop = engine(layered, survey8, checkpoints=checkpoints)
+    prop = (engine(layered, survey8, checkpoints=3) if path == "revolve"
+            else auto_engine(layered, survey8, path))
     dvp = smooth_perturbation(vp.shape, rng)
     white = rng.standard_normal((survey8.n_shots, survey8.nt, survey8.n_receivers))
     _, tapes = prop.record(vp)
     lhs = float(np.sum(prop.born(vp, dvp) * white))
     rhs = float(np.sum(dvp * prop.jacobian_adjoint(vp, tapes, white)))
+    assert prop.exact_recordings == (0 if path == "full-tape" else survey8.n_shots)
     # measured 3.1e-14, full storage and revolve alike
     assert abs(lhs - rhs) <= 1e-12 * max(abs(lhs), abs(rhs)), (lhs, rhs)

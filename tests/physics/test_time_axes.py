@@ -204,8 +204,9 @@ def test_subsampled_gradient_is_within_tolerance_and_descends(layered, low_frequ
 @pytest.mark.parametrize("subsample", [1, 3, "auto"])
 def test_revolve_saves_the_same_levels_as_full_storage(layered, small_survey, subsample):
     """Revolve's segments are a multiple of the factor long: its gradient is full storage's,
-    for the exact tape (factor 1), a subsampled one, and the default (which records this
-    residual again with every step stored, revolve's with revolve)."""
+    for the exact tape (factor 1), a subsampled one, and the default (every step stored
+    from the start in full storage; with revolve, this residual is recorded again with
+    every step stored)."""
     vp = layered.values
     observed = engine(layered, small_survey).forward(np.full(layered.shape, 2200.0))
     stored = engine(layered, small_survey, subsample=subsample)
