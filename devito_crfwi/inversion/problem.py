@@ -195,8 +195,6 @@ class CRFWIProblem:
         grid = check_model(initial, "initial", where="CRFWIProblem")
         self.survey = survey
         self.initial = initial.copy()
-        self._observed = torch.from_numpy(check_gathers(
-            observed, survey, where="CRFWIProblem", wavelet=wavelet != "estimate"))
         self.true_model = None
         if true_model is not None:
             check_same_grid(true_model, initial, "true_model", model_name="initial",
@@ -212,6 +210,9 @@ class CRFWIProblem:
             representation_options=representation_options, compile=compile,
             engine_options=engine_options, wavelet=wavelet, wavelet_every=wavelet_every,
         )
+        self._observed = torch.from_numpy(check_gathers(
+            observed, survey, where="CRFWIProblem",
+            wavelet=self._settings.wavelet != "estimate"))  # an estimate replaces the survey's
         self.water_mask = check_water_mask(water_mask, self.initial)
         self.representation = make_representation(
             representation,

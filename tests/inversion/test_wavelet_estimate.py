@@ -25,7 +25,9 @@ def truth(crosswell_survey):
 
 @pytest.fixture(scope="module")
 def observed(layered, crosswell_survey, truth):
-    return dc.simulate(layered, dataclasses.replace(crosswell_survey, wavelet=truth))
+    """Gathers of an unknown source, as field data come: without attrs["wavelet"]."""
+    gathers = dc.simulate(layered, dataclasses.replace(crosswell_survey, wavelet=truth))
+    return gathers.drop_attrs(deep=False) if hasattr(gathers, "drop_attrs") else gathers
 
 
 @pytest.fixture(scope="module")
