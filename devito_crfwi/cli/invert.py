@@ -105,6 +105,16 @@ def load_config(path: Path) -> dict[str, Any]:
         EngineSettings.create(**engine)
     except (TypeError, ValueError) as err:
         raise CLIError(f"{path} [engine]: {err}") from None
+    if "representation_options" in config:
+        from ..inversion.settings import check_representation_options
+        from ..representations import REGISTRY
+
+        name = config.get("inversion", {}).get("representation", "ig")
+        try:  # the options of the named representation (CRFWIProblem names a wrong name)
+            check_representation_options(name if name in REGISTRY else None,
+                                         config["representation_options"])
+        except TypeError as err:
+            raise CLIError(f"{path} [representation_options]: {err}") from None
     base = path.resolve().parent
     for key in ("observed", "initial", "true_model", "output_dir"):
         if key in config:

@@ -46,8 +46,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     # The one error convention: every wrong input is a ValueError (CLIError, SegyError, the
-    # library's checks) or an OSError naming the file; both become one line and status 1.
-    except (ValueError, OSError, FloatingPointError) as err:
+    # library's checks) or an OSError naming the file; both become one line and status 1, as
+    # does a MemoryError (the engine's guards name the sizes before allocating them).
+    except (ValueError, OSError, FloatingPointError, MemoryError) as err:
         print(f"{PROG} {args.command}: error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

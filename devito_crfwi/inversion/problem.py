@@ -44,7 +44,7 @@ from .checkpoint import (
 from .checks import check_water_mask, jsonable
 from .filters import butterworth
 from .regularization import Regularizer
-from .settings import OPTIMIZERS, InversionSettings
+from .settings import OPTIMIZERS, InversionSettings, is_whole
 
 __all__ = ["CRFWIProblem", "OPTIMIZERS"]
 
@@ -234,6 +234,8 @@ class CRFWIProblem:
 
         # Physics: vmax = the upper bound keeps the time step stable for any model.
         self.operator = WaveOperator(survey, initial, vmax=self.bounds[1], **self.engine_options)
+        # A memory_limit too small for one iteration's tapes: refused now, naming the sizes.
+        self.operator.propagator().memory_plan(self.shots_per_iteration or survey.n_shots)
 
         self.lr = self._settings.learning_rate(self.representation)
         self.optimizer = self._settings.make_optimizer(self.representation.parameters(), self.lr)
@@ -495,6 +497,11 @@ class CRFWIProblem:
             loss = self._settings.loss_function(pred, observed.to(pred.dtype))
             if not torch.is_tensor(loss) or loss.numel() != 1:
                 raise TypeError(f"the loss must return a scalar Tensor, got {loss!r}")
+            if not loss.requires_grad:
+                raise TypeError(
+                    f"the loss {self.loss_name!r} returned a Tensor without a gradient "
+                    "(requires_grad=False): compute it from pred with torch operations, "
+                    "without .detach(), .item(), numpy or torch.no_grad()")
             if not torch.isfinite(loss):
                 raise FloatingPointError(
                     f"the loss is {float(loss.detach())} at iteration {iteration}"
@@ -579,10 +586,10 @@ class CRFWIProblem:
         devito_crfwi.io.atomic.FolderInUseError
             Another ``solve`` holds ``checkpoint_dir`` (its pid is named).
         """
-        if isinstance(iterations, bool) or int(iterations) != iterations or iterations < 1:
+        if not is_whole(iterations) or iterations < 1:
             raise ValueError(f"iterations must be an integer >= 1, got {iterations!r}")
         iterations = int(iterations)
-        if isinstance(checkpoint_every, bool) or int(checkpoint_every) < 1:
+        if not is_whole(checkpoint_every) or checkpoint_every < 1:
             raise ValueError(f"checkpoint_every must be an integer >= 1, got {checkpoint_every!r}")
         callbacks = [] if callback is None else (
             list(callback) if isinstance(callback, list | tuple) else [callback]

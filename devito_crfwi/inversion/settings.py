@@ -9,7 +9,7 @@ water mask) are checked in :mod:`.checks`.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -17,11 +17,13 @@ import torch
 import xarray as xr
 
 from ..physics import EngineSettings, Survey
-from ..representations import Representation, default_bounds
+from ..representations import REGISTRY, Representation, default_bounds
+from ..representations.registry import check_options
 from .losses import LOSSES
 from .regularization import Term, parse_regularization
 
-__all__ = ["ENGINE_OPTIONS", "OPTIMIZERS", "SHOT_ORDERS", "WAVELETS", "InversionSettings"]
+__all__ = ["ENGINE_OPTIONS", "OPTIMIZERS", "SHOT_ORDERS", "WAVELETS", "InversionSettings",
+           "check_representation_options"]
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "adam": torch.optim.Adam,
@@ -38,6 +40,10 @@ SHOT_ORDERS = ("random", "epoch")
 
 WAVELETS = ("survey", "estimate")
 """Where the modelled source comes from (see ``CRFWIProblem``'s ``wavelet``)."""
+
+_OWN_ARGUMENTS = {"vmin": "bounds=(vmin, vmax)", "vmax": "bounds=(vmin, vmax)", "seed": "seed",
+                  "water_mask": "water_mask"}
+"""Options of every representation that ``CRFWIProblem`` passes itself, by its argument."""
 
 ENGINE_OPTIONS = tuple(n for n in EngineSettings.fields() if n != "vmax") + ("client",)
 """The engine options ``CRFWIProblem`` takes: every engine setting but vmax (which is
@@ -122,7 +128,8 @@ class InversionSettings:
         optimizer_name, optimizer_factory = _optimizer(optimizer)
         return cls(
             representation_name=_representation_name(representation),
-            representation_options=dict(representation_options or {}),
+            representation_options=check_representation_options(representation,
+                                                                representation_options),
             loss_name=loss_name,
             loss_function=loss_function,
             regularization=parse_regularization(regularization),
@@ -133,7 +140,7 @@ class InversionSettings:
             shots_per_iteration=_shots_per_iteration(shots_per_iteration, survey.n_shots),
             shot_order=_shot_order(shot_order),
             frequency_schedule=_frequency_schedule(frequency_schedule, survey.dt),
-            seed=int(seed),
+            seed=_integer("seed", seed, 0),
             compile=compile,
             engine_options=dict(engine_options),
             wavelet=_wavelet(wavelet),
@@ -154,6 +161,42 @@ class InversionSettings:
             return self.optimizer_factory(params, lr=lr, max_iter=1, max_eval=6, history_size=10,
                                           line_search_fn="strong_wolfe")
         return self.optimizer_factory(params, lr=lr)
+
+
+def check_representation_options(representation: str | torch.nn.Module | None,
+                                  options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """``CRFWIProblem``'s ``representation_options`` as a dict, after refusing (``TypeError``)
+    a non-mapping, an option that repeats one of its own arguments (``vmin``, ``vmax``,
+    ``seed``, ``water_mask``) and one the named ``representation`` does not take."""
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise TypeError("representation_options must be a dict of keyword options, got "
+                        f"{type(options).__name__}")
+    for name, argument in _OWN_ARGUMENTS.items():
+        if name in options:
+            raise TypeError(f"representation_options[{name!r}] repeats CRFWIProblem's own "
+                            f"argument: give it as {argument} only")
+    if isinstance(representation, str) and representation in REGISTRY:
+        try:
+            check_options(representation, options, tuple(_OWN_ARGUMENTS))
+        except TypeError as err:
+            raise TypeError(f"representation_options: {err}") from None
+    return dict(options)
+
+
+def _integer(name: str, value, minimum: int) -> int:
+    """``value`` as an int >= ``minimum``: a Python or numpy integer (no bool, float or text)."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def is_whole(value) -> bool:
+    """Whether ``value`` is a whole number: an int, numpy integer or integral float (no bool
+    or text, which ``int()`` would take or fail on with a message naming nothing)."""
+    return (not isinstance(value, bool) and isinstance(value, int | float | np.number)
+            and bool(np.isfinite(value)) and int(value) == value)
 
 
 def _check_engine_options(engine_options: dict[str, Any]) -> None:
@@ -248,7 +291,7 @@ def _bounds(bounds, initial: xr.DataArray, representation) -> tuple[float, float
 def _shots_per_iteration(k, n_shots: int) -> int | None:
     if k is None:
         return None
-    if isinstance(k, bool) or int(k) != k or not 1 <= k <= n_shots:
+    if not is_whole(k) or not 1 <= k <= n_shots:
         raise ValueError(
             f"shots_per_iteration must be an integer in 1..{n_shots} (the number of shots), "
             f"got {k!r}"
@@ -301,13 +344,16 @@ def _frequency_schedule(schedule, dt: float) -> tuple[tuple[float | None, int], 
                 f"frequency_schedule entries must be (cutoff_hz, iterations), got {item!r}"
             ) from err
         if cutoff is not None:
+            if isinstance(cutoff, bool) or not isinstance(cutoff, int | float | np.number):
+                raise ValueError(f"frequency_schedule cutoffs must be numbers (Hz) or None, got "
+                                 f"{cutoff!r}")
             cutoff = float(cutoff)
             if not 0 < cutoff < nyquist:
                 raise ValueError(
                     f"frequency_schedule cutoffs must be in (0, {nyquist:g}) Hz (the Nyquist "
                     f"frequency of dt = {dt:g} s) or None for the full band, got {cutoff:g}"
                 )
-        if isinstance(n, bool) or int(n) != n or n < 1:
+        if not is_whole(n) or n < 1:
             raise ValueError(f"frequency_schedule iterations must be integers >= 1, got {n!r}")
         stages.append((cutoff, int(n)))
     return tuple(stages)

@@ -20,7 +20,7 @@ from typing import NamedTuple
 import numpy as np
 import xarray as xr
 
-from .axes import regular_axis
+from .axes import regular_axis, rounding_rtol
 from .units import KMS_THRESHOLD, MAX_VELOCITY, VELOCITY_UNITS
 
 __all__ = [
@@ -302,7 +302,9 @@ def check_shots(shots, name: str = "shots", *, where: str | None = None,
             raise ValueError(f"{prefix}{name}: {err}") from None
         if t0 != 0.0:
             raise ValueError(f"{prefix}{name}: the time axis must start at 0 s, got {t0!r} s")
-        if dt is not None and abs(dt - step) > _DT_RTOL * step:
+        # A float32 axis's step is only as exact as float32 (the values' rounding).
+        rtol = _DT_RTOL + rounding_rtol(shots["time"].values)
+        if dt is not None and abs(dt - step) > rtol * step:
             raise ValueError(f"{prefix}{name}.attrs['dt'] = {dt!r} s disagrees with the time "
                              f"axis step {step!r} s")
         dt = step if dt is None else dt

@@ -27,6 +27,12 @@ CFL_MARGIN = 0.95
 # that the resampled recording needs, only run time and memory.
 MIN_DT_FRACTION = 0.1
 MIN_POINTS_PER_WAVELENGTH = 5.0
+# Above this many points per minimum wavelength the spacing is implausible for the
+# velocities: a grid past ~20 is already fine enough for 8th-order stencils, and one at 1000
+# would cost (1000 / 5)^3 = 8e6 times the run time of a 5-point grid in 2-D (cells x steps).
+# Coordinates in km with velocities in m/s multiply the count by 1000, so any grid sensible
+# in metres (>= 5) lands at >= 5000: the threshold has a factor 5 to spare both ways.
+MAX_POINTS_PER_WAVELENGTH = 1000.0
 
 
 @cache
@@ -152,9 +158,18 @@ class ModelGrid:
 
     def check_dispersion(self, vmin: float, f0: float) -> float:
         """Warn if the grid has fewer than ~5 points per minimum wavelength (at the Ricker's
-        resolved band, 2.5 ``f0``, see :mod:`.wavelet`); return that count."""
+        resolved band, 2.5 ``f0``, see :mod:`.wavelet`), or implausibly many (above
+        ``MAX_POINTS_PER_WAVELENGTH``: likely coordinates in km with velocities in m/s);
+        return that count."""
         fmax = RICKER_RESOLVED_FACTOR * f0
         ppw = vmin / (fmax * max(self.spacing))
+        if ppw > MAX_POINTS_PER_WAVELENGTH:
+            warn(
+                f"{ppw:.0f} grid points per minimum wavelength (vmin = {vmin:.0f} m/s, fmax ~ "
+                f"{fmax:.1f} Hz, spacing {max(self.spacing):g} m): the spacing is implausibly "
+                "small for the velocities. Are the coordinates in km? Give them in m (e.g. "
+                "vp.assign_coords(x=vp.x * 1000, z=vp.z * 1000)); velocities are m/s."
+            )
         if ppw < MIN_POINTS_PER_WAVELENGTH:
             warn(
                 f"only {ppw:.2f} grid points per minimum wavelength (vmin = {vmin:.0f} m/s, "

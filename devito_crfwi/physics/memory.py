@@ -35,13 +35,13 @@ def require_memory(what: str, sizes: dict[str, int], hint: str = "") -> None:
     need = sum(sizes.values())
     free = available_memory()
     if need > free:
-        parts = ", ".join(f"{name} {_mib(n)}" for name, n in sizes.items())
-        raise MemoryError(f"{what} needs {_mib(need)} ({parts}) but only {_mib(free)} of "
+        parts = ", ".join(f"{name} {_size(n)}" for name, n in sizes.items())
+        raise MemoryError(f"{what} needs {_size(need)} ({parts}) but only {_size(free)} of "
                           f"memory is available; nothing was allocated{hint}")
 
 
-def _mib(n: int) -> str:
-    return f"{n / 2**20:.1f} MiB"
+def _size(n: int) -> str:
+    return f"{n / 2**30:.2f} GiB" if n >= 2**30 else f"{n / 2**20:.1f} MiB"
 
 
 def wavefield_bytes(shape: tuple[int, ...], dtype) -> int:

@@ -117,6 +117,12 @@ def storage_factor_argument(grid: Grid, factor: int) -> dict[str, int]:
     return subsampling_factor_argument(_storage_dim(grid, factor), factor)
 
 
+def halo_shape(grid: ModelGrid, space_order: int) -> tuple[int, ...]:
+    """The shape of one level of a field of ``space_order`` on ``grid``'s padded grid, with
+    its halo (Devito's: ``space_order`` cells on each side), before any is allocated."""
+    return tuple(n + 2 * space_order for n in grid.padded_shape)
+
+
 def model_function(name: str, grid: Grid, space_order: int) -> Function:
     """A model-shaped field on the padded grid (squared slowness, gradient...)."""
     return Function(name=name, grid=grid, space_order=space_order)

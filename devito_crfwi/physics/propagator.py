@@ -32,6 +32,7 @@ from .operators import (
     devito_grid,
     gather_points,
     get_operator,
+    halo_shape,
     memory_names,
     model_function,
     pml_axes,
@@ -114,6 +115,8 @@ class Propagator:
         self.time_axes = TimeAxes(simulation_step(grid, self.vmax, space_order, survey.t_max, dt),
                                   survey, self.dtype)
         self.subsample = storage_factor(settings.subsample, survey.highest_frequency(), self.dt)
+        self._level_bytes = wavefield_bytes(halo_shape(grid, space_order), self.dtype)
+        self._require_modelling_memory()
 
         self._dgrid = devito_grid(grid, self.dtype.name)
         so = space_order
@@ -181,6 +184,33 @@ class Propagator:
         return cls(grid, survey, vp_reference=values,
                    settings=EngineSettings.create(settings, vmax=vmax), dtype=dtype)
 
+    def _require_modelling_memory(self) -> None:
+        """Refuse (``MemoryError``) before allocating what forward modelling needs.
+
+        The padded grid grows with the absorbing layer (by default ~0.4 of the longest
+        wavelength, ``vmax / f0``) and the steps with ``vmax``: a coordinate unit or a
+        velocity bound off by 1000x shows here, sized, not as numpy's failure in ``np.pad``.
+        """
+        grid = self.grid
+        cells = int(np.prod(grid.shape))
+        padded = int(np.prod(grid.padded_shape))
+        require_memory(
+            f"modelling on the {_shape(grid.shape)} grid padded to {_shape(grid.padded_shape)} "
+            f"(absorbing layers of {grid.nbl} cells; vmax = {self.vmax:g} m/s) over {self.nt - 2} "
+            f"steps of {self.dt:.3g} s", {
+                # set_model: the model and its squared slowness in float64, then padded
+                "padding the model": (2 * cells + padded) * np.dtype(np.float64).itemsize,
+                "squared slowness": self._level_bytes,
+                "forward wavefields": self._wavefields_bytes(("u",)),
+            }, "; check that coordinates are in m and velocities in m/s, and vmax (or the "
+               "bounds) and boundary_width")
+
+    def _wavefields_bytes(self, fields: tuple[str, ...]) -> int:
+        """Bytes of the wavefields ``fields`` an operator advances (three levels each) and of
+        their C-PML memory variables (two levels each)."""
+        memories = sum(len(memory_names(self.grid, name)) for name in fields)
+        return (3 * len(fields) + 2 * memories) * self._level_bytes
+
     # -- the time axes ------------------------------------------------------------------
     @property
     def dt(self) -> float:
@@ -241,10 +271,8 @@ class Propagator:
         ``fields`` are the wavefields the operator advances (zeroed per shot); ``functions``
         are further model-space inputs bound to the operator (e.g. ``dm``).
         """
-        level = wavefield_bytes(self._m.data_with_halo.shape, self.dtype)
-        memories = sum(len(memory_names(self.grid, name)) for name in fields)
         require_memory(f"{kind} modelling of {len(idx)} shot(s)", {
-            "wavefields": (3 * len(fields) + 2 * memories) * level,
+            "wavefields": self._wavefields_bytes(fields),
             "gathers": len(idx) * self.survey.nt * self.survey.n_receivers * self.dtype.itemsize,
         })
         if kind not in self._bound:
@@ -304,7 +332,7 @@ class Propagator:
         ``memory_limit`` as they are now: :meth:`exact` changes them on its twin)."""
         return GradientStorage(
             steps=self.nt - 2, subsample=self.subsample,
-            level_bytes=wavefield_bytes(self._m.data_with_halo.shape, self.dtype),
+            level_bytes=self._level_bytes,
             saved_level_bytes=wavefield_bytes(self.grid.padded_shape, self.dtype),
             memories=len(memory_names(self.grid, "u")), checkpoints=self.checkpoints,
             memory_limit=self.memory_limit)
@@ -318,6 +346,24 @@ class Propagator:
         """The tape mode for a call with ``n_shots`` shots (see ``checkpoints``, ``memory_limit``;
         :meth:`.storage.GradientStorage.plan`)."""
         return self._storage.plan(n_shots)
+
+    def _require_gradient_memory(self, n_shots: int) -> MemoryPlan:
+        """The tape plan of a gradient of ``n_shots`` shots (:meth:`memory_plan`), after
+        refusing it (``MemoryError`` naming the sizes) when its new buffers exceed the free
+        memory."""
+        plan = self.memory_plan(n_shots)
+        gathers = n_shots * self.survey.nt * self.survey.n_receivers * self.dtype.itemsize
+        if plan.mode == "full":
+            new = self._new_stored_tapes(n_shots)
+            require_memory(f"the gradient of {n_shots} shot(s) with full storage", {
+                f"{new} new tape(s) of {self.stored_levels} levels (every {self.subsample} of "
+                f"{self.nt - 2} steps)": new * self._storage.stored_bytes, "gathers": gathers,
+            }, "; set memory_limit (revolve checkpointing) or a larger subsample")
+        else:
+            require_memory(f"the gradient of {n_shots} shot(s) with {plan.checkpoints} revolve "
+                           "snapshots", {"snapshots and buffer": plan.bytes_per_call,
+                                         "gathers": gathers})
+        return plan
 
     def _runner(self, segments: Segments) -> SegmentRunner:
         """A segment runner: a three-level forward wavefield, the segment's saved levels
@@ -391,20 +437,9 @@ class Propagator:
         engine = self.tape_engine(len(idx))
         if engine is not self:
             return engine.record(vp, idx)
+        plan = self._require_gradient_memory(len(idx))
         self.set_model(vp)
-        plan = self.memory_plan(len(idx))
         steps = self.nt - 2
-        gathers = len(idx) * self.survey.nt * self.survey.n_receivers * self.dtype.itemsize
-        if plan.mode == "full":
-            new = self._new_stored_tapes(len(idx))
-            require_memory(f"the gradient of {len(idx)} shot(s) with full storage", {
-                f"{new} new tape(s) of {self.stored_levels} levels (every {self.subsample} of "
-                f"{steps} steps)": new * self._storage.stored_bytes, "gathers": gathers,
-            }, "; set memory_limit (revolve checkpointing) or a larger subsample")
-        else:
-            require_memory(f"the gradient of {len(idx)} shot(s) with {plan.checkpoints} revolve "
-                           "snapshots", {"snapshots and buffer": plan.bytes_per_call,
-                                         "gathers": gathers})
         out = np.empty((len(idx), self.survey.nt, self.survey.n_receivers), self.dtype)
         recorded = np.zeros((self.nt, self.survey.n_receivers), self.dtype)
         tapes = []
@@ -534,3 +569,7 @@ class Propagator:
         data, tapes = self.record(vp, idx)
         residual = data.astype(np.float64) - observed
         return 0.5 * float(np.sum(residual**2)), self.jacobian_adjoint(vp, tapes, residual)
+
+
+def _shape(shape: tuple[int, ...]) -> str:
+    return " x ".join(map(str, shape))

@@ -20,8 +20,16 @@ from .wavelet import RICKER_RESOLVED_FACTOR, RICKER_TOP_FACTOR, TOP_LEVEL, ricke
 _NICE_INTERVALS = (0.0005, 0.001, 0.002, 0.004, 0.008, 0.016)
 
 
+def _number(name: str, value) -> float:
+    """``value`` as a float: an int, float or numpy number (no bool or text, which ``float``
+    would take or refuse naming nothing)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.number):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    return float(value)
+
+
 def _positive(name: str, value: float) -> float:
-    value = float(value)
+    value = _number(name, value)
     if not np.isfinite(value) or value <= 0:
         raise ValueError(f"{name} must be a positive finite number, got {value!r}")
     return value
@@ -367,8 +375,10 @@ class Survey:
         model = check_model(vp, where="Survey.surface")
         across = [model.x] if model.y is None else [model.x, model.y]  # horizontal axes
         z, dz = model.z, model.spacing[-1]
-        source_depth = 2 * dz if source_depth is None else float(source_depth)
-        receiver_depth = 2 * dz if receiver_depth is None else float(receiver_depth)
+        source_depth = 2 * dz if source_depth is None else _number("source_depth (m)",
+                                                                    source_depth)
+        receiver_depth = 2 * dz if receiver_depth is None else _number("receiver_depth (m)",
+                                                                        receiver_depth)
         labels = "xy"[: len(across)]
         shots = [_surface_line("n_shots", axis, label, n, 1) for axis, label, n in
                  zip(across, labels, _areal_counts("n_shots", n_shots, across), strict=True)]
@@ -410,6 +420,8 @@ class Survey:
         """
         dt = check_shots(observed, "observed", where="Survey.from_shots")
         recorded = observed.attrs.get("f0")
+        if f0 is not None:
+            f0 = _positive("Survey.from_shots: f0 (Hz)", f0)
         if f0 is not None and recorded is not None and not np.isclose(f0, recorded, rtol=1e-3):
             raise ValueError(f"f0 = {f0:g} Hz contradicts the shot file's f0 = {recorded:g} Hz: "
                              "the modelled source must be the recorded one; leave f0 out (or "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 import numpy as np
@@ -29,6 +30,28 @@ per step whatever the gradient's scale, so what differs is how far the velocity 
 by tests/representations/test_representations.py, which fits an anomaly with these rates."""
 
 PRESETS = ("default", "paper")
+
+
+def option_names(name: str) -> list[str]:
+    """The keyword options of the named representation, sorted: its class's and those of the
+    classes it extends (:class:`Representation`'s), and ``preset``."""
+    names = {"preset"}
+    keyword = (inspect.Parameter.KEYWORD_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
+    for klass in REGISTRY[name].__mro__:
+        if issubclass(klass, Representation) and "__init__" in vars(klass):
+            names |= {p.name for p in inspect.signature(klass.__init__).parameters.values()
+                      if p.kind in keyword}
+    return sorted(names - {"self", "initial"})
+
+
+def check_options(name: str, options: dict[str, Any], given: tuple[str, ...] = ()) -> None:
+    """Raise ``TypeError`` naming the options that representation ``name`` does not take;
+    the expected ones are listed but for ``given`` (those the caller passes itself)."""
+    unknown = sorted(set(options) - set(option_names(name)))
+    if unknown:
+        expected = [option for option in option_names(name) if option not in given]
+        raise TypeError(f"unknown option(s) {unknown} of representation {name!r}; expected "
+                        f"some of {expected}")
 
 
 def make_representation(
@@ -76,6 +99,8 @@ def make_representation(
     ValueError
         For an unknown name, for a module whose ``forward()`` does not return the shape of
         ``initial``, or for a module given with ``water_mask`` or options.
+    TypeError
+        For an option the named representation does not take (see :func:`option_names`).
     """
     shape = tuple(np.shape(initial))
     if preset not in PRESETS:
@@ -101,6 +126,7 @@ def make_representation(
             f"got {name_or_module!r}"
         )
     cls = REGISTRY[name_or_module]
+    check_options(name_or_module, kwargs)
     if preset == "paper":
         kwargs = cls.paper_options(shape) | kwargs
     return cls(initial, vmin=vmin, vmax=vmax, seed=seed, water_mask=water_mask, **kwargs)

@@ -140,6 +140,16 @@ def test_invert_from_toml(invert_case, layered, capsys):
          "unknown key"),
         ('observed = "missing.sgy"\ninitial = "initial.sgy"\n', "missing.sgy"),
         ("observed = \n", "not valid TOML"),
+        ('observed = "shots.sgy"\ninitial = "initial.sgy"\n[inversion]\nrepresentation = '
+         '"pixel"\n[representation_options]\nnonsense = 1\n',
+         "bad.toml [representation_options]: representation_options: unknown option(s) "
+         "['nonsense'] of representation 'pixel'"),
+        ('observed = "shots.sgy"\ninitial = "initial.sgy"\n[representation_options]\n'
+         'vmin = 1000.0\n', "[representation_options]: representation_options['vmin'] repeats "
+         "CRFWIProblem's own argument: give it as bounds=(vmin, vmax) only"),
+        ('observed = "shots.sgy"\ninitial = "initial.sgy"\n[inversion]\nrepresentation = '
+         '"pixel"\n[engine]\nmemory_limit = 1000\n',
+         "memory_limit = 1000 bytes cannot hold the gradient of 2 shot(s)"),
     ],
 )
 def test_invert_bad_configs_fail_clearly(invert_case, text, match, capsys):
@@ -148,6 +158,20 @@ def test_invert_bad_configs_fail_clearly(invert_case, text, match, capsys):
     assert main(["invert", str(config), "--no-progress"]) == 1
     err = capsys.readouterr().err
     assert err.startswith("devito-crfwi invert: error:") and match in err
+    assert err.count("\n") == 1  # one line, no traceback
+
+
+def test_simulate_too_big_for_memory_is_one_line(tmp_path, layered, capsys, monkeypatch):
+    from devito_crfwi.physics import memory
+
+    model = dc.write_segy(layered, tmp_path / "model.sgy")
+    monkeypatch.setattr(memory, "available_memory", lambda: 2**16)  # 64 KiB
+    argv = ["simulate", str(model), "-o", str(tmp_path / "shots.sgy"), "--shots", "1",
+            "--receivers", "4", "--f0", "15", "--t-max", "0.2", "--no-progress"]
+    assert main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("devito-crfwi simulate: error: ") and err.count("\n") == 1
+    assert "padded to 68 x 58" in err and "only 0.1 MiB of memory is available" in err
 
 
 @pytest.mark.smoke

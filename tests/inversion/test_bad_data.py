@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import torch
 
 import devito_crfwi as dc
 from tests.helpers import BAD_MODELS, BAD_SHOTS, raises_at
@@ -97,3 +98,83 @@ def test_arrays_on_the_grid_are_accepted(layered, crosswell_survey, crosswell_ob
     problem = dc.CRFWIProblem(crosswell_observed, crosswell_survey, layered, "pixel",
                               true_model=nudged, water_mask=(layered < 2050.0).values)
     assert problem.water_mask.sum() == int((layered < 2050.0).sum())
+
+
+# -- arguments that used to end in Python's own messages, naming nothing ---------------------
+def _problem(layered, survey, observed, **options):
+    return dc.CRFWIProblem(observed, survey, layered, "pixel", **options)
+
+
+@pytest.mark.parametrize(("options", "error", "match"), [
+    ({"seed": "abc"}, ValueError, r"^seed must be an integer >= 0, got 'abc'$"),
+    ({"seed": "1"}, ValueError, r"^seed must be an integer >= 0, got '1'$"),
+    ({"seed": 2.5}, ValueError, r"^seed must be an integer >= 0, got 2\.5$"),
+    ({"seed": None}, ValueError, r"^seed must be an integer >= 0, got None$"),
+    ({"seed": -1}, ValueError, r"^seed must be an integer >= 0, got -1$"),
+    ({"shots_per_iteration": "two"}, ValueError, r"^shots_per_iteration must be an integer"),
+    ({"frequency_schedule": [("low", 3)]}, ValueError,
+     r"^frequency_schedule cutoffs must be numbers \(Hz\) or None, got 'low'$"),
+    ({"frequency_schedule": [(5.0, "x")]}, ValueError,
+     r"^frequency_schedule iterations must be integers >= 1, got 'x'$"),
+    ({"representation_options": {"vmin": 1000.0}}, TypeError,
+     r"^representation_options\['vmin'\] repeats CRFWIProblem's own argument: give it as "
+     r"bounds=\(vmin, vmax\) only$"),
+    ({"representation_options": {"seed": 1}}, TypeError, r"give it as seed only"),
+    ({"representation_options": {"water_mask": None}}, TypeError, r"give it as water_mask only"),
+    ({"representation_options": {"nonsense": 1}}, TypeError,
+     r"^representation_options: unknown option\(s\) \['nonsense'\] of representation 'pixel'; "
+     r"expected some of \['dtype', 'output', 'preset', 'scale'\]$"),
+    ({"representation_options": [("alpha", 1)]}, TypeError,
+     r"^representation_options must be a dict of keyword options, got list$"),
+])
+def test_bad_arguments_name_themselves(layered, crosswell_survey, crosswell_observed, options,
+                                       error, match):
+    with pytest.raises(error, match=match):
+        _problem(layered, crosswell_survey, crosswell_observed, **options)
+
+
+def test_numpy_integer_seed_is_taken(layered, crosswell_survey, crosswell_observed):
+    assert _problem(layered, crosswell_survey, crosswell_observed, seed=np.int64(3)).seed == 3
+
+
+def test_a_detached_loss_is_named(layered, crosswell_survey, crosswell_observed):
+    def detached(pred, obs):
+        return ((pred - obs) ** 2).sum().detach()
+
+    problem = _problem(layered, crosswell_survey, crosswell_observed, loss=detached)
+    # The check precedes backward: a differentiable stand-in for the wave equation keeps the
+    # test from compiling the gradient's operators.
+    shape = crosswell_observed.shape
+    problem.operator = lambda vp, shots=None: vp.mean() * torch.ones(shape, dtype=vp.dtype)
+    with pytest.raises(TypeError, match=r"^the loss 'detached' returned a Tensor without a "
+                                        r"gradient \(requires_grad=False\)"):
+        problem.solve(1, progress=False)
+    assert problem.iteration == 0
+
+
+@pytest.mark.parametrize("argument", ["iterations", "checkpoint_every"])
+def test_solve_counts_must_be_integers(layered, crosswell_survey, crosswell_observed, argument):
+    problem = _problem(layered, crosswell_survey, crosswell_observed)
+    options = {"iterations": 1, argument: "ten"}
+    with pytest.raises(ValueError, match=rf"^{argument} must be an integer >= 1, got 'ten'$"):
+        problem.solve(progress=False, **options)
+
+
+def test_a_huge_upper_bound_is_refused_before_padding(layered, crosswell_survey,
+                                                      crosswell_observed, monkeypatch):
+    # bounds[1] = 1e6 m/s is the engine's vmax: a C-PML of 0.4 * 1e6 / 15 / 10 = 2667 cells
+    # and a ~5 us step; with 1 GiB free it is refused, sized, before anything is padded.
+    from devito_crfwi.physics import ModelGrid, memory
+
+    monkeypatch.setattr(memory, "available_memory", lambda: 2**30)
+    monkeypatch.setattr(ModelGrid, "pad", lambda *args: pytest.fail("padded before the check"))
+    with pytest.raises(MemoryError, match=r"padded to 5374 x 5364 \(absorbing layers of 2667 "
+                                          r"cells; vmax = 1e\+06 m/s\)"):
+        _problem(layered, crosswell_survey, crosswell_observed, bounds=(1000.0, 1e6))
+
+
+def test_a_memory_limit_below_one_iteration_is_refused_at_once(layered, crosswell_survey,
+                                                              crosswell_observed):
+    with pytest.raises(MemoryError, match=r"^memory_limit = 1000 bytes cannot hold the gradient "
+                                          r"of \d+ shot\(s\): revolve needs at least \d+ bytes"):
+        _problem(layered, crosswell_survey, crosswell_observed, memory_limit=1000)

@@ -74,6 +74,32 @@ def test_check_model_names_the_argument(model):
         check_model(model.T, "initial")
 
 
+def test_float32_coordinates_regular_to_float32_precision_are_accepted(model):
+    # Rounding to float32 moves each value by up to half an ulp: steps of 12.345 m up to
+    # x = 728 m differ by up to ~6e-5 m (5e-6 of the step), beyond a 1e-6 step tolerance.
+    x = np.arange(60, dtype=np.float32) * np.float32(12.345)
+    steps = np.diff(x.astype(np.float64))
+    assert np.ptp(steps) > 1e-6 * 12.345  # what used to be refused as irregular
+    vp = xr.DataArray(np.full((60, 6), 2000.0, np.float32), dims=MODEL_DIMS,
+                      coords={"x": x, "z": model.z.values.astype(np.float32)})
+    checked = check_model(vp)
+    assert checked.spacing[0] == pytest.approx(12.345, rel=1e-6)
+    assert checked.spacing[1] == 10.0
+    # float32 gathers' time axis alike
+    gathers = make_gathers()
+    time = np.arange(gathers.sizes["time"], dtype=np.float32) * np.float32(0.002)
+    assert check_shots(gathers.assign_coords(time=time)) == pytest.approx(0.002, rel=1e-6)
+
+
+def test_float32_coordinates_still_need_a_regular_grid():
+    x = np.arange(60, dtype=np.float32) * np.float32(12.345)
+    x[30:] += np.float32(0.01)  # one step 0.01 m (8e-4) longer: far above float32 rounding
+    vp = xr.DataArray(np.full((60, 6), 2000.0), dims=MODEL_DIMS,
+                      coords={"x": x, "z": 10.0 * np.arange(6)})
+    with pytest.raises(ValueError, match="coordinate 'x' is not regularly spaced"):
+        check_model(vp)
+
+
 def test_check_velocities_is_the_numeric_part():
     values = np.full((3, 3), 2000.0)
     assert check_velocities(values) is values

@@ -7,8 +7,9 @@ import warnings
 import numpy as np
 import pytest
 
-from devito_crfwi.physics import ModelGrid, Propagator, Survey
-from tests.helpers import BAD_MODELS, BAD_SHOTS, raises_at
+from devito_crfwi import simulate
+from devito_crfwi.physics import ModelGrid, Propagator, Survey, memory
+from tests.helpers import BAD_MODELS, BAD_SHOTS, model_dataarray, raises_at
 
 ENTRIES = {
     "Survey.surface": lambda vp, survey: Survey.surface(vp, 2, 10, f0=10.0, t_max=0.2),
@@ -41,6 +42,20 @@ def test_bad_models_are_refused(layered, small_survey, where, change, error, mat
 def test_survey_sizes(layered, n_shots, n_receivers, match):
     with raises_at("Survey.surface", ValueError, match):
         Survey.surface(layered, n_shots, n_receivers, f0=10.0, t_max=0.2)
+
+
+@pytest.mark.parametrize(("option", "value", "match"), [
+    ("f0", "ten", r"f0 \(Hz\) must be a number, got 'ten'"),
+    ("f0", None, r"f0 \(Hz\) must be a number, got None"),
+    ("t_max", "1", r"t_max \(s\) must be a number, got '1'"),
+    ("dt", True, r"dt \(s\) must be a number, got True"),
+    ("source_depth", "a", r"source_depth \(m\) must be a number, got 'a'"),
+    ("receiver_depth", [20.0], r"receiver_depth \(m\) must be a number, got \[20\.0\]"),
+])
+def test_survey_numbers_must_be_numbers(layered, option, value, match):
+    options = {"f0": 10.0, "t_max": 0.2, option: value}
+    with pytest.raises(ValueError, match=match):
+        Survey.surface(layered, 2, 10, **options)
 
 
 def test_as_many_shots_and_receivers_as_columns(layered):
@@ -109,3 +124,80 @@ def test_survey_from_shots_keeps_the_shot_labels(crosswell_observed):
     with pytest.raises(ValueError, match=r"shot_labels must be 3 distinct labels, one per shot"):
         Survey(survey.source_positions, survey.receiver_positions, 15.0, 0.4,
                shot_labels=[1, 1, 2])
+
+
+# -- sizes the engine cannot hold: refused, sized, before np.pad or Devito allocate -----------
+@pytest.fixture
+def no_padding(monkeypatch):
+    """Fail a test that pads a model (the first large allocation of a run)."""
+    def pad(self, field):
+        raise AssertionError("the model was padded before the memory check")
+
+    monkeypatch.setattr(ModelGrid, "pad", pad)
+
+
+def _free(monkeypatch, nbytes: int) -> None:
+    monkeypatch.setattr(memory, "available_memory", lambda: nbytes)
+
+
+def test_km_coordinates_warn_and_are_refused_before_padding(monkeypatch, no_padding):
+    # A 10 m grid written in km: spacing 0.01 "m" at 2000 m/s, 10 Hz gives 2000 / (25 * 0.01)
+    # = 8000 points per minimum wavelength, and a C-PML of 0.4 * 2000 / 10 / 0.01 = 8000 cells.
+    vp = model_dataarray(np.full((60, 40), 2000.0), 0.01)
+    survey = Survey.surface(vp, 1, 10, f0=10.0, t_max=0.2)
+    _free(monkeypatch, 2**30)
+    with (pytest.warns(UserWarning, match=r"8000 grid points per minimum wavelength .*spacing "
+                                          r"0\.01 m.*coordinates in km\?") as record,
+          pytest.raises(MemoryError, match=r"60 x 40 grid padded to 16060 x 16040 \(absorbing "
+                                           r"layers of 8000 cells.*GiB.*nothing was allocated")):
+        simulate(vp, survey)
+    assert record[0].filename == __file__
+
+
+def test_a_model_too_big_for_memory_is_refused_before_padding(monkeypatch, no_padding):
+    # The 30 000² case scaled down: 1000² cells + 14-cell layers, float32 with an 8-cell halo.
+    vp = model_dataarray(np.full((1000, 1000), 2000.0), 10.0)
+    survey = Survey.surface(vp, 1, 10, f0=10.0, t_max=0.2)
+    padded = 1028**2
+    level = (1028 + 16) ** 2 * 4
+    need = (2 * 1000**2 + padded) * 8 + level + (3 + 2 * 4) * level
+    _free(monkeypatch, need - 1)
+    with pytest.raises(MemoryError, match=rf"padded to 1028 x 1028 .* needs "
+                   rf"{need / 2**20:.1f} MiB \(padding the model {(2e6 + padded) * 8 / 2**20:.1f}"
+                   rf" MiB, squared slowness {level / 2**20:.1f} MiB, forward wavefields "
+                   rf"{11 * level / 2**20:.1f} MiB\)"):
+        Propagator.from_model(vp, survey)
+    _free(monkeypatch, need)
+    Propagator.from_model(vp, survey)  # fits: built (nothing padded until a run)
+
+
+def test_a_huge_vmax_is_refused_before_padding(layered, small_survey, monkeypatch, no_padding):
+    # vmax 1e6 m/s at 15 Hz, 10 m: C-PML ceil(0.4 * 1e6 / 15 / 10) = 2667 cells; CFL step ~5 us.
+    _free(monkeypatch, 2**30)
+    with pytest.raises(MemoryError, match=r"padded to 5374 x 5364 \(absorbing layers of "
+                   r"2667 cells; vmax = 1e\+06 m/s\) over \d{5} steps of 5\.\d+e-06 s"):
+        Propagator.from_model(layered, small_survey, vmax=1e6)
+
+
+def test_the_estimate_is_what_devito_allocates(layered, small_survey):
+    prop = Propagator.from_model(layered, small_survey)
+    prop.forward(layered.values, [0])
+    fields = prop._bound["forward"].wavefields
+    assert len(fields) == 1 + 4  # u and its C-PML memory variables (psi, zeta per axis)
+    assert sum(f.data_with_halo.nbytes for f in fields) == prop._wavefields_bytes(("u",))
+    assert prop._m.data_with_halo.nbytes == prop._level_bytes
+
+
+@pytest.mark.parametrize(("spacing", "f0", "warns"), [
+    (0.01, 10.0, True),    # 10 m in km: 2000 / (25 * 0.01) = 8000 points
+    (0.04, 10.0, True),    # 40 m in km: 2000 points
+    (10.0, 10.0, False),   # 8 points
+    (1.0, 3.0, False),     # a fine 1 m grid at 3 Hz: 2000 / 7.5 = 267 points
+])
+def test_implausibly_fine_grids_warn(spacing, f0, warns):
+    grid = ModelGrid((10, 10), (spacing, spacing))
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        ppw = grid.check_dispersion(2000.0, f0)
+    assert ppw == pytest.approx(2000.0 / (2.5 * f0 * spacing))
+    assert any("coordinates in km" in str(w.message) for w in record) == warns
