@@ -74,3 +74,20 @@ def test_dead_traces_masked_or_refused_where_the_survey_has_no_receiver(layered,
     with pytest.raises(ValueError, match=r"1 trace\(s\) recorded where the survey has no "
                                          r"receiver \(first: shot 1, receiver 4\)"):
         CRFWIProblem(dead, dc.Survey.from_shots(masked), initial, "pixel")
+
+
+def test_missing_traces_keep_shared_coords_and_match_either_survey(layered, crosswell_survey,
+                                                                   crosswell_observed):
+    """A trace made NaN without touching the (receiver,) coords: the survey built from the
+    data misses that receiver, and both it and the full survey accept the data."""
+    gaps = crosswell_observed.copy()
+    gaps[1, :, 4] = np.nan
+    survey = dc.Survey.from_shots(gaps)
+    assert not survey.live_receivers[1, 4] and int(survey.live_receivers.sum()) == 44
+    initial = smooth(layered, 80.0)
+    for candidate in (survey, crosswell_survey):
+        problem = CRFWIProblem(gaps, candidate, initial, "pixel")
+        np.testing.assert_array_equal(problem._live.numpy(), survey.live_receivers)
+    moved = gaps.assign_coords(receiver_x=gaps.receiver_x + 10.0)
+    with pytest.raises(ValueError, match="receiver_x differs \\(largest difference 10 m\\)"):
+        CRFWIProblem(moved, survey, initial, "pixel")
