@@ -91,3 +91,15 @@ def test_missing_traces_keep_shared_coords_and_match_either_survey(layered, cros
     moved = gaps.assign_coords(receiver_x=gaps.receiver_x + 10.0)
     with pytest.raises(ValueError, match="receiver_x differs \\(largest difference 10 m\\)"):
         CRFWIProblem(moved, survey, initial, "pixel")
+
+
+def test_wavelet_estimate_leaves_missing_traces_out(layered, crosswell_survey,
+                                                    crosswell_observed):
+    """The same estimate whether the survey models the missing receivers (the full
+    crosswell) or not (its survey from the data): their modelled traces are left out too."""
+    gaps = crosswell_observed.copy()
+    gaps[0, :, :5] = np.nan
+    own = dc.estimate_wavelet(gaps, layered, dc.Survey.from_shots(gaps))
+    full = dc.estimate_wavelet(gaps, layered, crosswell_survey)
+    assert np.isfinite(full).all()
+    np.testing.assert_allclose(full, own, rtol=0, atol=1e-6 * np.abs(own).max())
