@@ -38,7 +38,8 @@ def check_gathers(observed, survey: Survey, *, where: str, wavelet: bool = True
         ``observed`` is neither a DataArray nor a numpy array.
     ValueError
         Gathers that do not match the survey (shots, samples, receivers, dt, positions,
-        wavelet), hold NaN or Inf, or are all zero.
+        wavelet, a trace recorded where the survey has no receiver), hold NaN (but as whole
+        missing traces) or Inf, or are all zero.
     """
     dt = None
     if isinstance(observed, xr.DataArray):
@@ -64,8 +65,8 @@ def check_gathers(observed, survey: Survey, *, where: str, wavelet: bool = True
     if dt is not None and not math.isclose(dt, survey.dt, rel_tol=1e-6):
         problems.append(f"dt: observed {dt:g} s, survey {survey.dt:g} s")
     missing = check_gather_values(values, "observed", where=where)
-    unmodelled = np.argwhere(~missing & ~survey.live_receivers)
-    if unmodelled.size:
+    unmodelled = np.argwhere(~missing & ~survey.live_receivers) if not problems else []
+    if len(unmodelled):
         problems.append(f"{len(unmodelled)} trace(s) recorded where the survey has no receiver "
                         f"(first: shot {unmodelled[0][0]}, receiver {unmodelled[0][1]})")
     if isinstance(observed, xr.DataArray) and not problems:
