@@ -15,8 +15,12 @@ def shots_dataarray(data: np.ndarray, survey: Survey, shots=None) -> xr.DataArra
     """Label data (shot, time, receiver) with the survey's axes and positions (SI): coords
     shot (the survey's shot labels, by default the indices ``shots``),
     source_x, [source_y,] source_z (shot) and receiver_x, [receiver_y,] receiver_z; attrs
-    f0, dt, units and, for a user wavelet (not a Ricker of f0), wavelet (time,)."""
+    f0, dt, units and, for a user wavelet (not a Ricker of f0), wavelet (time,). The
+    traces of missing receivers become NaN (see :mod:`~devito_crfwi.io.traces`)."""
     idx = np.arange(survey.n_shots) if shots is None else np.asarray(shots)
+    live = survey.live_receivers[idx]
+    if not live.all():
+        data = np.where(live[:, None, :], data, np.nan)
     src = survey.source_positions[idx]
     rec = survey.receiver_positions[idx]
     if survey.fixed_spread:
@@ -64,7 +68,8 @@ def simulate(vp: xr.DataArray, survey: Survey, *, shots=None, progress: bool | N
     -------
     xr.DataArray (shot, time, receiver)
         Pressure, with the wavelet's polarity (see :class:`~devito_crfwi.physics.Survey`);
-        float32; coords shot (the survey's :attr:`~devito_crfwi.physics.Survey.shot_labels`
+        float32; NaN traces at the survey's missing receivers (variable acquisition);
+        coords shot (the survey's :attr:`~devito_crfwi.physics.Survey.shot_labels`
         of the shots modelled: by default their indices), time (s),
         source_x/[source_y/]source_z (shot), receiver_x/[receiver_y/]receiver_z;
         attrs f0 (Hz), dt (s), units and, when the survey has a user wavelet, wavelet

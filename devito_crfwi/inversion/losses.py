@@ -1,7 +1,8 @@
 """Data misfits of CR-FWI (torch only).
 
 Data are tensors (shot, time, receiver). Every loss takes ``(pred, obs)`` and returns a scalar
-tensor, differentiable with respect to ``pred``.
+tensor, differentiable with respect to ``pred``. Data with missing traces (variable
+acquisition) go through :func:`live_traces` first, so a loss sees recorded traces only.
 """
 
 from __future__ import annotations
@@ -11,7 +12,24 @@ from collections.abc import Callable
 import torch
 
 __all__ = ["LOSSES", "envelope_loss", "huber_loss", "l1_loss", "l2_loss", "l2_tracenorm_loss",
-           "ncc_loss", "wasserstein_loss"]
+           "live_traces", "ncc_loss", "wasserstein_loss"]
+
+
+def live_traces(pred: torch.Tensor, obs: torch.Tensor, live: torch.Tensor | None
+                ) -> tuple[torch.Tensor, torch.Tensor]:
+    """The traces of ``pred`` and ``obs`` (shot, time, receiver) where ``live`` (shot,
+    receiver) is True, as one gather (1, time, n_live); both unchanged when ``live`` is None.
+
+    Every loss here sums or averages over traces, so its value on the result is its value
+    on the recorded traces alone. The other traces are dropped before any arithmetic: NaN
+    there (a missing observed trace) cannot reach the value or the gradient, which is zero
+    at those traces of ``pred`` (unlike ``torch.where`` after the arithmetic, whose
+    gradient is NaN where the discarded branch's is).
+    """
+    if live is None:
+        return pred, obs
+    live = live.to(pred.device)
+    return tuple(x.movedim(1, -1)[live].T.unsqueeze(0) for x in (pred, obs))
 
 
 # -- losses -------------------------------------------------------------------------------

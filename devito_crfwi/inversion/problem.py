@@ -43,6 +43,7 @@ from .checkpoint import (
 )
 from .checks import check_water_mask, jsonable
 from .filters import butterworth
+from .losses import live_traces
 from .regularization import Regularizer
 from .settings import OPTIMIZERS, InversionSettings, is_whole
 
@@ -61,7 +62,9 @@ class CRFWIProblem:
     observed : xr.DataArray (shot, time, receiver)
         Observed gathers, from :func:`~devito_crfwi.simulate` or
         :func:`~devito_crfwi.read_shots`; they must match ``survey`` (shots, samples,
-        receivers, dt and, where stored, positions).
+        receivers, dt and, where stored, positions). Missing traces (all NaN: a variable
+        acquisition, or dead traces masked by ``read_shots(..., mask_dead_traces=True)``)
+        are left out of the misfit.
     survey : Survey
         The acquisition that recorded them (its wavelet is the modelled source).
     initial : xr.DataArray (x, z) or (x, y, z), m/s
@@ -74,7 +77,9 @@ class CRFWIProblem:
         normalised cross-correlation per trace, relative Huber, L2 of squared envelopes, or
         the traces' 1-D Wasserstein distance (see
         :data:`~devito_crfwi.inversion.losses.LOSSES`), or
-        ``callable(pred, obs) -> scalar Tensor`` on (shot, time, receiver).
+        ``callable(pred, obs) -> scalar Tensor`` on (shot, time, receiver). With missing
+        traces (NaN, see :mod:`~devito_crfwi.io.traces`) every loss gets the recorded ones
+        only, as one gather (1, time, trace) (:func:`~.losses.live_traces`).
     regularization : dict, optional
         Model terms added to the data misfit: ``{kind: weight}`` or ``{kind: {"weight": w,
         option: value}}`` with kinds "tv" (isotropic total variation, option ``epsilon``,
@@ -210,9 +215,10 @@ class CRFWIProblem:
             representation_options=representation_options, compile=compile,
             engine_options=engine_options, wavelet=wavelet, wavelet_every=wavelet_every,
         )
-        self._observed = torch.from_numpy(check_gathers(
-            observed, survey, where="CRFWIProblem",
-            wavelet=self._settings.wavelet != "estimate"))  # an estimate replaces the survey's
+        observed, live = check_gathers(  # an estimate replaces the survey's wavelet
+            observed, survey, where="CRFWIProblem", wavelet=self._settings.wavelet != "estimate")
+        self._observed = torch.from_numpy(observed)  # zero at missing traces
+        self._live = None if live is None else torch.from_numpy(live)  # (shot, receiver)
         self.water_mask = check_water_mask(water_mask, self.initial)
         self.representation = make_representation(
             representation,
@@ -349,7 +355,10 @@ class CRFWIProblem:
     def _estimate_wavelet(self, iteration: int) -> None:
         """Estimate the source in the current model; model with it from now on."""
         engine = {k: v for k, v in self.engine_options.items() if k != "client"}
-        wavelet = estimate_wavelet(self._observed.numpy(), self.current_model(), self.survey,
+        observed = self._observed.numpy()
+        if self._live is not None:  # missing traces NaN again: the estimate leaves them out
+            observed = np.where(self._live.numpy()[:, None, :], observed, np.nan)
+        wavelet = estimate_wavelet(observed, self.current_model(), self.survey,
                                    vmax=self.bounds[1], **engine)
         self._history["wavelet_iteration"].append(iteration)
         self._history["wavelet"].append(wavelet.tolist())
@@ -434,7 +443,8 @@ class CRFWIProblem:
         if self._hashes is None:
             survey, initial = self.survey, self.initial
             self._hashes = {
-                "observed_data": content_hash(self._observed.numpy()),
+                "observed_data": content_hash(  # the live mask only when there is one
+                    self._observed.numpy(), *([] if self._live is None else [self._live.numpy()])),
                 "initial_model": content_hash(
                     np.asarray(initial), *initial.dims,
                     *(np.asarray(initial[d]) for d in initial.dims if d in initial.coords)),
@@ -478,9 +488,9 @@ class CRFWIProblem:
     def _step(self, shots: list[int] | None, cutoff: float | None) -> dict[str, float]:
         """One optimiser step; the loss it started from ("loss") and, with a
         regularisation, its parts ("misfit" and "reg_<kind>", unweighted)."""
-        observed = self._observed_at(cutoff)
+        observed, live = self._observed_at(cutoff), self._live
         if shots is not None:
-            observed = observed[shots]
+            observed, live = observed[shots], None if live is None else live[shots]
         iteration = self.iteration
 
         if self.compile and self._compiled is None:
@@ -494,7 +504,8 @@ class CRFWIProblem:
             pred = self.operator(vp, shots=shots)
             if cutoff is not None:
                 pred = butterworth(pred, cutoff, self.survey.dt)
-            loss = self._settings.loss_function(pred, observed.to(pred.dtype))
+            loss = self._settings.loss_function(*live_traces(pred, observed.to(pred.dtype),
+                                                             live))
             if not torch.is_tensor(loss) or loss.numel() != 1:
                 raise TypeError(f"the loss must return a scalar Tensor, got {loss!r}")
             if not loss.requires_grad:

@@ -14,6 +14,8 @@ m, s, m/s.
 * :func:`convert_binary` (and :func:`add_convert_parser` for the CLI): raw grids to SEG-Y.
 * :func:`check_model`, :func:`check_shots`, :data:`MODEL_DIMS`, :data:`SHOT_DIMS`: the
   one schema of models and gathers (:mod:`.schema`), checked by every entry point.
+* :func:`mask_dead_traces`: all-zero traces made missing (NaN), as variable acquisitions
+  store absent receivers (:mod:`.traces`).
 * :class:`SegyError`: every malformed or unreadable file.
 """
 
@@ -25,6 +27,7 @@ from .schema import MODEL_DIMS, SHOT_DIMS, check_model, check_shots
 from .segy_model import read_segy, write_segy
 from .segy_shots import read_shots, write_shots
 from .survey_coords import model_to_world, world_to_model
+from .traces import mask_dead_traces
 
 __all__ = [
     "MODELS",
@@ -37,6 +40,7 @@ __all__ = [
     "convert_binary",
     "list_models",
     "load_model",
+    "mask_dead_traces",
     "model_info",
     "model_to_world",
     "read_segy",

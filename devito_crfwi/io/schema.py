@@ -21,6 +21,7 @@ import numpy as np
 import xarray as xr
 
 from .axes import regular_axis, rounding_rtol
+from .traces import missing_traces
 from .units import KMS_THRESHOLD, MAX_VELOCITY, VELOCITY_UNITS
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "SHOT_DIMS",
     "CheckedModel",
     "check_finite",
+    "check_gather_values",
     "check_model",
     "check_same_grid",
     "check_shots",
@@ -254,18 +256,37 @@ def check_model(vp, name: str = "vp", *, where: str | None = None) -> CheckedMod
                         coords[1] if len(dims) == 3 else None)
 
 
+def check_gather_values(values: np.ndarray, name: str = "shots", *,
+                        where: str | None = None) -> np.ndarray:
+    """Raise unless ``values`` (shot, time, receiver) are finite but for missing traces (NaN
+    at every sample, :mod:`.traces`) and every shot has a recorded trace; return the
+    missing traces, bool (shot, receiver)."""
+    values = np.asarray(values)
+    missing = missing_traces(values)
+    empty = np.flatnonzero(missing.all(axis=1))
+    if empty.size:
+        raise ValueError(f"{_prefix(where)}{name}: shot {int(empty[0])} has no recorded trace "
+                         f"(all NaN; {empty.size} such shot(s)): drop it, e.g. "
+                         f"{name}.isel(shot=~{name}.isnull().all(('time', 'receiver')))")
+    # A missing trace is NaN throughout; any other NaN (or an Inf) is damage.
+    check_finite(np.where(missing[:, None, :], 0.0, values) if missing.any() else values,
+                 name, where=where, locate=locate_sample)
+    return missing
+
+
 def check_shots(shots, name: str = "shots", *, where: str | None = None,
                 complete: bool = True) -> float | None:
     """Raise unless ``shots`` are shot gathers; return their sample interval dt in s.
 
     Gathers are an ``xr.DataArray`` with dims exactly ("shot", "time", "receiver") and
-    finite values; a coord "time" in s, regular and starting at 0; ``attrs["dt"]`` (s),
-    when present, equal to its step; ``attrs["f0"]`` (Hz), when present, positive;
-    ``attrs["wavelet"]``, when present, the source wavelet: finite, one sample per time
-    step (time,), on the time axis (a Ricker is stated by "f0" alone); coords
+    finite values, but for missing traces (NaN at every sample, see :mod:`.traces`; every
+    shot needs a recorded one); a coord "time" in s, regular and starting at 0;
+    ``attrs["dt"]`` (s), when present, equal to its step; ``attrs["f0"]`` (Hz), when
+    present, positive; ``attrs["wavelet"]``, when present, the source wavelet: finite, one
+    sample per time step (time,), on the time axis (a Ricker is stated by "f0" alone); coords
     "source_x", "source_z" (shot,) and "receiver_x", "receiver_z" (receiver,) or
-    (shot, receiver), finite, in m; gathers of a 3-D survey also "source_y" and
-    "receiver_y" (both, with the same dims as their x).
+    (shot, receiver), in m, finite but where a trace is missing; gathers of a 3-D survey
+    also "source_y" and "receiver_y" (both, with the same dims as their x).
 
     Parameters
     ----------
@@ -288,7 +309,7 @@ def check_shots(shots, name: str = "shots", *, where: str | None = None,
         raise TypeError(f"{prefix}{name} must be an xarray.DataArray {SHOT_DIMS} (as simulate "
                         f"and read_shots return), got {_type_name(shots)}")
     _check_dims(shots, SHOT_DIMS, name, prefix)
-    check_finite(shots.values, name, where=where, locate=locate_sample)
+    missing = check_gather_values(shots.values, name, where=where)
     dt = shots.attrs.get("dt")
     if dt is not None:
         dt = float(dt)
@@ -329,7 +350,12 @@ def check_shots(shots, name: str = "shots", *, where: str | None = None,
         if dims not in allowed:
             raise ValueError(f"{prefix}{name}: coordinate {coord!r} must have dims "
                              f"{' or '.join(map(str, allowed))}, got {dims}")
-        check_finite(shots[coord].values, f"coordinate {coord!r}", where=where)
+        positions = shots[coord].values
+        if coord.startswith("receiver") and missing.any():
+            # NaN positions are those of missing traces (of every shot, for a shared spread).
+            gaps = missing if dims == ("shot", "receiver") else missing.all(axis=0)
+            positions = np.where(gaps, 0.0, positions)
+        check_finite(positions, f"coordinate {coord!r}", where=where)
     return dt
 
 

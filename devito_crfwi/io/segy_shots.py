@@ -10,7 +10,8 @@ from 0, regular), "source_x", "source_z" (dims ("shot",), m) and "receiver_x",
 
 Header convention (what :func:`write_shots` writes and :func:`read_shots` reads)
 ------------------------------------------------------------------------------
-* one trace per (shot, receiver), shot by shot, receivers in order;
+* one trace per (shot, receiver), shot by shot, receivers in order, but none for a
+  missing trace (NaN, see :mod:`.traces`): gathers may hold different numbers of traces;
 * FieldRecord and EnergySourcePoint = shot label + 1 (labels that are not distinct
   integers 0..2**31-2 are not kept: a warning, and positions 0..n-1 instead), so
   :func:`read_shots` gives our files' labels back; TraceNumber = receiver + 1;
@@ -63,6 +64,8 @@ from .headers import (
 )
 from .schema import SHOT_DIMS, check_shots
 from .segy_file import INTERVAL_MAX, create_segy, open_segy, trace_sample_count
+from .traces import mask_dead_traces as mask_dead
+from .traces import missing_traces
 from .warn import warn
 from .wavelet_stanza import WAVELET_STANZA, read_wavelet_stanza, wavelet_records
 
@@ -145,7 +148,8 @@ def write_shots(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: bo
         axis), "units" (optional, default "a.u."), "f0" (Hz, optional), "wavelet"
         ((time,), the source wavelet when not a Ricker of f0, optional). Shot labels
         (coord "shot") are kept when they are distinct integers from 0. Finite values,
-        stored as float32. Not modified.
+        stored as float32, but for missing traces (all NaN, with NaN receiver positions),
+        which are left out of the file. Not modified.
     path : str or os.PathLike
         Output file; its folder must exist.
     overwrite : bool
@@ -191,6 +195,10 @@ def write_shots(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: bo
     )
     if "y" not in lateral:  # SourceY and GroupY stay 0, as in files written before 3-D
         source["y"], receiver["y"] = np.zeros(n_shots), np.zeros((n_shots, n_rec))
+    # Missing traces are not written: their NaN positions become 0, never stored.
+    live = ~missing_traces(values)
+    trace_index = np.cumsum(live.ravel()).reshape(live.shape) - 1
+    receiver = {axis: np.where(live, positions, 0.0) for axis, positions in receiver.items()}
 
     xy_scalar, xy_exact = choose_scalar(np.concatenate(
         [source["x"], source["y"], receiver["x"].ravel(), receiver["y"].ravel()]))
@@ -234,13 +242,13 @@ def write_shots(da: xr.DataArray, path: str | os.PathLike[str], *, overwrite: bo
         lines.append("source=ricker of f0")
     extended = () if wavelet is None else wavelet_records(wavelet, dt)
     binary = {_BF.Traces: n_rec, _BF.EnsembleFold: n_rec, _BF.SortingCode: 1}
-    with create_segy(path, text=make_textual_header(lines), n_traces=n_shots * n_rec,
+    with create_segy(path, text=make_textual_header(lines), n_traces=int(live.sum()),
                      n_samples=nt, interval=dt_us, overwrite=overwrite, binary=binary,
                      extended=extended) as out:
         for s in range(n_shots):
             gather = np.ascontiguousarray(values[s].T)  # (receiver, time)
-            for r in range(n_rec):
-                i = s * n_rec + r
+            for r in np.flatnonzero(live[s]):
+                i = int(trace_index[s, r])
                 out.header[i] = {
                     _TF.TRACE_SEQUENCE_LINE: i + 1,
                     _TF.TRACE_SEQUENCE_FILE: i + 1,
@@ -332,12 +340,17 @@ def _recorded_wavelet(path: Path, extended: list[str], fields: dict[str, str], d
     return wavelet
 
 
-def read_shots(path: str | os.PathLike[str]) -> xr.DataArray:
+def read_shots(path: str | os.PathLike[str], *, mask_dead_traces: bool = False
+               ) -> xr.DataArray:
     """Read shot gathers from SEG-Y.
 
     Traces are grouped into gathers by field record and source position
     (FieldRecord, SourceX, SourceY, SourceDepth), gathers in order of first
-    appearance and traces within a gather in file order. Any sample format segyio
+    appearance and traces within a gather in file order. Gathers may hold different
+    numbers of traces (variable acquisition): the array is padded to the largest with
+    missing traces, NaN samples and NaN receiver positions (see
+    :mod:`~devito_crfwi.io.traces`), after each gather's own traces (in a file of
+    :func:`write_shots`, where ``TraceNumber`` says). Any sample format segyio
     decodes, either byte order, extended textual headers, SEG-Y rev 2, Seismic Unix
     files and 3-D pre-stack files (one gather per source position) are accepted.
 
@@ -345,6 +358,9 @@ def read_shots(path: str | os.PathLike[str]) -> xr.DataArray:
     ----------
     path : str or os.PathLike
         SEG-Y file, for example one written by :func:`write_shots`.
+    mask_dead_traces : bool
+        Read all-zero traces (dead channels) as missing, so that misfits ignore them
+        (:func:`~devito_crfwi.io.traces.mask_dead_traces`).
 
     Returns
     -------
@@ -367,10 +383,8 @@ def read_shots(path: str | os.PathLike[str]) -> xr.DataArray:
     SegyError
         Unreadable or malformed file, no sample interval, NaN/Inf samples, a velocity
         model (written by :func:`write_segy`, or FieldRecord 0 with one trace per source
-        position: read it with :func:`read_segy`), or gathers with different numbers
-        of traces: this reader does not pad (a padded gather would put NaN into
-        misfits); split or regularise the file first. A wavelet stanza that is
-        malformed or on another time axis.
+        position: read it with :func:`read_segy`). A wavelet stanza that is malformed
+        or on another time axis.
 
     Warns
     -----
@@ -382,7 +396,7 @@ def read_shots(path: str | os.PathLike[str]) -> xr.DataArray:
         path, text = layout.path, layout.text
         names = ("FieldRecord", "SourceX", "SourceY", "SourceDepth", "GroupX", "GroupY")
         names += ("ReceiverGroupElevation", "SourceGroupScalar", "ElevationScalar")
-        names += ("TRACE_SAMPLE_INTERVAL", "offset")
+        names += ("TRACE_SAMPLE_INTERVAL", "offset", "TraceNumber")
         headers = {name: handle.attributes(getattr(_TF, name))[:] for name in names}
         raw = handle.trace.raw[:].reshape(layout.n_traces, layout.n_samples)
         extended = [bytes(handle.text[k]).decode("ascii", errors="replace")
@@ -416,29 +430,15 @@ def read_shots(path: str | os.PathLike[str]) -> xr.DataArray:
     rank = np.empty(first.size, dtype=np.int64)
     rank[np.argsort(first, kind="stable")] = np.arange(first.size)
     gather_of_trace = rank[inverse.ravel()]
-    counts = np.bincount(gather_of_trace)
-    if np.unique(counts).size > 1:
-        ffid = headers["FieldRecord"][np.sort(first)]
-        listed = ", ".join(
-            f"shot {g} (FieldRecord {ffid[g]}): {counts[g]}" for g in range(min(counts.size, 6))
-        )
-        if counts.size > 6:
-            listed += ", ..."
-        raise SegyError(
-            path,
-            f"gathers hold different numbers of traces ({listed}; "
-            f"from {counts.min()} to {counts.max()})",
-            "read_shots needs the same receiver count in every gather; it does not pad",
-        )
-    n_shots, n_rec = counts.size, int(counts[0])
-    order = np.argsort(gather_of_trace, kind="stable")  # gather by gather, file order inside
-    gathers = data[order].reshape(n_shots, n_rec, layout.n_samples).transpose(0, 2, 1)
-    heads = order.reshape(n_shots, n_rec)[:, 0]
+    slot, n_rec = _receiver_slots(gather_of_trace, headers["TraceNumber"], text, fields)
+    gathers = _padded(data, gather_of_trace, slot, n_rec).transpose(0, 2, 1)
+    heads = np.sort(first)  # each gather's first trace
     source = {"x": sx[heads], "y": sy[heads], "z": sz[heads]}
-    receiver = {axis: trace_values[order].reshape(n_shots, n_rec)
+    receiver = {axis: _padded(trace_values, gather_of_trace, slot, n_rec)
                 for axis, trace_values in (("x", gx), ("y", gy), ("z", gz))}
     axes = (*lateral, "z")
-    shared = all((receiver[axis] == receiver[axis][0]).all() for axis in axes)
+    shared = all(np.array_equal(row, receiver[axis][0], equal_nan=True)
+                 for axis in axes for row in receiver[axis])
     receiver_dims = ("receiver",) if shared else ("shot", "receiver")
     attrs: dict[str, object] = {"dt": dt, "units": fields.get("units", _DEFAULT_UNITS)}
     f0 = float_field(fields, "f0")
@@ -447,7 +447,7 @@ def read_shots(path: str | os.PathLike[str]) -> xr.DataArray:
     wavelet = _recorded_wavelet(path, extended, fields, dt, layout.n_samples)
     if wavelet is not None:
         attrs["wavelet"] = wavelet
-    return xr.DataArray(
+    gathers = xr.DataArray(
         np.ascontiguousarray(gathers),
         dims=SHOT_DIMS,
         coords={
@@ -459,3 +459,33 @@ def read_shots(path: str | os.PathLike[str]) -> xr.DataArray:
         },
         attrs=attrs,
     )
+    return mask_dead(gathers) if mask_dead_traces else gathers
+
+
+def _receiver_slots(gather_of_trace: np.ndarray, trace_number: np.ndarray, text: str,
+                    fields: dict[str, str]) -> tuple[np.ndarray, int]:
+    """Each trace's receiver index in its gather, and the receiver count of the padded array.
+
+    Files written by :func:`write_shots` put trace ``TraceNumber - 1`` in ``n_receivers``
+    slots (so its missing traces come back where they were); other files fill each gather
+    in file order, its missing traces last, the count being the largest gather's.
+    """
+    n_rec = fields.get("n_receivers", "")
+    if text_title(text).startswith(SHOTS_TITLE) and n_rec.isdigit():
+        slot = trace_number.astype(np.int64) - 1
+        pairs = gather_of_trace * int(n_rec) + slot
+        if ((slot >= 0) & (slot < int(n_rec))).all() and np.unique(pairs).size == slot.size:
+            return slot, int(n_rec)
+    counts = np.bincount(gather_of_trace)
+    order = np.argsort(gather_of_trace, kind="stable")
+    slot = np.empty(gather_of_trace.size, dtype=np.int64)
+    slot[order] = np.arange(gather_of_trace.size) - np.repeat(np.cumsum(counts) - counts, counts)
+    return slot, int(counts.max())
+
+
+def _padded(values: np.ndarray, gather: np.ndarray, slot: np.ndarray, n_rec: int) -> np.ndarray:
+    """Per-trace ``values`` (trace, ...) placed at (gather, slot): (shot, receiver, ...), NaN
+    where a gather has no trace."""
+    out = np.full((int(gather.max()) + 1, n_rec, *values.shape[1:]), np.nan, dtype=values.dtype)
+    out[gather, slot] = values
+    return out

@@ -12,27 +12,25 @@ import math
 import numpy as np
 import xarray as xr
 
-from ..io.schema import (
-    SHOT_DIMS,
-    check_finite,
-    check_shots,
-    locate_sample,
-    wavelet_difference,
-)
+from ..io.schema import SHOT_DIMS, check_gather_values, check_shots, wavelet_difference
 from .survey import Survey
 
 _POSITION_TOL = 1e-3  # m: SEG-Y stores coordinates to 0.1 mm
 
 
-def check_gathers(observed, survey: Survey, *, where: str, wavelet: bool = True) -> np.ndarray:
-    """Observed gathers as float32 (shot, time, receiver), checked against the survey.
+def check_gathers(observed, survey: Survey, *, where: str, wavelet: bool = True
+                  ) -> tuple[np.ndarray, np.ndarray | None]:
+    """Observed gathers as float32 (shot, time, receiver), checked against the survey, with
+    missing traces (all NaN, :mod:`~devito_crfwi.io.traces`) set to zero; and the recorded
+    traces, bool (shot, receiver), or None when none is missing.
 
     A DataArray (its dims in any order) is checked with
     :func:`~devito_crfwi.io.schema.check_shots` (the coords it has); a numpy array is taken
-    to be (shot, time, receiver) on the survey's axes. ``where`` names the public entry
-    point in the messages. ``wavelet``: also check the source the gathers record
-    (``attrs["wavelet"]``) against the survey's; False where the caller estimates the
-    wavelet instead of modelling the survey's.
+    to be (shot, time, receiver) on the survey's axes. A trace recorded where the survey
+    has no receiver is refused; one missing where it has one is for the caller to leave
+    out of its fit. ``where`` names the public entry point in the messages. ``wavelet``:
+    also check the source the gathers record (``attrs["wavelet"]``) against the survey's;
+    False where the caller estimates the wavelet instead of modelling the survey's.
 
     Raises
     ------
@@ -40,7 +38,8 @@ def check_gathers(observed, survey: Survey, *, where: str, wavelet: bool = True)
         ``observed`` is neither a DataArray nor a numpy array.
     ValueError
         Gathers that do not match the survey (shots, samples, receivers, dt, positions,
-        wavelet), hold NaN or Inf, or are all zero.
+        wavelet, a trace recorded where the survey has no receiver), hold NaN (but as whole
+        missing traces) or Inf, or are all zero.
     """
     dt = None
     if isinstance(observed, xr.DataArray):
@@ -65,6 +64,11 @@ def check_gathers(observed, survey: Survey, *, where: str, wavelet: bool = True)
     ]
     if dt is not None and not math.isclose(dt, survey.dt, rel_tol=1e-6):
         problems.append(f"dt: observed {dt:g} s, survey {survey.dt:g} s")
+    missing = check_gather_values(values, "observed", where=where)
+    unmodelled = np.argwhere(~missing & ~survey.live_receivers) if not problems else []
+    if len(unmodelled):
+        problems.append(f"{len(unmodelled)} trace(s) recorded where the survey has no receiver "
+                        f"(first: shot {unmodelled[0][0]}, receiver {unmodelled[0][1]})")
     if isinstance(observed, xr.DataArray) and not problems:
         problems += _position_mismatches(observed, survey)
         if wavelet:
@@ -74,12 +78,12 @@ def check_gathers(observed, survey: Survey, *, where: str, wavelet: bool = True)
             f"{where}: observed data do not match the survey (" + "; ".join(problems) + "); "
             "build the survey that recorded them (same shots, receivers, t_max, dt and wavelet)"
         )
-    if not isinstance(observed, xr.DataArray):  # check_shots has checked a DataArray's
-        check_finite(values, "observed", where=where, locate=locate_sample)
+    if missing.any():
+        values = np.where(missing[:, None, :], np.float32(0), values)
     if not np.any(values):
         raise ValueError(f"{where}: observed data are all zero: nothing to fit; check the file "
                          "or the modelling")
-    return values
+    return values, (~missing if missing.any() else None)
 
 
 def _position_mismatches(observed: xr.DataArray, survey: Survey) -> list[str]:
@@ -91,11 +95,16 @@ def _position_mismatches(observed: xr.DataArray, survey: Survey) -> list[str]:
         if name not in observed.coords:
             continue
         got = np.asarray(observed[name], dtype=np.float64)
-        if got.ndim == 1 and want.ndim == 2:  # a fixed spread, stored once
-            want = want[0] if survey.fixed_spread else want
-        if got.shape != want.shape or not np.allclose(got, want, rtol=0, atol=_POSITION_TOL):
-            found.append(f"{name} differs (largest difference "
-                         f"{_largest_difference(got, want)} m)")
+        if got.ndim == 1 and want.ndim == 2 and got.shape == want.shape[1:]:
+            got = np.broadcast_to(got, want.shape)  # a fixed spread, stored once
+        if got.shape != want.shape:
+            found.append(f"{name} differs (shapes {got.shape} and {want.shape})")
+            continue
+        # Missing receivers (NaN) are not compared: the traces have been matched above.
+        both = ~np.isnan(got) & ~np.isnan(want)
+        if not np.allclose(got[both], want[both], rtol=0, atol=_POSITION_TOL):
+            largest = float(np.max(np.abs(got[both] - want[both])))
+            found.append(f"{name} differs (largest difference {largest:g} m)")
     return found
 
 
@@ -113,10 +122,3 @@ def _wavelet_mismatch(observed: xr.DataArray, survey: Survey) -> list[str]:
         return [f"wavelet: the survey's differs from the one observed records "
                 f"(attrs['wavelet'], largest difference {gap:.3g})"]
     return []
-
-
-def _largest_difference(a: np.ndarray, b: np.ndarray) -> str:
-    try:
-        return f"{float(np.max(np.abs(a - b))):g}"
-    except ValueError:
-        return "n/a: shapes differ"

@@ -19,17 +19,34 @@ from .survey import Survey
 
 @dataclass(frozen=True, eq=False)
 class Shot:
-    """One shot of a survey: its index, source position (ndim,) and receiver positions
-    (receiver, ndim), m."""
+    """One shot of a survey: its index, source position (ndim,), receiver positions
+    (receiver, ndim), m, all finite, and which receivers are live (receiver,) bool.
+
+    A missing receiver of a variable acquisition (NaN position in the survey) sits at the
+    source instead, so that no NaN reaches Devito: a receiver only samples the wavefield,
+    so where it sits changes no other trace. Its trace is zeroed after modelling and its
+    adjoint source zeroed before injection (:meth:`keep_live`).
+    """
 
     index: int
     source: np.ndarray
     receivers: np.ndarray
+    live: np.ndarray
 
     @classmethod
     def of(cls, survey: Survey, index: int) -> Shot:
         """Shot ``index`` of ``survey``."""
-        return cls(int(index), survey.source_positions[index], survey.receiver_positions[index])
+        live = survey.live_receivers[index]
+        source = survey.source_positions[index]
+        receivers = survey.receiver_positions[index]
+        if not live.all():
+            receivers = np.where(live[:, None], receivers, source)
+        return cls(int(index), source, receivers, live)
+
+    def keep_live(self, traces: np.ndarray) -> np.ndarray:
+        """``traces`` (..., receiver) zero at the missing receivers (a copy only when some
+        are missing)."""
+        return traces if self.live.all() else np.where(self.live, traces, 0).astype(traces.dtype)
 
 
 class ShotPoints:

@@ -287,17 +287,19 @@ class Propagator:
         points = modelling.points
         points.source.data[:] = self.time_axes.wavelet
         out = np.empty((len(idx), self.survey.nt, self.survey.n_receivers), self.dtype)
-        for i, shot in enumerate(idx):
-            points.place(Shot.of(self.survey, shot))
+        for i, index in enumerate(idx):
+            shot = Shot.of(self.survey, index)
+            points.place(shot)
             for wave in modelling.wavefields:
                 wave.data_with_halo[:] = 0
             points.receivers.data[:] = 0
             modelling.operator.run(1, self.nt - 2)
-            out[i] = self.time_axes.to_recording(gather_points(points.receivers))
+            out[i] = shot.keep_live(self.time_axes.to_recording(gather_points(points.receivers)))
         return out
 
     def forward(self, vp: np.ndarray, shots: Sequence[int] | None = None) -> np.ndarray:
-        """Receiver data (shot, time, receiver) on the recording axis for model ``vp`` (m/s)."""
+        """Receiver data (shot, time, receiver) on the recording axis for model ``vp`` (m/s);
+        zero at the survey's missing receivers (:attr:`Survey.live_receivers`)."""
         self.set_model(vp)
         return self._model_shots("forward", ("u",), self._shots(shots))
 
@@ -457,7 +459,7 @@ class Propagator:
             recorded[:] = 0
             tape.record(recorded)
             tapes.append(tape)
-            out[i] = self.time_axes.to_recording(recorded)
+            out[i] = shot.keep_live(self.time_axes.to_recording(recorded))
         return out, tapes
 
     def aliased_fraction(self, adjoint_source: np.ndarray) -> np.ndarray:
@@ -537,6 +539,7 @@ class Propagator:
             stored, aliased = [], []
             subsampled = tape.runner.factor > 1
             for b, source in enumerate(sources[:, i]):
+                source = tape.shot.keep_live(source)  # the adjoint of zeroed traces
                 if not source.any():
                     continue  # adds exactly zero
                 sim = np.asarray(self.time_axes.to_simulation(source), dtype=self.dtype)

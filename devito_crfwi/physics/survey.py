@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 
 from ..io.schema import check_model, check_shots, wavelet_difference
+from ..io.traces import missing_traces
 from ..io.warn import warn
 from .resampling import sinc_resampling
 from .wavelet import RICKER_RESOLVED_FACTOR, RICKER_TOP_FACTOR, TOP_LEVEL, ricker
@@ -135,7 +137,10 @@ class Survey:
         ``(x, z)`` (2-D) or ``(x, y, z)`` (3-D) of each shot's point source.
     receiver_positions : ndarray (receiver, ndim) or (shot, receiver, ndim), m
         Positions of the receivers, shared by all shots or given per shot; ``ndim`` is
-        that of the sources.
+        that of the sources. A variable acquisition (shots with different receivers or
+        receiver counts) pads each shot to the largest count with NaN positions: a
+        receiver NaN in every coordinate is missing (not modelled, see
+        :attr:`live_receivers`); every shot needs one live receiver.
     f0 : float, Hz
         Peak frequency of the Ricker wavelet (also used for grid-dispersion checks).
     t_max : float, s
@@ -185,9 +190,15 @@ class Survey:
                 f"receiver_positions must have shape (receiver, {ndim}) or (shot, receiver, "
                 f"{ndim}) with {len(src)} shots, got {np.shape(self.receiver_positions)}"
             )
-        for name, arr in (("source_positions", src), ("receiver_positions", rec)):
-            if not np.all(np.isfinite(arr)):
-                raise ValueError(f"{name} contains NaN or Inf")
+        if not np.all(np.isfinite(src)):
+            raise ValueError("source_positions contains NaN or Inf")
+        gaps = np.isnan(rec).all(axis=-1)  # missing receivers
+        if not np.all(np.isfinite(rec[~gaps])):
+            raise ValueError("receiver_positions contains NaN or Inf (a missing receiver is NaN "
+                             "in every coordinate)")
+        if gaps.all(axis=1).any():
+            raise ValueError(f"receiver_positions: shot {int(np.flatnonzero(gaps.all(axis=1))[0])}"
+                             " has no receiver (all positions NaN); drop the shot")
         set_(self, "f0", f0)
         set_(self, "t_max", t_max)
         set_(self, "dt", dt)
@@ -232,10 +243,17 @@ class Survey:
         """Recording time axis (time,), s."""
         return np.arange(self.nt) * self.dt
 
+    @cached_property
+    def live_receivers(self) -> np.ndarray:
+        """Bool (shot, receiver): the receivers each shot records on (False: missing, NaN
+        position). Computed once (the survey is immutable)."""
+        return ~np.isnan(self.receiver_positions).any(axis=-1)
+
     @property
     def fixed_spread(self) -> bool:
-        """True when every shot records on the same receivers."""
-        return bool(np.all(self.receiver_positions == self.receiver_positions[:1]))
+        """True when every shot records on the same receivers (missing ones included)."""
+        rec = self.receiver_positions
+        return bool(np.all((rec == rec[:1]) | (np.isnan(rec) & np.isnan(rec[:1]))))
 
     def source_wavelet(self, t: np.ndarray) -> np.ndarray:
         """The wavelet at regular times ``t`` from 0 (s): the Ricker, or the user wavelet
@@ -411,7 +429,9 @@ class Survey:
         (:func:`~devito_crfwi.read_shots` gives it from the file's wavelet stanza), else a
         Ricker of ``f0``. Gathers with coords ``source_y`` and ``receiver_y`` are of a 3-D
         survey. An ``f0`` or ``wavelet`` that contradicts the file's is refused: the
-        modelled source must be the recorded one.
+        modelled source must be the recorded one. Missing traces (all NaN, see
+        :mod:`~devito_crfwi.io.traces`) give missing receivers (NaN positions), whatever
+        their coords say.
 
         Shots are numbered by position: the survey's shot ``i`` (``shots=[i]`` in
         ``simulate``, :meth:`shot_indices`) is ``observed.isel(shot=i)``, whatever the
@@ -433,6 +453,10 @@ class Survey:
         axes = "xyz" if "source_y" in observed.coords else "xz"
         sources, receivers = (np.stack([np.asarray(observed[f"{kind}_{d}"]) for d in axes], -1)
                               for kind in ("source", "receiver"))
+        missing = missing_traces(observed.values)
+        if missing.any():
+            receivers = np.broadcast_to(receivers, (*missing.shape, len(axes))).copy()
+            receivers[missing] = np.nan
         return cls(sources, receivers, f0=float(f0), t_max=float(time_axis[-1]), dt=dt,
                    wavelet=_chosen_wavelet(observed, wavelet),
                    shot_labels=np.asarray(observed["shot"].values))

@@ -134,7 +134,7 @@ def estimate_wavelet(observed, vp, survey: Survey, *, per_shot: bool = False,
         raise TypeError(f"{where}: survey must be a devito_crfwi.Survey, got "
                         f"{type(survey).__name__}")
     model = check_model(vp, where=where)
-    data = check_gathers(observed, survey, where=where, wavelet=False)
+    data, live = check_gathers(observed, survey, where=where, wavelet=False)
     if not isinstance(per_shot, bool):
         raise TypeError(f"{where}: per_shot must be True or False, got {per_shot!r}")
     if isinstance(stabilisation, bool) or not (
@@ -152,5 +152,7 @@ def estimate_wavelet(observed, vp, survey: Survey, *, per_shot: bool = False,
     propagator = Propagator.from_model(vp, dataclasses.replace(survey, wavelet=reference),
                                        settings)
     modelled = propagator.forward(model.values)
+    if live is not None:  # missing observed traces (zero) must not pull the fit to zero
+        modelled = np.where(live[:, None, :], modelled, 0).astype(modelled.dtype)
     return least_squares_wavelet(data, modelled, reference, per_shot=per_shot,
                                  stabilisation=stabilisation)

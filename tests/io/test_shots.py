@@ -124,14 +124,6 @@ def test_grouping_by_source_when_field_record_is_unset(tmp_path):
     np.testing.assert_array_equal(shots.receiver_x.values, [[0.01, 0.02, 0.05], [0.03, 0.04, 0.06]])
 
 
-def test_gathers_of_different_sizes_are_refused(tmp_path):
-    path = _write_foreign_shots(
-        tmp_path / "r.sgy", ffid=[1, 1, 1, 2, 2], sx=[0, 0, 0, 9, 9], gx=[0, 1, 2, 0, 1]
-    )
-    with pytest.raises(SegyError, match=r"different numbers of traces .*: 3, .*: 2.*does not pad"):
-        read_shots(path)
-
-
 def test_missing_sample_interval(tmp_path):
     path = _write_foreign_shots(tmp_path / "i.sgy", ffid=[1, 1], sx=[0, 0], gx=[0, 1], interval=0)
     with pytest.raises(SegyError, match="sample interval is 0"):
