@@ -23,7 +23,7 @@ from .losses import LOSSES
 from .regularization import Term, parse_regularization
 
 __all__ = ["ENGINE_OPTIONS", "OPTIMIZERS", "SHOT_ORDERS", "WAVELETS", "InversionSettings",
-           "check_representation_options"]
+           "check_representation_options", "check_wavelet"]
 
 OPTIMIZERS: dict[str, type[torch.optim.Optimizer]] = {
     "adam": torch.optim.Adam,
@@ -126,6 +126,7 @@ class InversionSettings:
         _check_engine_options(engine_options)
         loss_name, loss_function = _loss(loss)
         optimizer_name, optimizer_factory = _optimizer(optimizer)
+        wavelet, wavelet_every = check_wavelet(wavelet, wavelet_every)
         return cls(
             representation_name=_representation_name(representation),
             representation_options=check_representation_options(representation,
@@ -143,8 +144,8 @@ class InversionSettings:
             seed=_integer("seed", seed, 0),
             compile=compile,
             engine_options=dict(engine_options),
-            wavelet=_wavelet(wavelet),
-            wavelet_every=_wavelet_every(wavelet_every, wavelet),
+            wavelet=wavelet,
+            wavelet_every=wavelet_every,
         )
 
     def learning_rate(self, representation: torch.nn.Module) -> float:
@@ -303,6 +304,12 @@ def _shot_order(shot_order) -> str:
     if shot_order not in SHOT_ORDERS:
         raise ValueError(f"shot_order must be one of {list(SHOT_ORDERS)}, got {shot_order!r}")
     return shot_order
+
+
+def check_wavelet(wavelet, wavelet_every) -> tuple[str, int | None]:
+    """``CRFWIProblem``'s ``wavelet`` and ``wavelet_every``, checked (``ValueError`` naming
+    the one at fault); also the ``invert`` command's check of its TOML keys."""
+    return _wavelet(wavelet), _wavelet_every(wavelet_every, wavelet)
 
 
 def _wavelet(wavelet) -> str:
