@@ -10,12 +10,13 @@ from ..io.atomic import check_target, check_writable_folder
 from ..io.config import FULL_BAND, check_table, read_toml
 from ..physics import EngineSettings
 from .errors import CLIError
-from .outputs import OUTPUT_NAMES, report, write_outputs
+from .outputs import output_names, report, write_outputs
 
 INVERT_HELP = """\
 The TOML configuration (paths are relative to the file):
 
   observed = "shots.sgy"        # required: shot gathers (read_shots); they fix the survey
+  mask_dead_traces = false      # optional: read all-zero (dead) traces as missing
   initial = "initial.sgy"       # required: initial model (read_segy)
   true_model = "true.sgy"       # optional: report MSE/RMSE/PSNR/SSIM against it
   output_dir = "invert_output"  # optional: default; --output-dir wins
@@ -33,6 +34,8 @@ The TOML configuration (paths are relative to the file):
   frequency_schedule = [[3.0, 30], [6.0, 30], ["full", 40]]   # (cutoff Hz, iterations)
   bounds = [1400.0, 5000.0]     # m/s; default 0.8 min(initial) .. 1.25 max(initial)
   seed = 0
+  wavelet = "survey"            # survey | estimate (least-squares source in the current model)
+  wavelet_every = 20            # with "estimate": also re-estimate every N iterations
   checkpoint_dir = "checkpoints"
   checkpoint_every = 10
   resume = false
@@ -45,19 +48,22 @@ The TOML configuration (paths are relative to the file):
                                 # memory_limit, subsample (devito_crfwi.physics.EngineSettings)
 
 Writes inverted.sgy, history.csv (iteration, loss, time, cutoff, misfit and regularisation
-terms, metrics) and summary.png into the output folder; if one of them exists already, the
-run is refused before the inversion unless --overwrite is given. A checkpoint_dir of an
-earlier run needs resume = true.
+terms, metrics), summary.png and, with wavelet = "estimate", wavelet.csv (time in s, then one
+column per estimate, named by the iteration it was made before) into the output folder; if
+one of them exists already, the run is refused before the inversion unless --overwrite is
+given. A checkpoint_dir of an earlier run needs resume = true.
 """
 
 # The keys of each table and their kinds (devito_crfwi.io.config.KINDS).
 _TOP_SCHEMA = {"observed": "str", "initial": "str", "true_model": "str", "output_dir": "str",
-               "f0": "number", "initial_smooth": "number", "water_velocity": "number",
+               "mask_dead_traces": "bool", "f0": "number", "initial_smooth": "number",
+               "water_velocity": "number",
                "inversion": "table", "representation_options": "table",
                "regularization": "table", "engine": "table"}
 _INVERSION_SCHEMA = {"representation": "str", "iterations": "int", "loss": "str",
                      "optimizer": "str", "lr": "number", "shots_per_iteration": "int",
                      "frequency_schedule": "schedule", "bounds": "number_pair", "seed": "int",
+                     "wavelet": "str", "wavelet_every": "int",
                      "checkpoint_dir": "str", "checkpoint_every": "int", "resume": "bool"}
 
 
@@ -89,7 +95,15 @@ def load_config(path: Path) -> dict[str, Any]:
     """
     config = read_toml(path)
     check_table(config, _TOP_SCHEMA, str(path), required=("observed", "initial"))
-    check_table(config.get("inversion", {}), _INVERSION_SCHEMA, f"{path} [inversion]")
+    inversion = config.get("inversion", {})
+    check_table(inversion, _INVERSION_SCHEMA, f"{path} [inversion]")
+    if "wavelet" in inversion or "wavelet_every" in inversion:
+        from ..inversion.settings import check_wavelet
+
+        try:  # CRFWIProblem's own checks: a known source, re-estimates only of an estimate
+            check_wavelet(inversion.get("wavelet", "survey"), inversion.get("wavelet_every"))
+        except ValueError as err:
+            raise CLIError(f"{path} [inversion]: {err}") from None
     engine = config.get("engine", {})
     if "vmax" in engine:
         raise CLIError(f"{path} [engine]: unknown key(s) ['vmax']: the highest velocity is "
@@ -146,10 +160,11 @@ def run_invert(args: argparse.Namespace) -> int:
                or args.config.resolve().parent / "invert_output")
     # Fail on an unwritable or earlier run's output before the inversion, not after it.
     check_writable_folder(out, "output_dir")
-    for name in OUTPUT_NAMES:
-        check_target(out / name, overwrite=args.overwrite)
     inversion = dict(config["inversion"])
-    observed = io.read_shots(config["observed"])
+    for name in output_names(inversion.get("wavelet", "survey")):
+        check_target(out / name, overwrite=args.overwrite)
+    observed = io.read_shots(config["observed"],
+                             mask_dead_traces=config.get("mask_dead_traces", False))
     survey = Survey.from_shots(observed, config.get("f0"))
     initial = io.read_segy(config["initial"])
     if "initial_smooth" in config:

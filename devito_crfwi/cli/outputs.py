@@ -1,4 +1,5 @@
-"""What the demo and ``invert`` print and write: metrics lines, history.csv, SEG-Y, figure."""
+"""What the demo and ``invert`` print and write: metrics lines, history.csv, SEG-Y, figure and
+the estimated wavelets."""
 
 from __future__ import annotations
 
@@ -9,6 +10,14 @@ import numpy as np
 
 OUTPUT_NAMES = ("inverted.sgy", "history.csv", "summary.png")
 """The files :func:`write_outputs` writes into its folder."""
+
+WAVELET_NAME = "wavelet.csv"
+"""The file :func:`write_outputs` adds for a result with estimated wavelets."""
+
+
+def output_names(wavelet: str) -> tuple[str, ...]:
+    """The files :func:`write_outputs` writes for a ``CRFWIProblem(wavelet=...)`` run."""
+    return OUTPUT_NAMES + ((WAVELET_NAME,) if wavelet == "estimate" else ())
 
 
 def metrics_line(label: str, scores: dict[str, float]) -> str:
@@ -27,6 +36,17 @@ def _write_history(result, path: Path) -> None:
             writer.writerow([int(it), *(repr(float(result[n].values[i])) for n in names)])
 
 
+def _write_wavelets(result, path: Path) -> None:
+    # One column per estimate, as the result's "wavelet" (wavelet_iteration, wavelet_time).
+    wavelet = result["wavelet"].transpose("wavelet_time", "wavelet_iteration")
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["time", *(f"iteration_{int(it)}"
+                                   for it in wavelet["wavelet_iteration"].values)])
+        for t, row in zip(wavelet["wavelet_time"].values, wavelet.values, strict=True):
+            writer.writerow([repr(float(t)), *(repr(float(v)) for v in row)])
+
+
 def write_outputs(result, out: Path, true, initial) -> None:
     from ..io import write_segy
     from ..plot import save_summary_figure
@@ -36,7 +56,11 @@ def write_outputs(result, out: Path, true, initial) -> None:
     write_segy(result["vp"], segy, overwrite=True)
     _write_history(result, history)
     save_summary_figure(figure, true, initial, result)
-    print(f"wrote {segy}, {history} and {figure}")
+    written = [segy, history, figure]
+    if "wavelet" in result:  # estimated (wavelet="estimate")
+        written.append(out / WAVELET_NAME)
+        _write_wavelets(result, written[-1])
+    print(f"wrote {', '.join(map(str, written[:-1]))} and {written[-1]}")
 
 
 def report(result) -> None:

@@ -28,7 +28,8 @@ def test_help(command, capsys):
     if command is None:
         assert all(name in out for name in COMMANDS)
     if command == "invert":
-        for key in ("observed", "initial", "frequency_schedule", "[engine]", "checkpoint_dir"):
+        for key in ("observed", "initial", "frequency_schedule", "[engine]", "checkpoint_dir",
+                    "mask_dead_traces", "wavelet = ", "wavelet_every", "wavelet.csv"):
             assert key in out
 
 
@@ -87,6 +88,7 @@ observed = "shots.sgy"
 initial = "initial.sgy"
 true_model = "true.sgy"
 output_dir = "out"
+mask_dead_traces = true
 
 [inversion]
 representation = "pixel"
@@ -96,6 +98,8 @@ frequency_schedule = [[10.0, 1], ["full", 2]]
 bounds = [1500.0, 3000.0]
 checkpoint_dir = "ckpt"
 checkpoint_every = 2
+wavelet = "estimate"
+wavelet_every = 2
 
 [regularization]
 tv = 0.01
@@ -107,9 +111,13 @@ space_order = 8
 
 @pytest.mark.smoke
 def test_invert_from_toml(invert_case, layered, capsys):
-    """Smoke: ``invert`` from a TOML file runs its schedule and regularisation and writes the
-    model, history, figure and checkpoint (the inversion's progress is measured in
-    tests/inversion)."""
+    """Smoke: ``invert`` from a TOML file runs its schedule, regularisation and wavelet
+    estimates on a gather with a dead trace and writes the model, history, wavelets, figure
+    and checkpoint (the inversion's progress is measured in tests/inversion)."""
+    shots = invert_case / "shots.sgy"
+    gathers = dc.read_shots(shots)
+    gathers[0, :, 3] = 0.0  # a dead channel: with mask_dead_traces it is left out
+    dc.write_shots(gathers, shots, overwrite=True)
     config = invert_case / "run.toml"
     config.write_text(CONFIG)
     assert main(["invert", str(config), "--no-progress"]) == 0
@@ -124,6 +132,19 @@ def test_invert_from_toml(invert_case, layered, capsys):
     assert rows[0]["cutoff"] == "10.0" and rows[2]["cutoff"] == "nan"
     assert {"loss", "time", "misfit", "reg_tv", "ssim", "mse"} <= set(rows[0])
     assert (out / "summary.png").stat().st_size > 0
+    # The first estimate (before iteration 0, in the initial model) is estimate_wavelet's on
+    # the masked gathers, not on those with the dead trace as zeros.
+    wavelets = np.loadtxt(out / "wavelet.csv", delimiter=",", skiprows=1)
+    with open(out / "wavelet.csv") as handle:
+        assert handle.readline().split(",")[1:] == ["iteration_0", "iteration_1", "iteration_2\n"]
+    masked = dc.read_shots(shots, mask_dead_traces=True)
+    np.testing.assert_allclose(wavelets[:, 0], dc.Survey.from_shots(masked).time)
+    initial = dc.read_segy(invert_case / "initial.sgy")
+    for data, close in ((masked, True), (gathers, False)):
+        expected = dc.estimate_wavelet(data, initial, dc.Survey.from_shots(data), vmax=3000.0,
+                                       space_order=8)
+        error = np.linalg.norm(wavelets[:, 1] - expected) / np.linalg.norm(expected)
+        assert (error < 1e-4) == close, error
     assert (invert_case / "ckpt" / "crfwi_checkpoint.pt").exists()
     printed = capsys.readouterr().out
     assert "before" in printed and "SSIM" in printed

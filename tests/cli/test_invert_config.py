@@ -33,6 +33,17 @@ HEAD = 'observed = "shots.sgy"\ninitial = "initial.sgy"\n'
         (HEAD + "[regularization]\ntv = -0.1\n", "['tv'] weight must be >= 0, got -0.1"),
         (HEAD + "[regularization]\ntv = { weight = 0.1, eps = 1 }\n",
          "unknown option(s) ['eps']; tv takes ['weight', 'epsilon']"),
+        (HEAD + "mask_dead_traces = 1\n",
+         "run.toml: mask_dead_traces must be true or false, got 1"),
+        (HEAD + "[inversion]\nwavelet = 1\n", "[inversion]: wavelet must be a string, got 1"),
+        (HEAD + "[inversion]\nwavelet = \"ricker\"\n",
+         "[inversion]: wavelet must be one of ['survey', 'estimate'], got 'ricker'"),
+        (HEAD + "[inversion]\nwavelet_every = 5\n",
+         "[inversion]: wavelet_every = 5 needs wavelet='estimate', got wavelet='survey'"),
+        (HEAD + "[inversion]\nwavelet = \"estimate\"\nwavelet_every = 0\n",
+         "[inversion]: wavelet_every must be an integer >= 1 (iterations) or None, got 0"),
+        (HEAD + "[inversion]\nwavelet = \"estimate\"\nwavelet_every = 2.5\n",
+         "[inversion]: wavelet_every must be an integer, got 2.5"),
     ],
 )
 def test_wrong_types_name_the_key(tmp_path, text, match):
@@ -55,6 +66,24 @@ def test_a_regularization_table_reaches_the_problem_as_given(tmp_path):
     path = tmp_path / "run.toml"
     path.write_text(HEAD + "[regularization]\ntv = 0.01\ntikhonov2 = { weight = 1e-3 }\n")
     assert load_config(path)["regularization"] == {"tv": 0.01, "tikhonov2": {"weight": 1e-3}}
+
+
+def test_field_data_keys_reach_the_reader_and_the_problem_as_given(tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_text(HEAD + 'mask_dead_traces = true\n[inversion]\nwavelet = "estimate"\n'
+                    "wavelet_every = 10\n")
+    config = load_config(path)
+    assert config["mask_dead_traces"] is True
+    assert config["inversion"] == {"wavelet": "estimate", "wavelet_every": 10}
+
+
+def test_a_bad_wavelet_is_one_line_before_the_data_are_read(tmp_path, capsys):
+    path = tmp_path / "run.toml"
+    path.write_text(HEAD + '[inversion]\nwavelet = "ricker"\n')  # shots.sgy is missing
+    assert main(["invert", str(path), "--no-progress"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"devito-crfwi invert: error: {path} [inversion]: wavelet must be")
+    assert err.count("\n") == 1
 
 
 def test_iterations_zero_on_the_command_line_is_refused(tmp_path, capsys):
