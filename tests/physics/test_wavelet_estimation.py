@@ -124,3 +124,23 @@ def test_bad_input_is_refused_at_the_entry_point(layered, survey, sources, chang
 def test_unknown_engine_options_are_refused(layered, survey, sources):
     with pytest.raises(TypeError, match=r"unknown engine setting\(s\) \['order'\]"):
         dc.estimate_wavelet(sources["rotated-75"][1], layered, survey, order=4)
+
+
+def test_a_rotated_ricker_is_recovered_in_3d(model3d):
+    """The same estimate on an (x, y, z) model: 2 shots over a 4 x 3 areal spread, the
+    geometry and engine settings of tests/physics/test_3d.py (their kernels serve it)."""
+    survey = dc.Survey.surface(model3d, 2, (4, 3), f0=8.0, t_max=0.5)
+    truth = rotated_ricker(survey.time, 75.0, 8.0, t0=0.15)
+    engine = {"boundary_width": 10, "vmax": 2800.0}
+    observed = dc.simulate(model3d, dataclasses.replace(survey, wavelet=truth), **engine)
+    estimate = dc.estimate_wavelet(observed, model3d, survey, **engine)
+    assert estimate.shape == (survey.nt,)
+    # Measured 3.7e-3 (each shot's alone too; the nominal Ricker is off by 1.9). Not the 3-D
+    # grid's doing: peaked at 0.2 s instead the error is 1.9e-3, as in 2-D, so the excess is
+    # the rotated wavelet's Hilbert tail cut at t = 0, a step outside the reference's band;
+    # a longer record (0.8 s) leaves it at 3.5e-3.
+    assert relative_error(estimate, truth) < 0.01
+    each = dc.estimate_wavelet(observed, model3d, survey, per_shot=True, **engine)
+    assert each.shape == (survey.n_shots, survey.nt)
+    assert max(relative_error(w, truth) for w in each) < 0.01
+    assert relative_error(survey.source_wavelet(survey.time), truth) > 0.5
