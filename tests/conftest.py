@@ -40,6 +40,19 @@ def small_survey(layered):
 
 
 @pytest.fixture(scope="session")
+def streamer():
+    """Variable acquisition over ``layered``: 2 shots, receivers moving with the source (off
+    the grid nodes), padded to 6: shot 0 misses its receiver 2, shot 1 its last two (NaN)."""
+    from devito_crfwi import Survey
+
+    sources = np.array([[95.0, 20.0], [215.0, 20.0]])
+    offsets = 33.3 * np.arange(1, 7)
+    receivers = np.stack([np.stack([s[0] + offsets, np.full(6, 25.0)], -1) for s in sources])
+    receivers[0, 2] = receivers[1, 4:] = np.nan
+    return Survey(sources, receivers, f0=15.0, t_max=0.2)
+
+
+@pytest.fixture(scope="session")
 def crosswell_survey():
     """:func:`crosswell` at 15 Hz, 0.4 s."""
     return crosswell()

@@ -8,8 +8,10 @@ import signal
 import numpy as np
 import pytest
 import torch
+import xarray as xr
 
-from devito_crfwi import Survey, WaveOperator, simulate
+from devito_crfwi import Survey, WaveOperator, simulate, smooth
+from devito_crfwi.inversion.losses import l2_loss, live_traces
 from tests.helpers import smooth_perturbation
 
 distributed = pytest.importorskip("distributed", reason="needs the dask extra (dask[distributed])")
@@ -150,6 +152,43 @@ def test_problem_accepts_a_client(client, layered):
     assert problem.operator.client is client
     result = problem.solve(1, progress=False)
     assert "client" not in result.attrs["engine_options"]
+
+
+def test_missing_receivers_match_serial(layered, streamer, client):
+    """Variable acquisition (NaN receivers, ``streamer``) on the workers: the same gathers,
+    NaN at the same traces, and the same gradients, for shots in the survey's order and in
+    reverse (each worker then needs the live receivers of the survey's shot, not of its
+    batch position). The white cotangent is non-zero at the missing traces too: the
+    workers' adjoint must drop it there, as the serial one does."""
+    serial = simulate(layered, streamer, **SETTINGS)
+    parallel = simulate(layered, streamer, client=client, **SETTINGS)
+    missing = np.isnan(serial.values)
+    np.testing.assert_array_equal(missing.all(axis=1), ~streamer.live_receivers)
+    np.testing.assert_array_equal(np.isnan(parallel.values), missing)
+    assert rel(parallel.values[~missing], serial.values[~missing]) <= SAME
+    # dims, coords (the NaN receiver positions too) and attrs
+    xr.testing.assert_identical(parallel.copy(data=serial.values), serial)
+
+    observed = torch.from_numpy(serial.values)
+    live = torch.from_numpy(streamer.live_receivers)
+    vp0 = torch.tensor(smooth(layered, 80.0).values)
+    white = torch.randn((2, streamer.nt, streamer.n_receivers),
+                        generator=torch.Generator().manual_seed(7))
+    grads = {}
+    for name, on in (("serial", None), ("dask", client)):
+        op = WaveOperator(streamer, layered, client=on, **SETTINGS)
+        for shots in (None, (1, 0)):
+            vp = vp0.clone().requires_grad_(True)
+            target = observed if shots is None else observed[list(shots)]
+            mask = live if shots is None else live[list(shots)]
+            l2_loss(*live_traces(op(vp, shots=shots), target, mask)).backward()
+            _, pullback = torch.func.vjp(lambda v, op=op, shots=shots: op(v, shots=shots), vp0)
+            grads[name, shots] = vp.grad, pullback(white)[0]
+    for shots in (None, (1, 0)):
+        for serial_grad, dask_grad in zip(grads["serial", shots], grads["dask", shots],
+                                          strict=True):
+            assert torch.isfinite(dask_grad).all() and serial_grad.abs().max() > 0
+            assert rel(dask_grad, serial_grad) <= SAME, shots
 
 
 class KillOnce(distributed.WorkerPlugin):

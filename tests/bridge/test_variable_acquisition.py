@@ -15,17 +15,6 @@ from tests.bridge.test_exact_adjoint import DOT_TOLERANCE, dot_products, gap
 ENGINE = {"boundary_width": 10}
 
 
-@pytest.fixture(scope="module")
-def streamer():
-    """2 shots, receivers moving with the source (off the grid nodes), padded to 6: shot 0
-    misses its receiver 2, shot 1 its last two."""
-    sources = np.array([[95.0, 20.0], [215.0, 20.0]])
-    offsets = 33.3 * np.arange(1, 7)
-    receivers = np.stack([np.stack([s[0] + offsets, np.full(6, 25.0)], -1) for s in sources])
-    receivers[0, 2] = receivers[1, 4:] = np.nan
-    return dc.Survey(sources, receivers, f0=15.0, t_max=0.2)
-
-
 def _alone(survey, shot):
     """Shot ``shot`` of ``survey`` as a rectangular survey of its live receivers."""
     live = survey.live_receivers[shot]
