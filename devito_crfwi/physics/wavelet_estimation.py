@@ -101,8 +101,9 @@ def estimate_wavelet(observed, vp, survey: Survey, *, per_shot: bool = False,
     The engine models the survey's shots in ``vp`` with a reference wavelet; the frequency
     domain ratio of the observed to those traces, summed over traces, is the signature
     (Pratt 1999; see :mod:`devito_crfwi.physics.wavelet_estimation`). It is only as good as
-    the model: on the true model it recovers the source to 2e-4 to 2e-3 (relative L2); on a
-    smoothed one its shape (correlation 0.996 in the tests) more than its amplitude.
+    the model: on the true model it recovers the source to 2e-4 to 2e-3 (relative L2; 4e-3
+    for a source already non-zero at t = 0, in the 3-D test); on a smoothed one its shape
+    (correlation 0.996 in the tests) more than its amplitude.
 
     Parameters
     ----------
