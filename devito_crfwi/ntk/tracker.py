@@ -24,7 +24,8 @@ class NTKTracker:
 
     Records are labelled by ``ntk_iteration`` = the number of optimiser steps taken, so that
     record ``i`` is the kernel at the model iteration ``i`` of ``solve`` starts from (whose
-    misfit is ``result["loss"][i]``); :meth:`start` records ``ntk_iteration = 0``, the
+    loss is ``result["loss"][i]``, the misfit alone ``result["misfit"][i]`` when the problem
+    has a regularisation); :meth:`start` records ``ntk_iteration = 0``, the
     initial model, and should be called before ``solve``.
 
     The kernel change is ``‖Θ_t − Θ_0‖_F / ‖Θ_0‖_F`` in data space, where ``Θ_0`` is the
