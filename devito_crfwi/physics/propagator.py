@@ -120,7 +120,7 @@ class Propagator:
 
         self._dgrid = devito_grid(grid, self.dtype.name)
         so = space_order
-        self._m = model_function("m", self._dgrid, so)
+        self._vp2 = model_function("vp2", self._dgrid, so)  # 1/m, what the kernels take
         self._profiles = self._pml_profiles()
         self._grad = model_function("grad", self._dgrid, so)
         self._dm = model_function("dm", self._dgrid, so)
@@ -261,7 +261,7 @@ class Propagator:
                 f"vp reaches {vp.max():.1f} m/s, above vmax = {self.vmax:.1f} m/s that fixed "
                 "the time step; build the operator with a larger vmax"
             )
-        self._m.data[:] = self.grid.pad(units.slowness2_from_velocity(vp.astype(np.float64)))
+        self._vp2.data[:] = self.grid.pad(units.velocity2_to_devito(vp.astype(np.float64)))
 
     # -- modelling ----------------------------------------------------------------------
     def _model_shots(self, kind: str, fields: tuple[str, ...], idx: np.ndarray,
@@ -279,7 +279,7 @@ class Propagator:
             points = ShotPoints(self._dgrid, self.survey.n_receivers, self.nt)
             waves = self._wavefields(*fields)
             operator = BoundOperator(
-                self._op(kind), m=self._m, src=points.source, rec=points.receivers,
+                self._op(kind), vp2=self._vp2, src=points.source, rec=points.receivers,
                 **self._profiles, dt=self._dt_devito, time_m=1, time_M=self.nt - 2, **waves,
                 **functions)
             self._bound[kind] = _Modelling(operator, tuple(waves.values()), points)
@@ -379,7 +379,7 @@ class Propagator:
         forward_fields = self._wavefields("u")
         saved = stored_wavefield(self._dgrid, saved_levels(segments.length, self.subsample),
                                  self.subsample)
-        common = dict(m=self._m, dt=self._dt_devito, time_m=1, time_M=segments.length,
+        common = dict(vp2=self._vp2, dt=self._dt_devito, time_m=1, time_M=segments.length,
                       usave=saved, **self._profiles,
                       **storage_factor_argument(self._dgrid, self.subsample))
         forward = BoundOperator(self._op("forward_stored"), src=points.source,

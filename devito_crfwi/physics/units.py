@@ -27,10 +27,10 @@ def velocity_to_devito(vp_ms: np.ndarray) -> np.ndarray:
     return vp_ms / MS_PER_S
 
 
-def slowness2_from_velocity(vp_ms: np.ndarray) -> np.ndarray:
-    """Squared slowness m = 1/vp², s²/km², from velocity in m/s."""
+def velocity2_to_devito(vp_ms: np.ndarray) -> np.ndarray:
+    """Squared velocity 1/m = vp², (km/s)², from velocity in m/s (what the kernels take)."""
     vp_kms = velocity_to_devito(vp_ms)
-    return 1.0 / (vp_kms * vp_kms)
+    return vp_kms * vp_kms
 
 
 def velocity_perturbation_to_slowness2(vp_ms: np.ndarray, dvp_ms: np.ndarray) -> np.ndarray:

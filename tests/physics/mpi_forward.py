@@ -36,7 +36,7 @@ def run() -> dict[str, np.ndarray]:
     return {
         "forward": prop.forward(vp.values),
         "born": prop.born(vp.values, dvp, [1]),
-        "local_shape": np.asarray(prop._m.data.shape),  # this rank's part of the grid
+        "local_shape": np.asarray(prop._vp2.data.shape),  # this rank's part of the grid
     }
 
 

@@ -185,7 +185,7 @@ def test_the_estimate_is_what_devito_allocates(layered, small_survey):
     fields = prop._bound["forward"].wavefields
     assert len(fields) == 1 + 4  # u and its C-PML memory variables (psi, zeta per axis)
     assert sum(f.data_with_halo.nbytes for f in fields) == prop._wavefields_bytes(("u",))
-    assert prop._m.data_with_halo.nbytes == prop._level_bytes
+    assert prop._vp2.data_with_halo.nbytes == prop._level_bytes
 
 
 @pytest.mark.parametrize(("spacing", "f0", "warns"), [
