@@ -51,11 +51,10 @@ sections; a run of one problem (``--only``) rewrites its part and keeps the othe
 existing file.
 
 The 2-D part takes ~10 minutes on an idle 2-core machine, the 3-D part ~15 minutes a round,
-the epoch ~2-3 minutes a round (the smoke run 1-4 minutes per problem, mostly process start-up and
-compiling); on a loaded one, default
-(spinning) OpenMP waits make both engines many times slower, so ``--budget`` (minutes per
-problem, default 30) stops starting rounds that would end past it and the report states how
-many rounds it got.
+the epoch ~2-3 minutes a round (the smoke run 1-4 minutes per problem, mostly process
+start-up and compiling); on a loaded one, default (spinning) OpenMP waits make both engines
+many times slower, so ``--budget`` (minutes per problem, default 30) stops starting rounds
+that would end past it and the report states how many rounds it got.
 """
 
 from __future__ import annotations
