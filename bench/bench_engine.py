@@ -7,11 +7,11 @@ peak RSS (``getrusage``) is its own. Both engines run with the default OpenMP en
 only ``OMP_NUM_THREADS`` (and ``torch.set_num_threads``) is set, to 2, as a user of a
 2-core machine would; ``OMP_WAIT_POLICY`` is removed from the workers' environment.
 
-Two problems: 2-D, one shot record of 600 x 200 cells at 10 m (Marmousi), 1 shot, 300
+Three problems: 2-D, one shot record of 600 x 200 cells at 10 m (Marmousi), 1 shot, 300
 receivers, Ricker 10 Hz, 2.3 s recorded at 4 ms; 3-D, the paper's set-up narrowed to
 100 x 100 x 60 cells (x, y, z) at 50 m (layered 1500-4500 m/s), 1 shot at the surface centre,
-40 x 40 areal receivers, Ricker 12 Hz, 2.5 s at 4 ms. Both 8th order in space, float32,
-absorbing on every side. Two comparisons on each:
+40 x 40 areal receivers, Ricker 12 Hz, 2.5 s at 4 ms; and the paper-protocol epoch (below).
+The first two 8th order in space, float32, absorbing on every side, with two comparisons:
 
 (a) "what each user gets by default": our public API with its defaults (``Survey.surface``
     + ``Propagator.from_model`` / ``WaveOperator``, no ``dt``: the engine picks its step and
@@ -24,23 +24,37 @@ absorbing on every side. Two comparisons on each:
 In 2-D also the torch bridge, revolve, and a growth sweep of the forward's per-step
 throughput over grid sizes; in 3-D the Propagator only (its workers run minutes each).
 
+The epoch (``--only epoch``) is one epoch of ``bench/protocol/protocol.toml`` as the package
+runs it: the shared Marmousi resampled to 288 x 94 nodes at 15 m (``experiments.scenarios``;
+skipped with a message where the file is absent), 13 shots, 288 receivers, Ricker 8 Hz,
+1.9 s at 1.9 ms, free surface on top; the gradient of 0.5 ||d(v) - d_obs||^2 over all 13
+shots at the protocol's smooth start (d_obs: each engine's own modelling of the true model,
+untimed). Ours: ``WaveOperator(survey, start, free_surface=True, vmax=6000)``, the options
+``CRFWIProblem`` gives it in the protocol's runs, ``loss.backward()``; Deepwave: the 13
+shots in one ``deepwave.scalar`` call, dt = the recording interval, accuracy 8, pml_width
+20 with its free surface on the top face, pml_freq f0, max_vel = the true model's maximum,
+``loss.backward()``. A setup worker writes the arrays Deepwave's workers read. The smoke run
+(``--quick``) takes 3 shots and 0.38 s of record.
+
 Usage::
 
-    .venv/bin/python bench/bench_engine.py            # both problems, writes bench/RESULTS.md
+    .venv/bin/python bench/bench_engine.py            # all three, writes bench/RESULTS.md
     .venv/bin/python bench/bench_engine.py --only 3d  # the 3-D problem alone
+    .venv/bin/python bench/bench_engine.py --only epoch  # the paper-protocol epoch alone
     .venv/bin/python bench/bench_engine.py --quick    # smoke run, writes no file
 
 The problems (grids, models, acquisition) live in ``engine_problems.py`` and the Markdown
 report in ``engine_report.py``; this script holds the workers and the driver.
 
-RESULTS.md holds the 2-D document and then its "## 3-D case" section; a run of one problem
-(``--only``) rewrites its part and keeps the other's from the existing file.
+RESULTS.md holds the 2-D document, then its "## 3-D case" and "## Paper-protocol epoch"
+sections; a run of one problem (``--only``) rewrites its part and keeps the others from the
+existing file.
 
-The 2-D part takes ~10 minutes on an idle 2-core machine, the 3-D part ~15 minutes a round
-(the smoke run 1-3 minutes per problem, mostly process start-up); on a loaded one, default
-(spinning) OpenMP waits make both engines many times slower, so ``--budget`` (minutes per
-problem, default 30) stops starting rounds that would end past it and the report states how
-many rounds it got.
+The 2-D part takes ~10 minutes on an idle 2-core machine, the 3-D part ~15 minutes a round,
+the epoch ~2-3 minutes a round (the smoke run 1-4 minutes per problem, mostly process
+start-up and compiling); on a loaded one, default (spinning) OpenMP waits make both engines
+many times slower, so ``--budget`` (minutes per problem, default 30) stops starting rounds
+that would end past it and the report states how many rounds it got.
 """
 
 from __future__ import annotations
@@ -70,13 +84,16 @@ from engine_problems import (
     SWEEP_SIZES,
     THREADS,
     Problem,
+    epoch_data,
+    epoch_spec,
     geometry,
     problem,
+    protocol,
     ricker,
     sweep_problem,
     velocity,
 )
-from engine_report import merge, report
+from engine_report import PARTS, epoch_report, merge, report, split
 
 # -- worker: measuring ---------------------------------------------------------------------
 _PAGE = resource.getpagesize()
@@ -161,6 +178,15 @@ def _start_worker() -> dict:
                          if k.startswith(("OMP_", "GOMP_", "KMP_"))})
 
 
+def _l2_gradient(data, v0, observed):
+    """d/dv of 0.5 ||data(v) - observed||^2 at ``v0`` through torch (``loss.backward()``):
+    the gradient an inversion step takes; ndarray shaped as ``v0``."""
+    v = v0.clone().requires_grad_(True)
+    loss = 0.5 * ((data(v) - observed) ** 2).sum()
+    loss.backward()
+    return v.grad.numpy()
+
+
 def _save(path: str | None, **arrays) -> None:
     if path:
             np.savez(path, **{k: np.asarray(v, dtype=np.float32) for k, v in arrays.items()})
@@ -238,10 +264,7 @@ def our_worker(case: str, p: Problem, dt: float | None, save: str | None) -> dic
                     return op(vp_t).numpy()
 
             def gradient():
-                v = vp_t.clone().requires_grad_(True)
-                loss = 0.5 * ((op(v) - torch.from_numpy(obs)) ** 2).sum()
-                loss.backward()
-                return v.grad.numpy()
+                return _l2_gradient(op, vp_t, torch.from_numpy(obs))
 
         return prop, dict(forward=forward, gradient=gradient)
 
@@ -314,24 +337,52 @@ def our_sweep(sizes, dt: float) -> dict:
 
 
 # -- worker: Deepwave ----------------------------------------------------------------------
-def _deepwave_call(p: Problem, values, dt: float, n: int, vmax: float | None = None):
-    """deepwave.scalar on the record of ``p`` with user step ``dt`` and ``n`` samples."""
+def _deepwave_scalar(p: Problem, sources, receivers, wavelet, dt: float, vmax: float):
+    """deepwave.scalar for shots at cells ``sources`` (shot, ndim), each recorded by
+    ``receivers`` (receiver, ndim) cells, all in one batched call, the source ``wavelet``
+    (time,) sampled at ``dt`` (s); accuracy, PML width and pml_freq from ``p``, ``max_vel``
+    ``vmax`` (m/s). With ``p.free_surface`` the top face (the start of the depth axis) is
+    Deepwave's free surface: zero PML width and ``boundary="free"`` there, as its
+    docstring states (the exact odd image about the node one cell above the top row)."""
     import deepwave
     import torch
 
-    src, rec = geometry(p)
-    amplitudes = torch.from_numpy(ricker(p.f0, np.arange(n) * dt).astype(np.float32))
-    vmax = float(values.max()) if vmax is None else vmax
+    n, ndim = len(sources), p.ndim
+    widths, faces = [p.pml_width] * (2 * ndim), ["pml"] * (2 * ndim)
+    if p.free_surface:  # faces: [x lo, x hi, (y lo, y hi,) z top, z bottom]
+        widths[-2], faces[-2] = 0, "free"
+    boundary = dict(pml_width=widths, boundary=faces) if p.free_surface else dict(
+        pml_width=p.pml_width)
     settings = dict(
-        source_amplitudes=amplitudes.reshape(1, 1, -1),
-        source_locations=torch.from_numpy(src).long().reshape(1, 1, p.ndim),
-        receiver_locations=torch.from_numpy(rec).long().reshape(1, -1, p.ndim),
-        accuracy=p.space_order, pml_width=p.pml_width, pml_freq=p.f0, max_vel=vmax)
+        source_amplitudes=torch.from_numpy(np.asarray(wavelet, np.float32)).reshape(
+            1, 1, -1).repeat(n, 1, 1),
+        source_locations=torch.from_numpy(np.asarray(sources)).long().reshape(n, 1, ndim),
+        receiver_locations=torch.from_numpy(np.asarray(receivers)).long().reshape(
+            1, -1, ndim).repeat(n, 1, 1),
+        accuracy=p.space_order, pml_freq=p.f0, max_vel=vmax, **boundary)
 
     def call(v):
         return deepwave.scalar(v, p.spacing, dt, **settings)
 
+    call.pads, call.faces = widths, boundary
     return call
+
+
+def _deepwave_call(p: Problem, values, dt: float, n: int, vmax: float | None = None):
+    """deepwave.scalar on the record of ``p`` with user step ``dt`` and ``n`` samples."""
+    src, rec = geometry(p)
+    return _deepwave_scalar(p, src, rec, ricker(p.f0, np.arange(n) * dt), dt,
+                            float(values.max()) if vmax is None else vmax)
+
+
+def _recorder(call, holder):
+    """``call`` returning its receiver data only, its RunInfo kept as ``holder.info``."""
+    def data(v):
+        out = call(v)
+        holder.info = _info(out)
+        return out.receiver_amplitudes
+
+    return data
 
 
 def _info(out) -> dict:
@@ -367,12 +418,7 @@ def deepwave_worker(case: str, p: Problem, dt: float | None, steps: int | None,
         return out.receiver_amplitudes.numpy()[0].T  # (time, receiver)
 
     def gradient():
-        v = v0.clone().requires_grad_(True)
-        out = call(v)
-        loss = 0.5 * ((out.receiver_amplitudes - observed) ** 2).sum()
-        loss.backward()
-        gradient.info = _info(out)
-        return v.grad.numpy()
+        return _l2_gradient(_recorder(call, gradient), v0, observed)
 
     baseline = rss_bytes()
     results = {}
@@ -450,12 +496,128 @@ def deepwave_sweep(sizes, dt: float, steps: int) -> dict:
     return rec
 
 
+# -- workers: the paper-protocol epoch ------------------------------------------------------
+def epoch_inputs(quick: bool):
+    """The protocol as the package's runner builds it (``experiments.scenarios``): the true
+    model (the shared Marmousi resampled), the smooth start, the survey, and the options of
+    the ``WaveOperator`` that ``CRFWIProblem`` makes: the protocol's engine table
+    (free_surface) and vmax = its upper velocity bound (m/s)."""
+    from devito_crfwi.experiments.scenarios import initial_model, prepare_model, survey_of
+
+    config, spec = protocol(), epoch_spec(quick)
+    vp = prepare_model("marmousi", spec, str(config["benchmark"]["data_dir"]))
+    start = initial_model(vp, config["scenarios"]["smooth"], spec)
+    options = dict(config["benchmark"].get("engine", {}), vmax=float(spec["bounds"][1]))
+    return vp, start, survey_of(vp, spec), options
+
+
+def epoch_setup(quick: bool, save: str) -> dict:
+    """Writes the epoch's arrays for Deepwave to ``save`` (npz): the true and starting
+    models (x, z) in m/s, source and receiver cells (ix, iz), the survey's wavelet (time,)
+    and recording interval (s); returns a description."""
+    vp, start, survey, options = epoch_inputs(quick)
+    h = float(vp.x[1] - vp.x[0])
+    cells = {}
+    for name, pos in (("sources", survey.source_positions),
+                      ("receivers", survey.receiver_positions[0])):
+        cells[name] = np.rint(pos / h).astype(np.int64)
+        if not np.allclose(cells[name] * h, pos):
+            raise RuntimeError(f"the protocol's {name} are off the grid nodes")
+    if not survey.fixed_spread:
+        raise RuntimeError("the protocol's shots record different receivers")
+    np.savez(save, true=np.asarray(vp, np.float32), start=np.asarray(start, np.float32),
+             wavelet=survey.source_wavelet(survey.time).astype(np.float32),
+             dt=survey.dt, **cells)
+    return dict(about=f"{vp.attrs.get('name', 'marmousi')} from "
+                      f"{vp.attrs.get('source', '../shared/data/models')} resampled to "
+                      f"{vp.sizes['x']} x {vp.sizes['z']} nodes at {h:g} m",
+                true_range=[float(vp.min()), float(vp.max())],
+                start_range=[float(start.min()), float(start.max())],
+                source_cells=cells["sources"].tolist(),  # (column, row) of each shot
+                receiver_cells=[int(cells["receivers"][:, 0].min()),  # first, last column, row
+                                int(cells["receivers"][:, 0].max()),
+                                int(cells["receivers"][0, 1])],
+                nt=survey.nt, dt=survey.dt, options=options)
+
+
+def our_epoch(quick: bool, save: str | None) -> dict:
+    """Our epoch: ``WaveOperator(survey, start, free_surface=True, vmax=6000)`` as
+    ``CRFWIProblem`` builds it, ``loss.backward()`` over the 13 shots."""
+    rec = _start_worker()
+    import devito
+    import torch
+
+    import devito_crfwi
+    from devito_crfwi.bridge import WaveOperator
+
+    vp, start, survey, options = epoch_inputs(quick)
+    op = WaveOperator(survey, start, **options)
+    prop = op.propagator()
+    t0 = time.perf_counter()
+    with torch.no_grad():  # d_obs, untimed (compiles the forward)
+        observed = op(torch.from_numpy(np.asarray(vp, np.float32)))
+    rec["observed_s"] = time.perf_counter() - t0
+    baseline = rss_bytes()
+    v0 = torch.from_numpy(np.asarray(start, np.float32))
+    rec["tasks"] = {}
+    tape_subsample = prop.tape_engine(survey.n_shots).subsample  # as the call will decide
+    rec["tasks"]["epoch"], grad = measure(lambda: _l2_gradient(op, v0, observed), baseline)
+    _save(save, gradient=grad)
+    rec.update(
+        engine="ours", case="epoch", devito=devito.__version__,
+        package=getattr(devito_crfwi, "__version__", "?"), baseline_mib=baseline / MIB,
+        settings={k: v for k, v in prop.settings.as_dict().items() if v is not None},
+        dt=prop.dt, nt_levels=prop.nt, steps=prop.nt - 2, subsample=prop.subsample,
+        tape_subsample=tape_subsample, exact_recordings=prop.exact_recordings,
+        padded=list(prop.grid.padded_shape),
+        pads=[w for pair in prop.grid.pad_widths for w in pair], dtype=str(prop.dtype),
+        vmax=prop.vmax, load_end=os.getloadavg()[0])
+    return rec
+
+
+def deepwave_epoch(p: Problem, setup: str, save: str | None) -> dict:
+    """Deepwave's epoch: the 13 shots in one ``deepwave.scalar`` call at dt = the recording
+    interval, max_vel = the true model's maximum (the same for d_obs and the gradient)."""
+    rec = _start_worker()
+    import deepwave
+    import torch
+
+    arrays = np.load(setup)
+    true, start = arrays["true"], arrays["start"]
+    vmax = float(true.max())
+    call = _deepwave_scalar(p, arrays["sources"], arrays["receivers"], arrays["wavelet"],
+                            float(arrays["dt"]), vmax)
+    with torch.no_grad():  # d_obs, untimed
+        out = call(torch.from_numpy(true))
+    observed, info = out.receiver_amplitudes, _info(out)
+    v0 = torch.from_numpy(start)
+
+    def epoch():
+        return _l2_gradient(_recorder(call, epoch), v0, observed)
+
+    baseline = rss_bytes()
+    rec["tasks"] = {}
+    rec["tasks"]["epoch"], grad = measure(epoch, baseline)
+    _save(save, gradient=grad)
+    rec.update(engine="deepwave", case="epoch", deepwave=deepwave.__version__, info=info,
+               gradient_info=epoch.info, dt=info["internal_dt"],
+               steps=info["nt"] * info["step_ratio"], padded=list(out.wavefield_0.shape[1:]),
+               pads=call.pads, faces=call.faces, dtype=str(observed.dtype),
+               input_dtype=str(v0.dtype), baseline_mib=baseline / MIB,
+               vmax=vmax, load_end=os.getloadavg()[0])
+    return rec
+
+
 def worker_main(args) -> int:
     p = problem(args.problem, args.quick)
     if args.pair:
         _PAIR[:] = [Path(args.pair), args.pair_index]
     sizes = SWEEP_SIZES[:2] if args.quick else SWEEP_SIZES
-    if args.engine == "ours":
+    if args.problem == "epoch":
+        rec = (epoch_setup(args.quick, args.save) if args.case == "setup" else
+               our_epoch(args.quick, args.save) if args.engine == "ours" else
+               deepwave_epoch(p, args.setup, args.save))
+    elif args.engine == "ours":
         if args.case == "probe":
             rec = our_probe(p, args.dt, args.sweep_dt)
         elif args.case == "sweep":
@@ -481,7 +643,7 @@ def worker_env() -> tuple[dict, list[str]]:
 
 
 class Driver:
-    """Spawns the workers of one problem ("2d" or "3d") and reads back their records."""
+    """Spawns the workers of one problem ("2d", "3d", "epoch") and reads back their records."""
 
     def __init__(self, args, tmp: Path, dims: str) -> None:
         self.args, self.tmp, self.dims = args, tmp, dims
@@ -552,14 +714,35 @@ JOBS = {
            ("ours", "default-revolve-direct"), ("ours", "default-revolve-bridge")),
     "3d": (("ours", "default-direct"), ("deepwave", "default"), ("ours", "same-direct"),
            ("deepwave", "same")),
+    "epoch": (("ours", "epoch"), ("deepwave", "epoch")),
 }
-DEFAULT_ROUNDS = {"2d": 5, "3d": 3}
+DEFAULT_ROUNDS = {"2d": 5, "3d": 3, "epoch": 3}
 # Run as two processes at once on the same cores (2-D): each engine's defaults.
 SIDE_JOBS = (("ours", "default-direct"), ("deepwave", "default"))
 
 
+def prepare(d: Driver, dims: str, log) -> tuple[dict, dict]:
+    """Before the rounds: (the probes' records, extra worker arguments per job). 2-D, 3-D:
+    Deepwave's internal step and our step counts at it; epoch: the setup worker writes the
+    protocol's arrays, which Deepwave's workers read."""
+    if dims == "epoch":
+        arrays = d.tmp / "epoch.npz"
+        setup = d.run("ours", "setup", save=str(arrays))
+        log(f"epoch: {setup}")
+        return dict(setup=setup), {("deepwave", "epoch"): dict(setup=str(arrays))}
+    dw = d.run("deepwave", "probe")
+    ours = d.run("ours", "probe", dt=dw["main"]["internal_dt"],
+                 sweep_dt=dw["sweep"]["internal_dt"] if "sweep" in dw else None)
+    log(f"{dims}: Deepwave's internal step {dw}; our steps at it {ours}")
+    return dict(deepwave=dw, ours=ours), {
+        ("ours", "same-direct"): dict(dt=dw["main"]["internal_dt"]),
+        ("deepwave", "same"): dict(dt=dw["main"]["internal_dt"], steps=ours["same"]["steps"]),
+    }
+
+
 def drive(args, dims: str, log) -> dict:
-    """All rounds of the 2-D or 3-D problem (and, in 2-D, the growth sweep)."""
+    """All rounds of one problem (2-D, 3-D or the paper-protocol epoch; in 2-D also the
+    side-by-side pairs and the growth sweep)."""
     p = problem(dims, args.quick)
     jobs_of_round = JOBS[dims]
     planned = args.rounds or (1 if args.quick else DEFAULT_ROUNDS[dims])
@@ -568,15 +751,8 @@ def drive(args, dims: str, log) -> dict:
         d = Driver(args, tmp, dims)
         started = time.perf_counter()
         loads = {"before": os.getloadavg()[0], "rounds": [], "sweep": []}
-        dw = d.run("deepwave", "probe")
-        ours = d.run("ours", "probe", dt=dw["main"]["internal_dt"],
-                     sweep_dt=dw["sweep"]["internal_dt"] if "sweep" in dw else None)
-        log(f"{dims}: Deepwave's internal step {dw}; our steps at it {ours}")
-        extra = {
-            ("ours", "same-direct"): dict(dt=dw["main"]["internal_dt"]),
-            ("deepwave", "same"): dict(dt=dw["main"]["internal_dt"],
-                                       steps=ours["same"]["steps"]),
-        }
+        probe, extra = prepare(d, dims, log)
+        dw, ours = probe.get("deepwave", {}), probe.get("ours", {})
         runs: dict[tuple[str, str], list[dict]] = {job: [] for job in jobs_of_round}
         budget = args.budget * 60.0
         share = 0.75 if dims == "2d" else 1.0  # in 2-D the sweep follows
@@ -628,7 +804,7 @@ def drive(args, dims: str, log) -> dict:
             loads["sweep"].append(os.getloadavg()[0])
             sweep_s.append(time.perf_counter() - r0)
         total = time.perf_counter() - started
-    return dict(dims=dims, problem=p, planned=planned, probe=dict(deepwave=dw, ours=ours),
+    return dict(dims=dims, problem=p, planned=planned, probe=probe,
                 runs=runs, side=side, arrays=arrays, sweep=sweep, loads=loads, total_s=total,
                 removed=d.removed, workers=d.count)
 
@@ -636,12 +812,16 @@ def drive(args, dims: str, log) -> dict:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true",
-                        help="smoke run: small grid, 1 round, 2 sweep sizes (~1 min)")
-    parser.add_argument("--only", choices=("2d", "3d"), default=None,
-                        help="run one problem: 2d (600 x 200 Marmousi, with the growth sweep) "
-                             "or 3d (100 x 100 x 60 layered); default both, 2-D first")
+                        help="smoke run: small grids (the epoch: 3 shots, 0.38 s), 1 round, "
+                             "2 sweep sizes (1-4 min per problem)")
+    parser.add_argument("--only", choices=PARTS, default=None,
+                        help="run one problem: 2d (600 x 200 Marmousi, with the growth sweep), "
+                             "3d (100 x 100 x 60 layered) or epoch (the paper protocol's 13 "
+                             "shots on 288 x 94, free surface); default all three in that "
+                             "order")
     parser.add_argument("--rounds", type=int, default=None,
-                        help="rounds per problem (default 5 in 2-D, 3 in 3-D; quick 1)")
+                        help="rounds per problem (default 5 in 2-D, 3 in 3-D and for the "
+                             "epoch; quick 1)")
     parser.add_argument("--sweep-rounds", type=int, default=None,
                         help="growth-sweep rounds (default 3; quick 1)")
     parser.add_argument("--side-rounds", type=int, default=None,
@@ -658,12 +838,13 @@ def main(argv: list[str] | None = None) -> int:
     worker.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
     worker.add_argument("--engine", choices=("ours", "deepwave"))
     worker.add_argument("--case")
-    worker.add_argument("--problem", choices=("2d", "3d"), default="2d")
+    worker.add_argument("--problem", choices=PARTS, default="2d")
     worker.add_argument("--json", help="where the worker writes its record")
     worker.add_argument("--dt", type=float)
     worker.add_argument("--sweep-dt", type=float)
     worker.add_argument("--steps", type=int)
     worker.add_argument("--save", help="npz of the worker's results (checks)")
+    worker.add_argument("--setup", help="npz of the epoch's arrays (Deepwave's epoch worker)")
     worker.add_argument("--pair", help="folder of a side-by-side pair's start signals")
     worker.add_argument("--pair-index", type=int, default=0)
     argv = sys.argv[1:] if argv is None else argv
@@ -683,17 +864,23 @@ def main(argv: list[str] | None = None) -> int:
         print(msg, flush=True)
 
     texts = {}
-    for dims in (args.only,) if args.only else ("2d", "3d"):
-        texts[dims] = report(drive(args, dims, log), args)
+    for dims in (args.only,) if args.only else PARTS:
+        if dims == "epoch" and epoch_data() is None:
+            log(f"epoch: skipped, the protocol's Marmousi is absent from "
+                f"{protocol()['benchmark']['data_dir']} (marmousi.sgy or .npy and "
+                "manifest.json)")
+            continue
+        texts[dims] = (epoch_report if dims == "epoch" else report)(drive(args, dims, log),
+                                                                    args)
         print("\n" + texts[dims])
-    if args.output:
+    if args.output and texts:
         out = Path(args.output)
         old = out.read_text() if out.exists() else ""
         tmp = out.with_suffix(out.suffix + ".tmp")
-        tmp.write_text(merge(old, texts.get("2d"), texts.get("3d")))
+        tmp.write_text(merge(old, texts))
         os.replace(tmp, out)
-        log(f"wrote {out}" + (f" (its {'3-D' if args.only == '2d' else '2-D'} part kept)"
-                              if args.only and old else ""))
+        kept = [part for part in PARTS if part not in texts and part in split(old)]
+        log(f"wrote {out}" + (f" (kept from it: {', '.join(kept)})" if kept else ""))
     return 0
 
 

@@ -5,7 +5,9 @@ Shared by the workers and the report; no engine is imported here.
 
 from __future__ import annotations
 
+import functools
 import os
+import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 MODELS = REPO.parent / "shared" / "data" / "models"
 MARMOUSI = MODELS / "marmousi.npy"
+PROTOCOL = REPO / "bench" / "protocol" / "protocol.toml"  # the paper-protocol epoch's set-up
 MIB = 2.0**20
 
 
@@ -30,10 +33,11 @@ OMP_WAIT_VARIABLES = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT", "KMP_BLOCKTIME")
 # -- the problem ---------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Problem:
-    """One shot record: cells, spacing (m), record length and interval (s), f0 (Hz).
+    """A shot record: cells, spacing (m), record length and interval (s), f0 (Hz).
 
     2-D (x, z) by default; ``ny`` makes it 3-D (x, y, z), with ``n_receivers`` then the
-    (n_x, n_y) areal grid.
+    (n_x, n_y) areal grid. ``n_shots`` and ``free_surface`` describe the paper-protocol
+    epoch (:func:`epoch_problem`), whose acquisition comes from ``protocol.toml``.
     """
 
     nx: int = 600
@@ -48,6 +52,8 @@ class Problem:
     checkpoints: int = 40
     marmousi: bool = True  # a Marmousi window where the shared file has one
     ny: int | None = None
+    n_shots: int = 1
+    free_surface: bool = False  # top face: free surface (else absorbing like the others)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -96,8 +102,50 @@ def sweep_problem(nx: int, nz: int) -> Problem:
                    marmousi=False)
 
 
+# The epoch's smoke run: 3 shots (columns 20, 140, 260) and 0.38 s of record (200 samples).
+QUICK_EPOCH = dict(n_shots=3, shot_step_columns=120, t_max=0.38)
+
+
+@functools.cache
+def protocol() -> dict:
+    """``bench/protocol/protocol.toml`` as read (its data_dir resolved to a Path)."""
+    with open(PROTOCOL, "rb") as f:
+        config = tomllib.load(f)
+    config["benchmark"]["data_dir"] = (PROTOCOL.parent / config["benchmark"]["data_dir"]).resolve()
+    return config
+
+
+def epoch_spec(quick: bool) -> dict:
+    """The protocol's Marmousi table (``[models.marmousi]``: grid, shots, receivers, record),
+    narrowed by :data:`QUICK_EPOCH` for the smoke run."""
+    spec = dict(protocol()["models"]["marmousi"])
+    return spec | QUICK_EPOCH if quick else spec
+
+
+def epoch_problem(quick: bool) -> Problem:
+    """The paper-protocol epoch as a :class:`Problem` (what the report states): the protocol's
+    grid, record, shots and receivers (every column), free surface from its engine table."""
+    spec = epoch_spec(quick)
+    nx, nz = spec["shape"]
+    return Problem(nx=nx, nz=nz, spacing=spec["spacing"], t_max=spec["t_max"],
+                   rec_dt=spec["dt"], f0=spec["f0"], n_receivers=spec.get("n_receivers", nx),
+                   n_shots=spec["n_shots"],
+                   free_surface=protocol()["benchmark"]["engine"]["free_surface"])
+
+
+def epoch_data() -> Path | None:
+    """The shared Marmousi file the protocol resamples (``io.load_model``'s choice: the
+    SEG-Y, else the .npy, beside manifest.json), or None where it is absent."""
+    folder = protocol()["benchmark"]["data_dir"]
+    found = [folder / f"marmousi{ext}" for ext in (".sgy", ".npy")
+             if (folder / f"marmousi{ext}").is_file()]
+    return found[0] if found and (folder / "manifest.json").is_file() else None
+
+
 def problem(case: str, quick: bool) -> Problem:
-    """The 2-D or 3-D problem ("2d" or "3d"), full or quick."""
+    """The 2-D, 3-D or paper-protocol epoch problem ("2d", "3d", "epoch"), full or quick."""
+    if case == "epoch":
+        return epoch_problem(quick)
     return {("2d", False): FULL, ("2d", True): QUICK, ("3d", False): FULL_3D,
             ("3d", True): QUICK_3D}[case, quick]
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from engine_problems import FULL_3D, SWEEP_T_MAX, THREADS, Problem, npts, velocity
+from engine_problems import FULL_3D, SWEEP_T_MAX, THREADS, Problem, npts, protocol, velocity
 
 
 def machine() -> dict:
@@ -70,6 +70,8 @@ ROW_LABELS = {
     ("deepwave", "default"): "Deepwave, scalar (its defaults)",
     ("ours", "same-direct"): "ours, Propagator, dt=, boundary_width={w}",
     ("deepwave", "same"): "Deepwave, scalar at its internal dt",
+    ("ours", "epoch"): "ours, WaveOperator (as an inversion runs it)",
+    ("deepwave", "epoch"): "Deepwave, scalar, the shots batched",
 }
 
 
@@ -83,6 +85,7 @@ def cells(shape) -> str:
 
 
 def comparison_table(res: dict, jobs, p: Problem) -> list[str]:
+    """Per job and task: steps, grid, times, throughput (over ``p.n_shots`` shots), memory."""
     lines = ["| run | task | dt (ms) x steps | padded grid | median wall (s) (min-max) | "
              "CPU (s) | GPts/s padded | GPts/s physical | peak RSS (MiB) | call peak "
              "above start (MiB) |",
@@ -93,14 +96,15 @@ def comparison_table(res: dict, jobs, p: Problem) -> list[str]:
         for task in r0["tasks"]:
             t = stat(recs, task)
             steps = r0["steps"]
-            pad = npts(r0["padded"])
+            pad = npts(r0["padded"]) * p.n_shots  # points updated per step, all shots
             peak = statistics.median(r["tasks"][task]["call_peak_mib"] for r in recs)
             exact = all(r["tasks"][task]["exact_peak"] for r in recs)
             lines.append(
                 f"| {label(job, p)} | {task} | {r0['dt'] * 1e3:.4g} x {steps} | "
                 f"{cells(r0['padded'])} | {t.fmt()} | "
                 f"{stat(recs, task, 'cpu').median:.2f} | "
-                f"{pad * steps / t.median / 1e9:.4g} | {p.points * steps / t.median / 1e9:.4g} | "
+                f"{pad * steps / t.median / 1e9:.4g} | "
+                f"{p.points * p.n_shots * steps / t.median / 1e9:.4g} | "
                 f"{statistics.median(r['tasks'][task]['maxrss_mib'] for r in recs):.0f} | "
                 f"{'' if exact else '~'}{peak:.0f} |")
     return lines
@@ -131,6 +135,10 @@ def ratios(res: dict, p: Problem) -> list[Ratio]:
         return "met, stretch met" if value >= stretch else "met" if value >= target else \
             "not met"
 
+    if made(("deepwave", "epoch"), ("ours", "epoch")):
+        v, rng = _speed(res, ("deepwave", "epoch"), ("ours", "epoch"), "epoch")
+        out.append(("paper-protocol epoch vs Deepwave, defaults", v, rng, ">= 3x",
+                    "met" if v >= 3.0 else "not met"))
     for what, slow, fast in (("(a) defaults, WaveOperator", dd, ob),
                              ("(a) defaults, Propagator", dd, od),
                              ("(b) same work, Propagator", ds, os_)):
@@ -206,14 +214,15 @@ def sweep_table(res: dict) -> tuple[list[str], dict]:
     return lines, per
 
 
+def corr(x, y) -> float:
+    return float(np.corrcoef(np.ravel(x), np.ravel(y))[0, 1])
+
+
 def checks(res: dict, p: Problem) -> list[str]:
     a = res["arrays"]
 
     def rel(x, y):
         return float(np.linalg.norm(x - y) / max(np.linalg.norm(y), 1e-30))
-
-    def corr(x, y):
-        return float(np.corrcoef(x.ravel(), y.ravel())[0, 1])
 
     def grad(case):
         return a[case]["gradient"]
@@ -244,52 +253,27 @@ def checks(res: dict, p: Problem) -> list[str]:
 
 
 SECTION_3D = "## 3-D case"
+SECTION_EPOCH = "## Paper-protocol epoch"
+PARTS = ("2d", "3d", "epoch")  # RESULTS.md's parts, in its order
+HEADINGS = {"3d": SECTION_3D, "epoch": SECTION_EPOCH}  # the 2-D document starts the file
 
 
-def report(res: dict, args) -> str:
-    """The Markdown report of one problem: the whole document in 2-D, the section
-    ``SECTION_3D ...`` (its headings one level down) in 3-D."""
-    p: Problem = res["problem"]
-    three = res["dims"] == "3d"
-    sub = "#" if three else ""  # 3-D: a section of RESULTS.md, headings one level down
-    m = machine()
-    runs = res["runs"]
-    od = runs[("ours", "default-direct")][0]
-    osd = runs[("ours", "same-direct")][0]
-    dd = runs[("deepwave", "default")][0]
-    ds = runs[("deepwave", "same")][0]
-    bridge = ("ours", "default-bridge") in runs
+def produced(res: dict, args) -> str:
     now = datetime.datetime.now().astimezone().strftime("%Y-%m-%d %H:%M %Z")
+    return (f"Produced by `{args.command}` on {now} ({res['workers']} worker processes, "
+            f"{res['total_s'] / 60:.1f} min).")
+
+
+def environment(res: dict, od: dict, dd: dict, sub: str, m: dict) -> list[str]:
+    """The Environment section from one of our workers' records (``od``) and one of
+    Deepwave's (``dd``); ``sub`` deepens the heading ("#" in a section), ``m`` = machine()."""
     loads = res["loads"]
-    wl = [r["load_start"] for recs in runs.values() for r in recs]
+    wl = [r["load_start"] for recs in res["runs"].values() for r in recs]
     omp = od["omp_env"]
     dinfo, ginfo = dd["info"], dd["gradient_info"]
-    n_rounds = len(runs[("ours", "default-direct")])
-    compile_s = statistics.median(r["compile_s"] for r in runs[("ours", "default-direct")])
-    produced = (f"Produced by `{args.command}` on {now} ({res['workers']} worker processes, "
-                f"{res['total_s'] / 60:.1f} min).")
     sweep_loads = (f"; after each sweep round {', '.join(f'{x:.2f}' for x in loads['sweep'])}"
                    if loads["sweep"] else "")
-    receivers = (f"{p.n_receivers} receivers 2 cells deep across the top" if not three else
-                 f"{' x '.join(map(str, p.receiver_counts))} = {p.n_receivers_total} "
-                 "receivers 2 cells deep on an areal grid (x outer, y inner) across the top")
-    lines = [SECTION_3D + f" ({cells(p.shape)} cells)" if three else "# Engine benchmark", ""]
-    if three:
-        paper = res["probe"]["deepwave"]["paper_grid"]
-        lines += [
-            f"The paper's 3-D set-up is {cells(paper['shape'])} cells at 50 m, 12 Hz, "
-            f"{FULL_3D.t_max:g} s; this case runs {cells(p.shape)} cells at {p.spacing:g} m, "
-            f"{p.f0:g} Hz, {p.t_max:g} s. At the paper's size Deepwave's same-work gradient "
-            f"(every internal step stored, {paper['nt']} steps) needs at least "
-            f"{paper['gib']:.1f} GiB by "
-            "`deepwave.estimate_memory` (a lower bound by its docs) on this "
-            f"{m['mem_gib']:.0f} GiB machine, and its gradients run minutes each, so the "
-            "interleaved rounds would not fit the time the machine could be kept quiet.",
-            "",
-        ]
-    lines += [
-        produced,
-        "",
+    return [
         f"{sub}## Environment",
         "",
         f"- Machine: {m['cpu']}, {m['mem_gib']:.0f} GiB RAM, caches per core {m['caches']}, "
@@ -313,6 +297,84 @@ def report(res: dict, args) -> str:
         f"model {dd['input_dtype']}, output receiver data {dd['dtype']}, RunInfo dtype "
         f"{dinfo['dtype']}.",
         "",
+    ]
+
+
+def rounds_method(res: dict, args) -> str:
+    """The Method bullet on the worker processes and the interleaved rounds."""
+    runs = res["runs"]
+    n_rounds = len(next(iter(runs.values())))
+    return (f"- Process per engine, case and round: a driver spawns `bench_engine.py --worker "
+            f"--engine ours|deepwave --case CASE --problem {res['dims']} --json OUT` "
+            f"{n_rounds} times per case ({n_rounds} of {res['planned']} planned rounds within "
+            f"the {args.budget:g}-minute time budget), in rounds that interleave the engines "
+            f"and reverse their order every other round (round 1: "
+            f"{', '.join(f'{e} {cs}' for e, cs in runs)}; round 2 the reverse; ...). Each "
+            "worker makes a first call of each task (untimed: it measures memory) and then a "
+            "second, timed one; tables show the median over rounds and the min-max.")
+
+
+def targets_table(res: dict, p: Problem, sub: str, note: str = "") -> list[str]:
+    """The Targets heading and table with the rows of :func:`ratios` (callers append more)."""
+    lines = [
+        f"{sub}## Targets (ratios from this run)",
+        "",
+        "Speed ratios are Deepwave's median wall time over ours (> 1: ours faster); the "
+        "per-round range pairs the two workers of each round." + note,
+        "",
+        "| ratio | value (from medians) | per-round range | target | verdict |",
+        "|---|---:|---:|---:|:---:|",
+    ]
+    for what, value, rng, target, met in ratios(res, p):
+        lines.append(f"| {what} | {_fmt(what, value)} | {rng} | {target} | {met} |")
+    return lines
+
+
+def raw_times(res: dict, sub: str) -> list[str]:
+    lines = [f"{sub}## Raw per-round times (s)", ""]
+    for job, recs in res["runs"].items():
+        for task in recs[0]["tasks"]:
+            lines.append(f"- {job[0]} {job[1]} {task}: "
+                         + ", ".join(f"{r['tasks'][task]['time']:.3f}" for r in recs))
+    return lines
+
+
+def report(res: dict, args) -> str:
+    """The Markdown report of one problem: the whole document in 2-D, the section
+    ``SECTION_3D ...`` (its headings one level down) in 3-D."""
+    p: Problem = res["problem"]
+    three = res["dims"] == "3d"
+    sub = "#" if three else ""  # 3-D: a section of RESULTS.md, headings one level down
+    m = machine()
+    runs = res["runs"]
+    od = runs[("ours", "default-direct")][0]
+    osd = runs[("ours", "same-direct")][0]
+    dd = runs[("deepwave", "default")][0]
+    ds = runs[("deepwave", "same")][0]
+    bridge = ("ours", "default-bridge") in runs
+    dinfo, ginfo = dd["info"], dd["gradient_info"]
+    compile_s = statistics.median(r["compile_s"] for r in runs[("ours", "default-direct")])
+    receivers = (f"{p.n_receivers} receivers 2 cells deep across the top" if not three else
+                 f"{' x '.join(map(str, p.receiver_counts))} = {p.n_receivers_total} "
+                 "receivers 2 cells deep on an areal grid (x outer, y inner) across the top")
+    lines = [SECTION_3D + f" ({cells(p.shape)} cells)" if three else "# Engine benchmark", ""]
+    if three:
+        paper = res["probe"]["deepwave"]["paper_grid"]
+        lines += [
+            f"The paper's 3-D set-up is {cells(paper['shape'])} cells at 50 m, 12 Hz, "
+            f"{FULL_3D.t_max:g} s; this case runs {cells(p.shape)} cells at {p.spacing:g} m, "
+            f"{p.f0:g} Hz, {p.t_max:g} s. At the paper's size Deepwave's same-work gradient "
+            f"(every internal step stored, {paper['nt']} steps) needs at least "
+            f"{paper['gib']:.1f} GiB by "
+            "`deepwave.estimate_memory` (a lower bound by its docs) on this "
+            f"{m['mem_gib']:.0f} GiB machine, and its gradients run minutes each, so the "
+            "interleaved rounds would not fit the time the machine could be kept quiet.",
+            "",
+        ]
+    lines += [
+        produced(res, args),
+        "",
+        *environment(res, od, dd, sub, m),
         f"{sub}## Method",
         "",
         f"- Problem: {cells(p.shape)} cells at {p.spacing:g} m, {od['about']}, "
@@ -321,15 +383,8 @@ def report(res: dict, args) -> str:
         f"f0 = {p.f0:g} Hz peaked at 1/f0; {p.t_max:g} s recorded at {p.rec_dt * 1e3:g} ms "
         f"({p.samples} samples); order {p.space_order} in space; absorbing on every side "
         "for both (our `free_surface=False`, Deepwave's PML on every face).",
-        f"- Process per engine, case and round: a driver spawns `bench_engine.py --worker "
-        f"--engine ours|deepwave --case CASE --problem {res['dims']} --json OUT` {n_rounds} "
-        f"times per case ({n_rounds} of {res['planned']} planned rounds within the "
-        f"{args.budget:g}-minute time budget), in rounds that interleave the engines and "
-        f"reverse their order every other round (round 1: "
-        f"{', '.join(f'{e} {cs}' for e, cs in runs)}; round 2 the reverse; ...). Each "
-        "worker makes a first call of each task (untimed: it measures memory) and then a "
-        "second, timed one; tables show the median over rounds and the min-max. Our workers "
-        "first compile their kernels on a short record of the same grid (Devito JIT, "
+        rounds_method(res, args) + " Our workers first compile their kernels on a short "
+        "record of the same grid (Devito JIT, "
         f"{compile_s:.1f} s, untimed); Deepwave's kernels are precompiled. Our engine keeps "
         "its full-storage buffers between calls, Deepwave allocates per call: the timed "
         "second call is the one an inversion loop repeats.",
@@ -411,18 +466,8 @@ def report(res: dict, args) -> str:
                 for e in per} if big else {}
     if res["side"]:
         lines += side_by_side(res)
-    lines += [
-        f"{sub}## Targets (ratios from this run)",
-        "",
-        "Speed ratios are Deepwave's median wall time over ours (> 1: ours faster); the "
-        "per-round range pairs the two workers of each round."
-        + (" The targets are the 2-D case's, applied here as they stand." if three else ""),
-        "",
-        "| ratio | value (from medians) | per-round range | target | verdict |",
-        "|---|---:|---:|---:|:---:|",
-    ]
-    for what, value, rng, target, met in ratios(res, p):
-        lines.append(f"| {what} | {_fmt(what, value)} | {rng} | {target} | {met} |")
+    lines += targets_table(res, p, sub, " The targets are the 2-D case's, applied here as "
+                           "they stand." if three else "")
     for job, (task, solo, side) in side_ratios(res).items():
         ratio = side.median / solo.median
         lines.append(f"| two runs side by side, {job[0]} {job[1]}, {task}: time beside "
@@ -436,11 +481,98 @@ def report(res: dict, args) -> str:
                 f"{100 * flat[engine]:.0f}% | - | <= 20% | "
                 f"{'met' if flat[engine] <= 0.2 else 'not met'} |")
     lines += ["", f"{sub}## Consistency checks", "", *[f"- {x}" for x in checks(res, p)], ""]
-    lines += [f"{sub}## Raw per-round times (s)", ""]
-    for job, recs in runs.items():
-        for task in recs[0]["tasks"]:
-            lines.append(f"- {job[0]} {job[1]} {task}: "
-                         + ", ".join(f"{r['tasks'][task]['time']:.3f}" for r in recs))
+    lines += raw_times(res, sub)
+    return "\n".join(lines) + "\n"
+
+
+def epoch_checks(res: dict) -> list[str]:
+    """The two engines' epoch gradients: correlation over the model and below the source
+    and receiver rows (whose point imprints dominate both)."""
+    ours, dw = (res["arrays"][f"{e}-epoch"]["gradient"] for e in ("ours", "deepwave"))
+    rows = 1 + max(res["probe"]["setup"]["receiver_cells"][2],
+                   max(z for _, z in res["probe"]["setup"]["source_cells"]))
+    return [f"ours vs Deepwave epoch gradient (x, z) {cells(ours.shape)}: correlation "
+            f"{corr(ours, dw):.3f} over the model, {corr(ours[:, rows:], dw[:, rows:]):.3f} "
+            f"below the top {rows} rows (the sources' and receivers'); scales differ with "
+            "the source normalisation, and Deepwave's free surface lies one cell above the "
+            "top row, ours on it (bench/CROSSENGINE.md)"]
+
+
+def epoch_report(res: dict, args) -> str:
+    """The section ``SECTION_EPOCH ...`` of RESULTS.md: one epoch of the paper protocol."""
+    p: Problem = res["problem"]
+    setup = res["probe"]["setup"]
+    runs = res["runs"]
+    ours, dw = runs[("ours", "epoch")], runs[("deepwave", "epoch")]
+    od, dd = ours[0], dw[0]
+    dinfo = dd["info"]
+    columns = [c for c, _ in setup["source_cells"]]
+    step = columns[1] - columns[0] if len(columns) > 1 else 0
+    per_call = statistics.median(r["exact_recordings"] / 2 for r in ours)
+    lines = [
+        f"{SECTION_EPOCH} ({p.n_shots} shots, {cells(p.shape)}, free surface)",
+        "",
+        produced(res, args),
+        "",
+        *environment(res, od, dd, "#", machine()),
+        "### Method",
+        "",
+        f"- Problem: `bench/protocol/protocol.toml`'s Marmousi table, built by the package's "
+        f"`experiments.scenarios` as the benchmark runner builds it: {setup['about']}, "
+        f"{setup['true_range'][0]:.0f}-{setup['true_range'][1]:.0f} m/s; {p.n_shots} shots "
+        f"at columns {columns[0]}..{columns[-1]} every {step}, row {setup['source_cells'][0][1]}"
+        f" ({setup['source_cells'][0][1] * p.spacing:g} m deep); {p.n_receivers} receivers "
+        f"on columns {setup['receiver_cells'][0]}..{setup['receiver_cells'][1]}, row "
+        f"{setup['receiver_cells'][2]}; Ricker f0 = {p.f0:g} Hz peaked at 1/f0 (the "
+        f"survey's wavelet, Deepwave given its samples); {p.t_max:g} s recorded at "
+        f"{p.rec_dt * 1e3:g} ms ({setup['nt']} samples); order {p.space_order} in space; "
+        "free surface on top, absorbing on the three other sides; float32."
+        + (" **Smoke run** (`--quick`): fewer shots and a shorter record than the protocol."
+           if args.quick else ""),
+        f"- One epoch: the gradient of the L2 misfit 0.5 ||d(v) - d_obs||^2 w.r.t. the "
+        f"velocity over all {p.n_shots} shots (one call, `loss.backward()` through torch), "
+        f"at the protocol's smooth start (Gaussian of "
+        f"{protocol()['scenarios']['smooth']['sigma']:g} m, the water layer kept; "
+        f"{setup['start_range'][0]:.0f}-{setup['start_range'][1]:.0f} m/s); d_obs = each "
+        "engine's own modelling of the true model, in the worker before the timed calls "
+        "(untimed).",
+        f"- Ours: `WaveOperator(survey, start, **{setup['options']})`, the options "
+        "`CRFWIProblem` gives it in the protocol's runs (protocol.toml's engine table; vmax "
+        "= the upper velocity bound, which fixes the step), the rest default: "
+        f"{od['settings']}; {od['pads'][0]}-cell C-PML on the sides and bottom, padded grid "
+        f"{cells(od['padded'])}; dt = {od['dt'] * 1e3:.4g} ms, {od['steps']} steps; "
+        f"gradient tapes every {od['tape_subsample']} step(s) as `subsample='auto'` decided "
+        f"at the call (auto factor {od['subsample']}; shots recorded again with every step "
+        f"stored: {per_call:g} per call). The first, untimed d_obs call compiles the "
+        f"kernels ({statistics.median(r['observed_s'] for r in ours):.1f} s with its "
+        "modelling).",
+        f"- Deepwave: one `deepwave.scalar(v, {p.spacing:g}, dt={p.rec_dt:g}, accuracy="
+        f"{p.space_order}, "
+        + ", ".join(f"{k}={v}" for k, v in dd["faces"].items())
+        + f", pml_freq={p.f0:g}, max_vel={dd['vmax']:.0f})` call with the {p.n_shots} shots "
+        "batched (source_amplitudes (shot, 1, time)), its free surface on the top face as "
+        "its docstring states (zero PML width there; `boundary` 'free': the exact odd image "
+        "about the node one cell above the top row); max_vel = the true model's maximum for "
+        f"d_obs and the gradient alike; RunInfo: step_ratio {dinfo['step_ratio']}, "
+        f"internal_dt {dinfo['internal_dt'] * 1e3:.4g} ms (Courant number "
+        f"{dinfo['courant_number']:.3g}), {dd['steps']} internal steps on a "
+        f"{cells(dd['padded'])} domain per shot; model_gradient_stride "
+        f"{dd['gradient_info']['model_gradient_stride']}; default in-memory storage.",
+        rounds_method(res, args),
+        "- Peak RSS: `getrusage(RUSAGE_SELF).ru_maxrss` of the worker after the epoch's "
+        "first call; \"call peak above start\" as in the 2-D part. GPts/s = padded (or "
+        f"physical) points x steps x {p.n_shots} shots / median wall time.",
+        "",
+        *comparison_table(res, list(runs), p),
+        "",
+        *targets_table(res, p, "#"),
+        "",
+        "### Consistency checks",
+        "",
+        *[f"- {x}" for x in epoch_checks(res)],
+        "",
+        *raw_times(res, "#"),
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -483,11 +615,19 @@ def side_by_side(res: dict) -> list[str]:
     return lines + [""]
 
 
-def merge(old: str, text_2d: str | None, text_3d: str | None) -> str:
-    """RESULTS.md from the previous file and this run's reports: the 2-D document first, the
-    3-D section (from ``SECTION_3D`` to the end) after it; a part this run did not make is
-    kept from ``old``."""
-    head, sep, tail = old.partition(SECTION_3D)
-    two = (text_2d if text_2d is not None else head).rstrip("\n") + "\n"
-    three = text_3d if text_3d is not None else sep + tail
-    return two + ("\n" + three if three else "")
+def split(old: str) -> dict[str, str]:
+    """RESULTS.md's parts by :data:`PARTS` key: the 2-D document from the start, each other
+    part from its heading (:data:`HEADINGS`) to the next part; parts it lacks are absent."""
+    starts = {"2d": 0} | {key: old.find(h) for key, h in HEADINGS.items() if h in old}
+    order = sorted(starts, key=starts.get)
+    ends = [starts[key] for key in order[1:]] + [len(old)]
+    parts = {key: old[starts[key]:end].strip("\n") for key, end in zip(order, ends,
+                                                                         strict=True)}
+    return {key: text for key, text in parts.items() if text}
+
+
+def merge(old: str, texts: dict[str, str]) -> str:
+    """RESULTS.md from the previous file and this run's reports (by :data:`PARTS` key), in
+    the order of PARTS: a part this run did not make is kept from ``old``."""
+    parts = split(old) | {key: text.strip("\n") for key, text in texts.items()}
+    return "\n\n".join(parts[key] for key in PARTS if key in parts) + "\n"
