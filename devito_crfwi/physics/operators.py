@@ -119,13 +119,10 @@ def storage_factor_argument(grid: Grid, factor: int) -> dict[str, int]:
     return subsampling_factor_argument(_storage_dim(grid, factor), factor)
 
 
-@cache
-def allocated_shape(grid: ModelGrid, space_order: int, dtype: str) -> tuple[int, ...]:
-    """The shape Devito allocates for one level of a field of ``space_order`` on ``grid``'s
-    padded grid (its halo, ``space_order`` cells on each side, and any row padding), before
-    any is allocated: a Devito ``Function`` allocates its data on first use."""
-    return Function(name="probe", grid=devito_grid(grid, dtype),
-                    space_order=space_order).shape_allocated
+def halo_shape(grid: ModelGrid, space_order: int) -> tuple[int, ...]:
+    """The shape of one level of a field of ``space_order`` on ``grid``'s padded grid, with
+    its halo (Devito's: ``space_order`` cells on each side), before any is allocated."""
+    return tuple(n + 2 * space_order for n in grid.padded_shape)
 
 
 def model_function(name: str, grid: Grid, space_order: int) -> Function:

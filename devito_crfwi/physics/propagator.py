@@ -29,10 +29,10 @@ from .memory import require_memory, tape_budget, wavefield_bytes
 from .operators import (
     BoundOperator,
     OperatorKey,
-    allocated_shape,
     devito_grid,
     gather_points,
     get_operator,
+    halo_shape,
     memory_names,
     model_function,
     pml_axes,
@@ -115,8 +115,7 @@ class Propagator:
         self.time_axes = TimeAxes(simulation_step(grid, self.vmax, space_order, survey.t_max, dt),
                                   survey, self.dtype)
         self.subsample = storage_factor(settings.subsample, survey.highest_frequency(), self.dt)
-        self._level_bytes = wavefield_bytes(allocated_shape(grid, space_order, self.dtype.name),
-                                            self.dtype)
+        self._level_bytes = wavefield_bytes(halo_shape(grid, space_order), self.dtype)
         self._require_modelling_memory()
 
         self._dgrid = devito_grid(grid, self.dtype.name)
@@ -199,9 +198,9 @@ class Propagator:
             f"modelling on the {_shape(grid.shape)} grid padded to {_shape(grid.padded_shape)} "
             f"(absorbing layers of {grid.nbl} cells; vmax = {self.vmax:g} m/s) over {self.nt - 2} "
             f"steps of {self.dt:.3g} s", {
-                # set_model: the model and its squared velocity in float64, then padded
+                # set_model: the model and its squared slowness in float64, then padded
                 "padding the model": (2 * cells + padded) * np.dtype(np.float64).itemsize,
-                "the kernels' model (vp²)": self._level_bytes,
+                "squared slowness": self._level_bytes,
                 "forward wavefields": self._wavefields_bytes(("u",)),
             }, "; check that coordinates are in m and velocities in m/s, and vmax (or the "
                "bounds) and boundary_width")
@@ -336,8 +335,7 @@ class Propagator:
         return GradientStorage(
             steps=self.nt - 2, subsample=self.subsample,
             level_bytes=self._level_bytes,
-            saved_level_bytes=wavefield_bytes(allocated_shape(self.grid, 0, self.dtype.name),
-                                              self.dtype),
+            saved_level_bytes=wavefield_bytes(self.grid.padded_shape, self.dtype),
             memories=len(memory_names(self.grid, "u")), checkpoints=self.checkpoints,
             memory_limit=self.memory_limit)
 

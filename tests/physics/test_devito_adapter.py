@@ -37,7 +37,7 @@ from tests.helpers import ROOT
 @pytest.fixture
 def devito_settings():
     """Restores the configuration keys that the adapter sets."""
-    saved = {key: getattr(devito.configuration[key], "name", devito.configuration[key])
+    saved = {key: str(getattr(devito.configuration[key], "name", devito.configuration[key]))
              for key in PACKAGE_SETTINGS}
     yield
     for key, value in saved.items():
@@ -48,7 +48,7 @@ def devito_settings():
 def test_devito_keeps_its_defaults_where_the_adapter_reads_them(devito_settings):
     defaults = devito.configuration._defaults
     assert {key: defaults[key] for key in PACKAGE_SETTINGS} == {
-        "language": "C", "compiler": "custom", "log-level": "INFO", "autopadding": False}
+        "language": "C", "compiler": "custom", "log-level": "INFO"}
     devito.configuration["compiler"] = "gcc"
     assert devito.configuration["compiler"].name == "gcc"  # the object knows its key
 
@@ -96,15 +96,11 @@ def test_block_loops_and_their_size_arguments_keep_their_names():
 # -- the package's settings yield to the user's -----------------------------------------------
 def test_settings_left_at_devitos_defaults_are_the_packages(monkeypatch, devito_settings):
     for env, _ in PACKAGE_SETTINGS.values():
-        if env is not None:
-            monkeypatch.delenv(env, raising=False)
+        monkeypatch.delenv(env, raising=False)
     devito.configuration["log-level"] = devito_default("log-level")
     devito.configuration["language"] = devito_default("language")
-    devito.configuration["autopadding"] = False
-    assert configure_devito() == {"language": "openmp", "log-level": "WARNING",
-                                  "autopadding": True}
+    assert configure_devito() == {"language": "openmp", "log-level": "WARNING"}
     assert devito.configuration["language"] == "openmp"
-    assert devito.configuration["autopadding"] is np.float32  # Devito's meaning of True
     assert str(devito.configuration["log-level"]) == "WARNING"
     assert configure_devito() == {}  # the package's own values are kept
 
