@@ -528,8 +528,10 @@ def epoch_setup(quick: bool, save: str) -> dict:
     np.savez(save, true=np.asarray(vp, np.float32), start=np.asarray(start, np.float32),
              wavelet=survey.source_wavelet(survey.time).astype(np.float32),
              dt=survey.dt, **cells)
+    # The file as seen from the repository (../shared/...), not this machine's absolute path.
+    source = Path(vp.attrs.get("source", "marmousi.sgy")).name
     return dict(about=f"{vp.attrs.get('name', 'marmousi')} from "
-                      f"{vp.attrs.get('source', '../shared/data/models')} resampled to "
+                      f"../shared/data/models/{source} resampled to "
                       f"{vp.sizes['x']} x {vp.sizes['z']} nodes at {h:g} m",
                 true_range=[float(vp.min()), float(vp.max())],
                 start_range=[float(start.min()), float(start.max())],
