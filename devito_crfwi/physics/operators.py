@@ -126,7 +126,7 @@ def halo_shape(grid: ModelGrid, space_order: int) -> tuple[int, ...]:
 
 
 def model_function(name: str, grid: Grid, space_order: int) -> Function:
-    """A model-shaped field on the padded grid (squared slowness, gradient...)."""
+    """A model-shaped field on the padded grid (squared velocity, gradient...)."""
     return Function(name=name, grid=grid, space_order=space_order)
 
 

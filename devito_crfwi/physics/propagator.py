@@ -198,9 +198,9 @@ class Propagator:
             f"modelling on the {_shape(grid.shape)} grid padded to {_shape(grid.padded_shape)} "
             f"(absorbing layers of {grid.nbl} cells; vmax = {self.vmax:g} m/s) over {self.nt - 2} "
             f"steps of {self.dt:.3g} s", {
-                # set_model: the model and its squared slowness in float64, then padded
+                # set_model: the model and its squared velocity in float64, then padded
                 "padding the model": (2 * cells + padded) * np.dtype(np.float64).itemsize,
-                "squared slowness": self._level_bytes,
+                "squared velocity (the kernels' model)": self._level_bytes,
                 "forward wavefields": self._wavefields_bytes(("u",)),
             }, "; check that coordinates are in m and velocities in m/s, and vmax (or the "
                "bounds) and boundary_width")

@@ -164,8 +164,8 @@ def test_a_model_too_big_for_memory_is_refused_before_padding(monkeypatch, no_pa
     _free(monkeypatch, need - 1)
     with pytest.raises(MemoryError, match=rf"padded to 1028 x 1028 .* needs "
                    rf"{need / 2**20:.1f} MiB \(padding the model {(2e6 + padded) * 8 / 2**20:.1f}"
-                   rf" MiB, squared slowness {level / 2**20:.1f} MiB, forward wavefields "
-                   rf"{11 * level / 2**20:.1f} MiB\)"):
+                   rf" MiB, squared velocity \(the kernels' model\) {level / 2**20:.1f} MiB, "
+                   rf"forward wavefields {11 * level / 2**20:.1f} MiB\)"):
         Propagator.from_model(vp, survey)
     _free(monkeypatch, need)
     Propagator.from_model(vp, survey)  # fits: built (nothing padded until a run)
