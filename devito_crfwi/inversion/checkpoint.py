@@ -15,7 +15,10 @@ compares it before any state is loaded and refuses a difference, listing each fi
 checkpoint written before a field joined the fingerprint (e.g. the hashes) is resumed with a
 warning naming the fields it cannot check: refusing would strand the long runs it holds.
 A field with a value known from before it existed (:data:`FINGERPRINT_DEFAULTS`) is checked
-against that value instead.
+against that value instead. Hashes of the first scheme (before :data:`HASH_SCHEME` joined the
+fingerprint) depended on whether a Devito kernel had already run in the writing process (see
+:func:`content_hash`), so they are not compared either: such a checkpoint resumes with a
+warning.
 """
 
 from __future__ import annotations
@@ -35,9 +38,9 @@ import torch
 from ..io.atomic import atomic_output, check_writable_folder
 
 __all__ = ["CHECKPOINT_FORMAT", "CHECKPOINT_NAME", "FINGERPRINT_DEFAULTS", "FINGERPRINT_KEYS",
-           "HASHED", "LOCK_NAME", "check_fingerprint", "checkpoint_path", "content_hash",
-           "fingerprint_of", "load_state", "previous_path", "read_checkpoint", "save_state",
-           "write_checkpoint"]
+           "HASHED", "HASH_SCHEME", "LOCK_NAME", "check_fingerprint", "checkpoint_path",
+           "content_hash", "fingerprint_of", "load_state", "previous_path", "read_checkpoint",
+           "save_state", "write_checkpoint"]
 
 CHECKPOINT_NAME = "crfwi_checkpoint.pt"
 LOCK_NAME = ".crfwi_checkpoint.lock"
@@ -57,16 +60,27 @@ survey's wavelet), so it is checked, not merely warned about."""
 
 HASHED = ("observed_data", "initial_model", "water_mask", "survey")
 """The fingerprint's fields that are content hashes of arrays (reported as 'differs')."""
+HASH_SCHEME = 2
+"""The fingerprint's "hash_scheme": how :func:`content_hash` treats floats (2: tiny ones as 0)."""
 
 
 def content_hash(*parts: Any) -> str:
-    """A short hash of arrays (values, dtype, shape) and plain values, in order."""
+    """A short hash of arrays (values, dtype, shape) and plain values, in order.
+
+    Floats below float32's smallest normal number (~1.2e-38 in magnitude, -0.0 too) count as
+    zero. Devito's kernels are built with ``-ffast-math``: loading the first one sets the CPU
+    to flush subnormals to zero for the whole process, so the same computation (a Ricker
+    wavelet's far tail: a subnormal exp() times ~1e3) gives tiny values before and zeros after.
+    """
     digest = hashlib.blake2b(digest_size=16)
     for part in parts:
         if part is None or isinstance(part, str | int | float):
             digest.update(repr(part).encode())
             continue
         array = np.ascontiguousarray(part)
+        if array.dtype.kind in "fc":
+            array = np.where(np.abs(array) < np.finfo(np.float32).tiny,
+                             np.zeros((), array.dtype), array)
         digest.update(f"{array.dtype.str}{array.shape}".encode())
         digest.update(array.tobytes())
     return digest.hexdigest()
@@ -123,7 +137,8 @@ def fingerprint_of(settings: Mapping[str, Any], shape: Sequence[int],
     the :data:`HASHED` content hashes."""
     if sorted(hashes) != sorted(HASHED):
         raise ValueError(f"hashes must have the keys {HASHED}, got {sorted(hashes)}")
-    return {k: settings[k] for k in FINGERPRINT_KEYS} | {"shape": list(shape)} | dict(hashes)
+    return ({k: settings[k] for k in FINGERPRINT_KEYS} | {"shape": list(shape)} | dict(hashes)
+            | {"hash_scheme": HASH_SCHEME})
 
 
 def save_state(
@@ -175,7 +190,17 @@ def load_state(
     resumed with a warning naming them (see the module's docstring).
     """
     state = read_checkpoint(path)
-    check_fingerprint(path, FINGERPRINT_DEFAULTS | json.loads(state["fingerprint"]), fingerprint)
+    saved = FINGERPRINT_DEFAULTS | json.loads(state["fingerprint"])
+    if "hash_scheme" not in saved:
+        old = sorted(k for k in HASHED if k in saved)
+        if old:
+            warnings.warn(
+                f"{path} holds first-scheme hashes of {', '.join(old)}, which depended on "
+                "whether a Devito kernel had run before they were taken: resuming it without "
+                "checking them (make sure it was written with the same data)", stacklevel=3)
+        saved = ({k: v for k, v in saved.items() if k not in HASHED}
+                 | {k: fingerprint[k] for k in old} | {"hash_scheme": HASH_SCHEME})
+    check_fingerprint(path, saved, fingerprint)
     try:
         representation.load_state_dict(state["representation"])
         optimizer.load_state_dict(state["optimizer"])
