@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from ..experiments import runner
-from ..experiments.runner import Benchmark, run_workers
+from ..experiments.runner import Benchmark, CellsFailedError, run_workers
 
 
 def add_benchmark_parser(subparsers) -> argparse.ArgumentParser:
@@ -33,14 +34,21 @@ def add_benchmark_parser(subparsers) -> argparse.ArgumentParser:
 
 def run_benchmark(args: argparse.Namespace) -> int:
     bench = Benchmark(args.config, output_dir=args.output_dir, results=args.results)
-    if not args.report_only and args.workers > 1:
-        argv = [str(args.config)]
-        for flag, value in (("--output-dir", args.output_dir), ("--results", args.results)):
-            if value is not None:
-                argv += [flag, str(value)]
-        run_workers(bench, argv, args.workers, progress=not args.no_progress)
-    elif not args.report_only:
-        bench.run(progress=not args.no_progress, inner_progress=args.inner_progress)
+    failure = None
+    try:
+        if not args.report_only and args.workers > 1:
+            argv = [str(args.config)]
+            for flag, value in (("--output-dir", args.output_dir), ("--results", args.results)):
+                if value is not None:
+                    argv += [flag, str(value)]
+            run_workers(bench, argv, args.workers, progress=not args.no_progress)
+        elif not args.report_only:
+            bench.run(progress=not args.no_progress, inner_progress=args.inner_progress)
+    except CellsFailedError as err:  # the finished runs still make the report
+        failure = err
     path = bench.report()
     print(f"{len(bench.summaries())}/{len(bench.cells())} runs finished; report: {path}")
+    if failure is not None:
+        print(f"devito-crfwi benchmark: error: {failure}", file=sys.stderr)
+        return 1
     return 0

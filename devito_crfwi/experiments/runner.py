@@ -7,6 +7,8 @@ finished run is written atomically to ``<output_dir>/runs/<model>__<scenario>__<
 (the final model and the histories) and ``.json`` (the summary); a rerun skips cells that have
 their ``.json``, and an interrupted cell resumes from its checkpoint
 (``<output_dir>/checkpoints/<cell>/``, removed when the cell finishes; a failed cell keeps it).
+A cell that raises is reported on stderr with its traceback and the next cells run; the run
+then ends with :class:`CellsFailedError` naming every failed cell (a rerun retries them).
 The report (:mod:`devito_crfwi.experiments.report`) turns the summaries into a markdown table
 and figures.
 
@@ -49,6 +51,7 @@ import shutil
 import subprocess
 import sys
 import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -75,8 +78,9 @@ from .scenarios import (
     synthetic_model,
 )
 
-__all__ = ["METHODS", "PAPER_TABLE1", "Benchmark", "add_noise", "initial_model", "load_config",
-           "prepare_model", "run_id", "run_workers", "synthetic_model"]
+__all__ = ["METHODS", "PAPER_TABLE1", "Benchmark", "CellsFailedError", "add_noise",
+           "initial_model", "load_config", "prepare_model", "run_id", "run_workers",
+           "synthetic_model"]
 
 
 def code_version() -> str:
@@ -91,6 +95,11 @@ def code_version() -> str:
     except (OSError, subprocess.SubprocessError):
         return __version__
     return f"{__version__}+g{commit.stdout.strip()}"
+
+
+class CellsFailedError(RuntimeError):
+    """Cells of a benchmark raised; the others ran. The message names each cell and its
+    error; their checkpoints are kept, so a rerun of the same command retries them."""
 
 
 class Benchmark:
@@ -311,6 +320,7 @@ class Benchmark:
         bar = tqdm(total=len(cells), initial=len(cells) - len(todo), desc="benchmark",
                    unit="run", disable=not progress)
         out = []
+        failed: dict[str, str] = {}
         try:
             self.runs_dir.mkdir(parents=True, exist_ok=True)
             for cell in todo:
@@ -327,6 +337,11 @@ class Benchmark:
                         out.append(self.run_cell(cell, progress=inner_progress))
                     except FloatingPointError as err:  # a diverged run is a result too
                         out.append(self._failed(cell, err))
+                    except Exception as err:  # noqa: BLE001 (one cell's error spares the rest)
+                        failed[run_id(*cell)] = f"{type(err).__name__}: {err}"
+                        traceback.print_exc()
+                        print(f"benchmark: run {run_id(*cell)} failed (above); its checkpoint "
+                              "is kept and the next runs go on", file=sys.stderr, flush=True)
                 finally:
                     release_lock(lock, fd)
                 bar.n = sum(self.is_done(c) for c in cells)  # other workers' runs count too
@@ -337,6 +352,10 @@ class Benchmark:
             bar.close()
         if report:
             self.report()
+        if failed:
+            raise CellsFailedError(
+                f"{len(failed)} run(s) failed, the others ran; fix and rerun the same command "
+                "to retry them: " + "; ".join(f"{k}: {v}" for k, v in failed.items()))
         return out
 
     def _failed(self, cell, err) -> dict[str, Any]:
@@ -416,5 +435,5 @@ def run_workers(bench: Benchmark, argv: list[str], n: int, *, progress: bool = T
         bar.close()
     failed = [w.returncode for w in workers if w.returncode]
     if failed:
-        raise RuntimeError(f"{len(failed)} benchmark worker(s) failed (exit codes {failed}); "
+        raise CellsFailedError(f"{len(failed)} benchmark worker(s) failed (exit codes {failed}); "
                            "their errors are on stderr above")

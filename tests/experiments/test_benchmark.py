@@ -97,6 +97,32 @@ def test_cell_locked_by_another_process_is_skipped_and_a_dead_ones_lock_is_free(
     assert again.is_done(cell) and not lock.exists()
 
 
+def test_a_failing_cell_spares_the_next_ones_and_is_named_at_the_end(tiny_run, tmp_path,
+                                                                    capsys):
+    from devito_crfwi.cli import main
+    from devito_crfwi.inversion.checkpoint import CHECKPOINT_NAME
+
+    bench, _ = tiny_run
+    out = tmp_path / "copy"
+    shutil.copytree(bench.output_dir, out)
+    first, last = bench.cells()[0], bench.cells()[-1]
+    for cell in (first, last):
+        (out / "runs" / f"{bm.run_id(*cell)}.json").unlink()
+    broken = out / "checkpoints" / bm.run_id(*first) / CHECKPOINT_NAME
+    broken.parent.mkdir(parents=True)
+    broken.write_bytes(b"not a checkpoint")  # as a disk that filled up mid-write
+    status = main(["benchmark", str(TINY), "--output-dir", str(out), "--results",
+                   str(out / "RESULTS.md"), "--no-progress"])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert "1 run(s) failed, the others ran" in err and bm.run_id(*first) in err
+    assert "corrupt or truncated" in err and "Traceback" in err
+    again = bm.Benchmark(TINY, output_dir=out, results=out / "RESULTS.md")
+    assert again.is_done(last) and not again.is_done(first)
+    assert broken.read_bytes() == b"not a checkpoint"  # kept for the user to look at
+    assert "PARTIAL" in (out / "RESULTS.md").read_text()
+
+
 def test_cli_workers_share_the_runs(tiny_run, tmp_path, capsys):
     """--workers 2: two processes split the cells through the locks, with the serial results."""
     from devito_crfwi.cli import main
