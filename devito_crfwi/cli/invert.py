@@ -20,7 +20,7 @@ The TOML configuration (paths are relative to the file):
   initial = "initial.sgy"       # required: initial model (read_segy)
   true_model = "true.sgy"       # optional: report MSE/RMSE/PSNR/SSIM against it
   output_dir = "invert_output"  # optional: default; --output-dir wins
-  f0 = 6.0                      # Hz, Ricker peak of the source; default the shot file's f0
+  f0 = 6.0                      # Hz, the source's peak; default the file's f0, else its wavelet's
   initial_smooth = 300.0        # optional: smooth the initial model first (sigma, m)
   water_velocity = 1500.0       # optional: hold the initial model's water layer fixed
 

@@ -7,7 +7,7 @@ from .propagator import Propagator
 from .settings import EngineSettings
 from .storage import MemoryPlan
 from .survey import Survey
-from .wavelet import ricker
+from .wavelet import peak_frequency, ricker
 from .wavelet_estimation import estimate_wavelet
 
 __all__ = [
@@ -19,6 +19,7 @@ __all__ = [
     "default_boundary_width",
     "estimate_wavelet",
     "operators_built",
+    "peak_frequency",
     "ricker",
     "validate_velocity",
 ]

@@ -16,7 +16,7 @@ from ..io.schema import check_model, check_shots, wavelet_difference
 from ..io.traces import missing_traces
 from ..io.warn import warn
 from .resampling import sinc_resampling
-from .wavelet import RICKER_RESOLVED_FACTOR, RICKER_TOP_FACTOR, TOP_LEVEL, ricker
+from .wavelet import RICKER_RESOLVED_FACTOR, RICKER_TOP_FACTOR, TOP_LEVEL, peak_frequency, ricker
 
 # Recording intervals the default picks from (s): round numbers that SEG-Y stores exactly.
 _NICE_INTERVALS = (0.0005, 0.001, 0.002, 0.004, 0.008, 0.016)
@@ -141,8 +141,10 @@ class Survey:
         receiver counts) pads each shot to the largest count with NaN positions: a
         receiver NaN in every coordinate is missing (not modelled, see
         :attr:`live_receivers`); every shot needs one live receiver.
-    f0 : float, Hz
-        Peak frequency of the Ricker wavelet (also used for grid-dispersion checks).
+    f0 : float or None, Hz
+        Peak frequency of the Ricker wavelet; with a ``wavelet``, its peak frequency, which
+        sizes the default absorbing layer and its damping. None with a ``wavelet`` (and a
+        ``dt``): the peak of the wavelet's amplitude spectrum.
     t_max : float, s
         Recording length; samples are ``0, dt, ..., t_max``.
     dt : float, s, optional
@@ -161,7 +163,7 @@ class Survey:
 
     source_positions: np.ndarray
     receiver_positions: np.ndarray
-    f0: float
+    f0: float | None
     t_max: float
     dt: float | None = None
     wavelet: np.ndarray | None = field(default=None, repr=False)
@@ -169,7 +171,10 @@ class Survey:
 
     def __post_init__(self) -> None:
         set_ = object.__setattr__  # frozen dataclass: normalise fields once, here
-        f0 = _positive("f0 (Hz)", self.f0)
+        if self.f0 is None and (self.wavelet is None or self.dt is None):
+            raise ValueError("f0 (Hz) is None: give it, or a wavelet with its dt (s), whose "
+                             "spectrum's peak then stands for f0")
+        f0 = None if self.f0 is None else _positive("f0 (Hz)", self.f0)
         t_max = _positive("t_max (s)", self.t_max)
         dt = default_recording_interval(f0) if self.dt is None else _positive("dt (s)", self.dt)
         if dt > t_max:
@@ -199,7 +204,6 @@ class Survey:
         if gaps.all(axis=1).any():
             raise ValueError(f"receiver_positions: shot {int(np.flatnonzero(gaps.all(axis=1))[0])}"
                              " has no receiver (all positions NaN); drop the shot")
-        set_(self, "f0", f0)
         set_(self, "t_max", t_max)
         set_(self, "dt", dt)
         set_(self, "source_positions", src)
@@ -212,6 +216,7 @@ class Survey:
                     f"got shape {wav.shape}"
                 )
             set_(self, "wavelet", wav)
+        set_(self, "f0", peak_frequency(self.wavelet, dt) if f0 is None else f0)
         labels = (np.arange(self.n_shots) if self.shot_labels is None
                   else np.asarray(self.shot_labels))
         if labels.shape != (self.n_shots,) or len(set(labels.tolist())) != self.n_shots:
@@ -353,7 +358,7 @@ class Survey:
         vp,
         n_shots: int | tuple[int, int],
         n_receivers: int | tuple[int, int],
-        f0: float,
+        f0: float | None,
         t_max: float,
         *,
         source_depth: float | None = None,
@@ -377,8 +382,9 @@ class Survey:
             factorised as ``n_x * n_y`` with ``n_x / n_y`` nearest the model's aspect
             ratio (a prime total gives one line along the longer axis); a pair sets the
             counts along x and y.
-        f0 : float, Hz
-            Ricker peak frequency.
+        f0 : float or None, Hz
+            Ricker peak frequency; None with a ``wavelet`` and ``dt``: the wavelet's
+            (:class:`Survey`).
         t_max : float, s
             Recording length.
         source_depth, receiver_depth : float, m, optional
@@ -424,7 +430,8 @@ class Survey:
         :func:`~devito_crfwi.io.schema.check_shots`).
 
         Positions come from the coords, dt and t_max from the time axis (s), ``f0`` (Hz) from
-        the argument or ``observed.attrs["f0"]``. The source is ``wavelet`` (time,) on the
+        the argument or ``observed.attrs["f0"]``, else (with a wavelet) from the wavelet's
+        spectrum (:class:`Survey`). The source is ``wavelet`` (time,) on the
         gathers' time axis when given, else the recorded ``observed.attrs["wavelet"]``
         (:func:`~devito_crfwi.read_shots` gives it from the file's wavelet stanza), else a
         Ricker of ``f0``. Gathers with coords ``source_y`` and ``receiver_y`` are of a 3-D
@@ -447,8 +454,11 @@ class Survey:
                              "the modelled source must be the recorded one; leave f0 out (or "
                              "fix the file)")
         f0 = recorded if f0 is None else f0
-        if f0 is None:
-            raise ValueError("the gathers do not state f0 (attrs['f0']): give f0 in Hz")
+        wavelet = _chosen_wavelet(observed, wavelet)
+        if f0 is None and wavelet is None:
+            raise ValueError("Survey.from_shots: the gathers state neither f0 (attrs['f0']) "
+                             "nor a wavelet (attrs['wavelet']): give f0 in Hz (the Ricker's "
+                             "peak), or the wavelet")
         time_axis = np.asarray(observed["time"], dtype=np.float64)
         axes = "xyz" if "source_y" in observed.coords else "xz"
         sources, receivers = (np.stack([np.asarray(observed[f"{kind}_{d}"]) for d in axes], -1)
@@ -457,6 +467,6 @@ class Survey:
         if missing.any():
             receivers = np.broadcast_to(receivers, (*missing.shape, len(axes))).copy()
             receivers[missing] = np.nan
-        return cls(sources, receivers, f0=float(f0), t_max=float(time_axis[-1]), dt=dt,
-                   wavelet=_chosen_wavelet(observed, wavelet),
+        return cls(sources, receivers, f0=None if f0 is None else float(f0),
+                   t_max=float(time_axis[-1]), dt=dt, wavelet=wavelet,
                    shot_labels=np.asarray(observed["shot"].values))

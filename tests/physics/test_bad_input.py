@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from devito_crfwi import simulate
-from devito_crfwi.physics import ModelGrid, Propagator, Survey, memory
+from devito_crfwi.physics import ModelGrid, Propagator, Survey, memory, ricker
 from tests.helpers import BAD_MODELS, BAD_SHOTS, model_dataarray, raises_at
 
 ENTRIES = {
@@ -46,7 +46,7 @@ def test_survey_sizes(layered, n_shots, n_receivers, match):
 
 @pytest.mark.parametrize(("option", "value", "match"), [
     ("f0", "ten", r"f0 \(Hz\) must be a number, got 'ten'"),
-    ("f0", None, r"f0 \(Hz\) must be a number, got None"),
+    ("f0", None, r"f0 \(Hz\) is None: give it, or a wavelet with its dt"),
     ("t_max", "1", r"t_max \(s\) must be a number, got '1'"),
     ("dt", True, r"dt \(s\) must be a number, got True"),
     ("source_depth", "a", r"source_depth \(m\) must be a number, got 'a'"),
@@ -111,6 +111,25 @@ def test_survey_from_shots_takes_the_recorded_wavelet_or_wavelet(crosswell_obser
                    rf"wavelet must be {t.size} finite samples on the gathers' time axis, got "
                    r"shape \(3,\)"):
         Survey.from_shots(crosswell_observed, wavelet=np.ones(3))
+
+
+def test_f0_comes_from_the_wavelet_when_neither_the_user_nor_the_file_states_it(
+        crosswell_observed):
+    t = crosswell_observed.time.values
+    unstated = crosswell_observed.assign_attrs(f0=None)
+    unstated.attrs.pop("f0")
+    survey = Survey.from_shots(unstated, wavelet=ricker(12.0, t))
+    assert survey.f0 == pytest.approx(12.0, rel=2e-3)  # a Ricker's spectrum peaks at its f0
+    recorded = Survey.from_shots(unstated.assign_attrs(wavelet=ricker(9.0, t)))
+    assert recorded.f0 == pytest.approx(9.0, rel=2e-3)
+    assert Survey.from_shots(unstated, f0=12.5, wavelet=ricker(12.0, t)).f0 == 12.5  # stated
+    with raises_at("Survey.from_shots", ValueError, r"state neither f0 .* nor a wavelet"):
+        Survey.from_shots(unstated)
+    src, rec = survey.source_positions, survey.receiver_positions
+    with pytest.raises(ValueError, match=r"f0 \(Hz\) is None: give it, or a wavelet with its dt"):
+        Survey(src, rec, None, 0.4, wavelet=ricker(12.0, t))  # no dt: no time axis for it
+    with pytest.raises(ValueError, match="peaks at 0 Hz"):
+        Survey(src, rec, None, float(t[-1]), dt=float(t[1]), wavelet=np.zeros(t.size))
 
 
 def test_survey_from_shots_keeps_the_shot_labels(crosswell_observed):
