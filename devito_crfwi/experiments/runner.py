@@ -435,5 +435,5 @@ def run_workers(bench: Benchmark, argv: list[str], n: int, *, progress: bool = T
         bar.close()
     failed = [w.returncode for w in workers if w.returncode]
     if failed:
-        raise CellsFailedError(f"{len(failed)} benchmark worker(s) failed (exit codes {failed}); "
-                           "their errors are on stderr above")
+        raise CellsFailedError(f"{len(failed)} benchmark worker(s) failed (exit codes "
+                               f"{failed}); their errors are on stderr above")
