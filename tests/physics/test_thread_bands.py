@@ -54,3 +54,31 @@ def test_results_do_not_depend_on_the_thread_count(tmp_path, threads):
     for name in ("data", "grad", "born"):
         assert np.abs(out["1"][name]).max() > 0
         np.testing.assert_array_equal(out["1"][name], out[threads][name], err_msg=name)
+
+
+def test_3d_blocks_y_and_leaves_the_results_unchanged(monkeypatch):
+    import xarray as xr
+
+    from devito_crfwi.physics import Propagator, Survey
+    from devito_crfwi.physics import operators as ops
+
+    grid = ModelGrid(shape=(20, 60, 16), spacing=(10.0, 10.0, 10.0), nbl=6)
+    op = get_operator(OperatorKey(grid, 8, "float32", "forward"))
+    sizes = thread_bands(op, op.arguments(time_M=1, dt=1.0), 2)
+    # x: 32 rows in two bands; y: the 72 padded columns in blocks of Y_BLOCK_3D
+    assert {size for name, size in sizes.items() if name.startswith("x")} >= {16}
+    assert max(size for name, size in sizes.items() if name.startswith("y")) == ops.Y_BLOCK_3D
+
+    coords = {d: np.arange(n) * 10.0 for d, n in zip("xyz", grid.shape, strict=True)}
+    v = np.full(grid.shape, 2000.0, np.float32)
+    v[:, 30:, 8:] = 2600.0
+    vp = xr.DataArray(v, dims=("x", "y", "z"), coords=coords)
+    survey = Survey(np.array([[100.0, 300.0, 20.0]]),
+                    np.array([[50.0, y, 20.0] for y in (100.0, 300.0, 500.0)]),
+                    f0=15.0, t_max=0.15)
+    data = {}
+    for block in (8, 10**6):  # blocks, and whole planes as before
+        monkeypatch.setattr(ops, "Y_BLOCK_3D", block)
+        data[block] = Propagator.from_model(vp, survey).forward(v)
+    assert np.abs(data[8]).max() > 0
+    np.testing.assert_array_equal(data[8], data[10**6])  # the same sums, tiled differently
