@@ -234,6 +234,7 @@ def our_worker(case: str, p: Problem, dt: float | None, save: str | None) -> dic
     import devito_crfwi
     from devito_crfwi.bridge import WaveOperator
     from devito_crfwi.physics import Propagator
+    from devito_crfwi.physics.memory import available_memory
 
     kind, memory, api, tasks = OUR_CASES[case]
     values, about = velocity(p)
@@ -281,8 +282,14 @@ def our_worker(case: str, p: Problem, dt: float | None, save: str | None) -> dic
     prop, run = calls(survey, observed)
     results = {}
     rec["tasks"] = {}
+    free_mib = available_memory() / MIB  # the default gradient's storage follows it
     for task in tasks:
         rec["tasks"][task], results[task] = measure(run[task], baseline)
+    if "gradient" in tasks:
+        plan = prop.memory_plan(1)
+        # Two gradient calls were made (measure's first and timed): recordings per call.
+        rec["storage"] = dict(mode=plan.mode, checkpoints=plan.checkpoints, free_mib=free_mib,
+                              exact_recordings=prop.exact_recordings / 2)
     if "forward" in results:
         results["forward"] = np.asarray(results["forward"])[0]  # (time, receiver)
     _save(save, **results)

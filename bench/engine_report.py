@@ -84,6 +84,26 @@ def cells(shape) -> str:
     return " x ".join(str(n) for n in shape)
 
 
+def storage_lines(runs: dict, jobs) -> list[str]:
+    """How each of our gradient jobs kept its tape, per round: the plan, the shots recorded
+    again with every step stored, and the free memory the plan was sized from."""
+    lines = []
+    for job in jobs:
+        rounds = [r["storage"] for r in runs.get(job, []) if "storage" in r]
+        if not rounds:
+            continue
+        kinds = sorted({f"revolve, {s['checkpoints']} snapshots" if s["checkpoints"]
+                        else f"{s['mode']} tape" for s in rounds})
+        again = sorted({s["exact_recordings"] for s in rounds})
+        free = [s["free_mib"] / 1024 for s in rounds]
+        lines.append(f"- Our gradient's storage, {job[0]} {job[1]}: {' / '.join(kinds)}; shots "
+                     f"recorded again with every step stored, per call: "
+                     f"{', '.join(f'{a:g}' for a in again)}; free memory at the calls "
+                     f"{min(free):.1f}-{max(free):.1f} GiB (`subsample='auto'` sizes the "
+                     "tapes from it).")
+    return lines
+
+
 def comparison_table(res: dict, jobs, p: Problem) -> list[str]:
     """Per job and task: steps, grid, times, throughput (over ``p.n_shots`` shots), memory."""
     lines = ["| run | task | dt (ms) x steps | padded grid | median wall (s) (min-max) | "
@@ -428,6 +448,8 @@ def report(res: dict, args) -> str:
         *comparison_table(res, sorted((job for job in runs if job[1].startswith("default")),
                                       key=lambda job: job[0] == "deepwave"), p),
         "",
+        *storage_lines(runs, [job for job in runs if job[1].startswith("default")]),
+        "",
         f"{sub}### (b) The same work",
         "",
         f"- Both at Deepwave's internal step dt = {osd['dt'] * 1e3:.4g} ms for {osd['steps']} "
@@ -440,6 +462,8 @@ def report(res: dict, args) -> str:
         f"{ds['gradient_info']['model_gradient_stride']}.",
         "",
         *comparison_table(res, [("ours", "same-direct"), ("deepwave", "same")], p),
+        "",
+        *storage_lines(runs, [("ours", "same-direct")]),
         "",
     ]
     big: list[int] = []
