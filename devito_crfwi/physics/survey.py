@@ -16,7 +16,14 @@ from ..io.schema import check_model, check_shots, wavelet_difference
 from ..io.traces import missing_traces
 from ..io.warn import warn
 from .resampling import sinc_resampling
-from .wavelet import RICKER_RESOLVED_FACTOR, RICKER_TOP_FACTOR, TOP_LEVEL, peak_frequency, ricker
+from .wavelet import (
+    RICKER_RESOLVED_FACTOR,
+    RICKER_TOP_FACTOR,
+    TOP_LEVEL,
+    amplitude_spectrum,
+    peak_frequency,
+    ricker,
+)
 
 # Recording intervals the default picks from (s): round numbers that SEG-Y stores exactly.
 _NICE_INTERVALS = (0.0005, 0.001, 0.002, 0.004, 0.008, 0.016)
@@ -272,10 +279,9 @@ class Survey:
         see :mod:`.wavelet`)."""
         if self.wavelet is None:
             return RICKER_TOP_FACTOR * self.f0
-        n = 8 * self.nt
-        spectrum = np.abs(np.fft.rfft(self.wavelet, n))
+        freqs, spectrum = amplitude_spectrum(self.wavelet, self.dt)
         top = np.nonzero(spectrum >= TOP_LEVEL * spectrum.max())[0][-1]
-        return float(np.fft.rfftfreq(n, self.dt)[top])
+        return float(freqs[top])
 
     def shot_indices(self, shots: int | Sequence[int] | np.ndarray | None, *,
                      where: str | None = None) -> np.ndarray:

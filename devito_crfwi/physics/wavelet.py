@@ -37,17 +37,25 @@ def ricker(f0: float, t: np.ndarray, t0: float | None = None) -> np.ndarray:
     return (1.0 - 2.0 * arg) * np.exp(-arg)
 
 
+def amplitude_spectrum(wavelet: np.ndarray, dt: float) -> tuple[np.ndarray, np.ndarray]:
+    """(frequencies in Hz, |FFT|) of ``wavelet`` (time,) sampled every ``dt`` s, zero-padded
+    to 8 times its length (bins 1/8 of the record's resolution)."""
+    n = 8 * len(wavelet)
+    return (np.fft.rfftfreq(n, dt),
+            np.abs(np.fft.rfft(np.asarray(wavelet, dtype=np.float64), n)))
+
+
 def peak_frequency(wavelet: np.ndarray, dt: float) -> float:
     """Frequency (Hz) of the amplitude spectrum's peak of ``wavelet`` (time,) sampled every
-    ``dt`` s: the largest FFT bin, refined by a golden-section search of the spectrum
-    between its neighbours (a sampled Ricker's comes out at its f0 to ~0.01%).
+    ``dt`` s: the largest bin of :func:`amplitude_spectrum`, refined by a golden-section
+    search of the spectrum between its neighbours (a sampled Ricker's comes out at its f0 to
+    ~0.01%).
 
     Raises ``ValueError`` when the peak is at 0 Hz (an all-zero or DC-dominated wavelet).
     """
     samples = np.asarray(wavelet, dtype=np.float64)
-    n = 8 * samples.size
-    freqs = np.fft.rfftfreq(n, dt)
-    top = int(np.argmax(np.abs(np.fft.rfft(samples, n))))
+    freqs, spectrum = amplitude_spectrum(samples, dt)
+    top = int(np.argmax(spectrum))
     if top == 0:
         raise ValueError("the wavelet's amplitude spectrum peaks at 0 Hz (all zero, or mostly "
                          "a constant offset): give f0 in Hz")
@@ -56,9 +64,18 @@ def peak_frequency(wavelet: np.ndarray, dt: float) -> float:
     def amplitude(f: float) -> float:
         return float(np.abs(np.exp(phase * f) @ samples))
 
-    lo, hi = freqs[top - 1], freqs[min(top + 1, freqs.size - 1)]
+    # Golden-section search: each step keeps one inner point and evaluates one new one.
     ratio = (np.sqrt(5.0) - 1.0) / 2.0
+    lo, hi = freqs[top - 1], freqs[min(top + 1, freqs.size - 1)]
+    a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
+    fa, fb = amplitude(a), amplitude(b)
     for _ in range(40):  # the bracket shrinks to 0.618^40 ~ 1e-8 of two bins
-        a, b = hi - ratio * (hi - lo), lo + ratio * (hi - lo)
-        lo, hi = (lo, b) if amplitude(a) > amplitude(b) else (a, hi)
+        if fa > fb:
+            hi, b, fb = b, a, fa
+            a = hi - ratio * (hi - lo)
+            fa = amplitude(a)
+        else:
+            lo, a, fa = a, b, fb
+            b = lo + ratio * (hi - lo)
+            fb = amplitude(b)
     return float((lo + hi) / 2.0)
