@@ -60,3 +60,45 @@ def test_busy_processes_are_seen():
         for p in procs:
             p.kill()
             p.wait()
+
+
+def test_own_thread_falling_asleep_is_not_another_process(monkeypatch):
+    """An OpenMP thread of ours still spinning after a kernel may sleep by the next read: it
+    must never count as another process's busy thread (a run alone then took 1 thread)."""
+    state = {"ours_running": 2}  # the caller and one spinning OpenMP thread
+
+    def settle():  # the spinning thread falls asleep after the first read, whichever it is
+        value = state["ours_running"]
+        state["ours_running"] = 1
+        return value
+
+    class Loadavg:
+        @staticmethod
+        def read_text():
+            return f"1.00 0.80 0.50 {settle()}/150 12345\n"
+
+    monkeypatch.setattr(threads, "_LOADAVG", Loadavg)
+    monkeypatch.setattr(threads, "_own_runnable", settle)
+    monkeypatch.setattr(threads, "usable_cpus", lambda default: 2)
+    assert threads.busy_elsewhere() == 0
+    assert threads.kernel_threads(2) == 2
+
+
+@pytest.mark.parametrize("reads, expected", [
+    (["2/150", "1/150"], 2),  # gone at the second look: every requested thread
+    (["2/150", "2/150"], 1),  # still running: it takes one CPU
+])
+def test_an_instant_of_another_thread_does_not_halve_a_run(monkeypatch, reads, expected):
+    """A thread of another process seen running once (a shell, a kernel worker) is looked
+    at again before a whole run gives it a CPU."""
+    queue = iter(reads)
+
+    class Loadavg:
+        @staticmethod
+        def read_text():
+            return f"1.00 0.80 0.50 {next(queue)} 12345\n"
+
+    monkeypatch.setattr(threads, "_LOADAVG", Loadavg)
+    monkeypatch.setattr(threads, "_own_runnable", lambda: 1)
+    monkeypatch.setattr(threads, "usable_cpus", lambda default: 2)
+    assert threads.kernel_threads(2) == expected
