@@ -52,6 +52,7 @@ import subprocess
 import sys
 import time
 import traceback
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -83,8 +84,12 @@ __all__ = ["METHODS", "PAPER_TABLE1", "Benchmark", "CellsFailedError", "add_nois
            "synthetic_model"]
 
 
+@cache
 def code_version() -> str:
-    """The package version and, in a git checkout, its commit (which code made a run)."""
+    """The package version and, in a git checkout, its commit (which code made a run).
+
+    Read once per process (a :class:`Benchmark` reads it when built): a run's record names the
+    code its process imported, not a commit checked out while it ran."""
     from importlib.metadata import version
 
     __version__ = version("devito-crfwi")
@@ -128,6 +133,7 @@ class Benchmark:
         self.output_dir = Path(output_dir or self.bench["output_dir"])
         self.runs_dir = self.output_dir / "runs"
         self._cache: dict[str, tuple] = {}
+        code_version()  # pinned now, while the checkout is the code this process imported
 
     def cells(self) -> list[tuple[str, str, str]]:
         """(model, scenario, method) in run order.

@@ -427,3 +427,15 @@ def test_variant_methods_get_no_table1_columns(tiny_run, tmp_path):
     variants = bm.Benchmark(config, output_dir=tmp_path / "runs", results=tmp_path / "R.md")
     assert variants.cells() and all(m.endswith("_lr3") for _, _, m in variants.cells())
     assert "beside the paper's Table 1" not in variants.report().read_text()
+
+
+def test_code_version_names_the_code_this_process_imported(monkeypatch):
+    """Read once per process: a commit checked out while a run goes on is not its code."""
+    first = bm.code_version()
+    assert first.startswith("0.") or "+g" in first
+
+    def moved(*args, **kwargs):  # the checkout has moved on since this process started
+        raise AssertionError("git must not be asked again")
+
+    monkeypatch.setattr(bm.subprocess, "run", moved)
+    assert bm.code_version() == first
