@@ -217,8 +217,9 @@ class _Boundary:
         self.a, self.b = (
             {i: profile_function(pml_profile_name(c, i), self.grid, i, self.so)
              for i in self.axes} for c in "ab")
-        # Where each axis's memory variables are updated: its strips, widened by the
-        # stencil's reach for the terms that read D psi. Along depth, the innermost loop,
+        # Where each axis's memory variables are updated: its strips (the adjoint's psi and
+        # zeta), widened by the stencil's reach where D psi is read (the forward's updates,
+        # the adjoint's stretch terms). Along depth, the innermost loop,
         # the strips are short runs of every row, yet cheaper than whole-grid loops (forward
         # on 646 x 246 cells, 2 threads: 0.67 -> 0.51 s).
         self.strips, self.reach = (_strips(model_grid, dtype, reach)

@@ -56,8 +56,9 @@ def busy_elsewhere() -> int | None:
 def kernel_threads(requested: int) -> int:
     """``requested`` threads, or as many as the CPUs other processes leave free (>= 1).
 
-    Read afresh at every kernel run (tens of microseconds), so a run that starts beside
-    another gives way, and takes the cores back once they are free.
+    Read afresh at every kernel run (tens of microseconds; 0.2 ms more when another process
+    looks busy), so a run that starts beside another gives way, and takes the cores back once
+    they are free.
     """
     others = busy_elsewhere()
     if others is None:
